@@ -1,0 +1,5 @@
+"""`python -m ehmap ...`: the pipeline without the UI."""
+
+from ehmap.cli import main
+
+raise SystemExit(main())

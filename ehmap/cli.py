@@ -1,0 +1,64 @@
+"""Command-line interface: `python -m ehmap ingest FILE --la LAD_CODE --out DIR [--mapping FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ehmap.config import pseudonymisation_key
+from ehmap.exports import ExportError, load_mapping, read_export
+from ehmap.geocode import PostcodeDirectory
+from ehmap.geography import councils
+from ehmap.ingest import IngestResult, ingest
+
+
+def ingest_file(path: Path, la_code: str, mapping_path: Path | None = None) -> IngestResult:
+    """Read, validate and geocode one export for one council (raises ExportError if unusable)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ExportError(f"{path} could not be opened ({error.strerror}).") from None
+    names = {council.code: council.name for council in councils()}
+    if la_code not in names:
+        raise ExportError(f"'{la_code}' is not an English council code; for example Croydon is E09000008.")
+    mapping = load_mapping(mapping_path) if mapping_path else None
+    table = read_export(data, path.name)
+    return ingest(table, la_code, PostcodeDirectory.load(), names, pseudonymisation_key(), mapping)
+
+
+def write_ingest_outputs(result: IngestResult, out: Path) -> None:
+    """cases.csv, rejects.csv and summary.json in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    result.cases_for_export().to_csv(out / "cases.csv", index=False)
+    result.rejects.to_csv(out / "rejects.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def _ingest_command(args: argparse.Namespace) -> int:
+    result = ingest_file(args.file, args.la, args.mapping)
+    write_ingest_outputs(result, args.out)
+    print(f"{result.rows_read} rows read: {result.accepted} accepted, {result.rejected} rejected -> {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest_parser = commands.add_parser("ingest", help="validate and geocode a case export")
+    ingest_parser.add_argument("file", type=Path, help="case export (CSV or XLSX)")
+    ingest_parser.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")
+    ingest_parser.add_argument("--out", required=True, type=Path, help="folder for cases.csv, rejects.csv, summary.json")
+    ingest_parser.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
+    ingest_parser.set_defaults(run=_ingest_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

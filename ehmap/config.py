@@ -1,0 +1,54 @@
+"""Where ehmap keeps its on-disk cache, finds reference files and its pseudonymisation secret."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+
+SECRET_FILE = "pseudonymisation.key"
+
+
+def cache_dir() -> Path:
+    """The on-disk cache of converted reference files (`EHMAP_CACHE_DIR`, else the user cache dir)."""
+    path = Path(os.environ.get("EHMAP_CACHE_DIR") or platformdirs.user_cache_dir("ehmap"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path | None:
+    """The folder of official reference files (`EHMAP_DATA_DIR`), or None when not configured."""
+    value = os.environ.get("EHMAP_DATA_DIR")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_dir() else None
+
+
+def secret_path() -> Path:
+    """Where the per-installation secret lives (`EHMAP_SECRET_FILE`, else the user config dir)."""
+    value = os.environ.get("EHMAP_SECRET_FILE")
+    return Path(value) if value else Path(platformdirs.user_config_dir("ehmap")) / SECRET_FILE
+
+
+def pseudonymisation_key() -> bytes:
+    """The 16-byte key for pseudonymising identifiers, generated once per installation.
+
+    It is created with owner-only permissions outside the repository, so it is never committed.
+    """
+    path = secret_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(12))
+    key = path.read_text().strip().encode("ascii")
+    if len(key) != 16:
+        raise ValueError(f"The pseudonymisation key in {path} must be 16 characters; delete it to make a new one.")
+    return key

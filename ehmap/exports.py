@@ -1,0 +1,190 @@
+"""Reading case exports (CSV or XLSX) into a table of text columns, and matching their headers.
+
+Every cell is read as text (Excel dates as ISO text) so nothing is guessed before validation. A
+file that cannot be used raises `ExportError` with one sentence naming the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import yaml
+
+# Canonical field -> header synonyms, in priority order (the first present wins).
+FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "case_id": ("Case ID", "Episode ID", "Person ID", "Child ID", "Case Ref", "ID"),
+    "postcode": ("Postcode", "Post Code", "Home Postcode", "Address Postcode"),
+    "referral_date": ("Referral Date", "Date of Referral", "Start Date", "Episode Start Date"),
+    "end_date": ("End Date", "Closure Date", "Date Closed", "Episode End Date"),
+    "service": ("Service", "Team", "Allocated Team", "Provider"),
+    "needs": ("Needs", "Factors", "Assessment Factors", "Presenting Needs"),
+    "outcome": ("Outcome", "Closure Reason", "Reason for Closure", "End Reason"),
+    "referral_source": ("Referral Source", "Source"),
+    "date_of_birth": ("DOB", "Date of Birth"),
+    "family_id": ("Family ID",),
+}
+REQUIRED_FIELDS = ("case_id", "postcode", "referral_date", "needs")
+FIELD_LABELS = {
+    "case_id": "case ID",
+    "postcode": "postcode",
+    "referral_date": "referral date",
+    "end_date": "end date",
+    "service": "service",
+    "needs": "needs",
+    "outcome": "outcome",
+    "referral_source": "referral source",
+    "date_of_birth": "date of birth",
+    "family_id": "family ID",
+}
+
+
+class ExportError(ValueError):
+    """The file as a whole cannot be used; the message is one sentence for the user."""
+
+
+def header_key(header: object) -> str:
+    """Headers compare case-insensitively, ignoring spaces, underscores and punctuation."""
+    return re.sub(r"[^a-z0-9]", "", str(header).lower())
+
+
+def _decode(data: bytes) -> str:
+    """Text of a CSV: UTF-8 (with or without BOM), else Windows-1252 as Excel on Windows writes."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _first_ragged_line(text: str, width: int) -> tuple[int, int]:
+    """Line number and field count of the first record whose width differs from the header's."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    for record in reader:
+        if record and len(record) != width:
+            return reader.line_num, len(record)
+    return 0, 0
+
+
+def read_csv_export(data: bytes) -> pd.DataFrame:
+    """A CSV export as text columns; blank lines are kept as blank rows so row numbers match."""
+    text = _decode(data)
+    ragged: list[object] = []
+
+    def note_ragged(row: object) -> str:
+        ragged.append(row)
+        return "skip"
+
+    try:
+        first_line = next(csv.reader(io.StringIO(text)), [])
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(first_line))], skip_rows=1),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=note_ragged),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{i}": pa.string() for i in range(len(first_line))}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, csv.Error) as error:
+        raise ExportError(f"The file could not be read as CSV ({error}).") from None
+    if not first_line:
+        raise ExportError("The file is empty: it has no header row.")
+    if ragged:
+        line, fields = _first_ragged_line(text, len(first_line))
+        raise ExportError(
+            f"Line {line} has {fields} fields where the header has {len(first_line)}; "
+            "check it for an unquoted comma or line break and export again."
+        )
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    frame.columns = [str(name).strip() for name in first_line]
+    return frame.fillna("")
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_xlsx_export(data: bytes) -> pd.DataFrame:
+    """The first worksheet of an XLSX export as text columns; real Excel dates become ISO text."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a corrupt or non-XLSX file
+        raise ExportError(f"The file could not be read as an Excel workbook (.xlsx): {type(error).__name__}.") from None
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise ExportError("The workbook's first sheet is empty: it has no header row.")
+        width = len(header)
+        records = [[_cell_text(cell) for cell in row[:width]] + [""] * (width - len(row)) for row in rows]
+    finally:
+        workbook.close()
+    columns = [_cell_text(name) for name in header]
+    return pd.DataFrame(records, columns=columns, dtype="string")
+
+
+def read_export(data: bytes, filename: str) -> pd.DataFrame:
+    """Read a CSV or XLSX export (chosen by file name, then by content) as text columns."""
+    suffix = Path(filename).suffix.lower()
+    if suffix in (".xlsx", ".xlsm") or data[:2] == b"PK":
+        return read_xlsx_export(data)
+    if suffix in ("", ".csv", ".txt"):
+        return read_csv_export(data)
+    raise ExportError(f"'{Path(filename).name}' is not a CSV or XLSX file; export the cases as CSV or Excel (.xlsx).")
+
+
+def load_mapping(path: Path) -> dict[str, str]:
+    """A column mapping file (YAML or JSON): canonical field -> the export's header."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise ExportError(f"The column mapping {path.name} could not be read ({error}).") from None
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ExportError(f"The column mapping {path.name} must map field names to header names, e.g. 'postcode: Home PC'.")
+    return {str(field): value for field, value in raw.items()}
+
+
+def match_columns(headers: list[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Field -> header for the export's headers; raises ExportError naming a missing required field."""
+    by_key: dict[str, str] = {}
+    for header in headers:
+        by_key.setdefault(header_key(header), header)
+    matched: dict[str, str] = {}
+    for field, header in (mapping or {}).items():
+        if field not in FIELD_SYNONYMS:
+            raise ExportError(f"The column mapping names an unknown field '{field}'; valid fields are {sorted(FIELD_SYNONYMS)}.")
+        if header_key(header) not in by_key:
+            raise ExportError(f"The column mapping maps {field} to '{header}', which is not a column; the columns found are {headers}.")
+        matched[field] = by_key[header_key(header)]
+    for field, synonyms in FIELD_SYNONYMS.items():
+        if field in matched:
+            continue
+        found = next((by_key[header_key(s)] for s in synonyms if header_key(s) in by_key), None)
+        if found is not None and found not in matched.values():
+            matched[field] = found
+    for field in REQUIRED_FIELDS:
+        if field not in matched:
+            raise ExportError(
+                f"No {FIELD_LABELS[field]} column: expected one headed {' / '.join(FIELD_SYNONYMS[field])}"
+                f" (or a column mapping); the columns found are {headers}."
+            )
+    return matched

@@ -1,0 +1,94 @@
+"""Episodes by LSOA for the need map: counts, rates per 1,000 children, with disclosure control.
+
+The table this module returns is already safe to show: counts of 1-5 (and any secondary cell)
+are `c`, and every value derived from a hidden count is blank.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE, hide, shown_counts, suppression_mask
+from ehmap.taxonomy import NEED_BITS
+
+PER_CHILDREN = 1000
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which episodes to count: one need (None = any), referral dates in a period, one service."""
+
+    need: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    service: str | None = None
+
+    def apply(self, cases: pd.DataFrame) -> pd.DataFrame:
+        """The episodes that match, by referral date within [start, end]."""
+        keep = np.ones(len(cases), dtype=bool)
+        if self.need is not None:
+            if self.need not in NEED_BITS:
+                raise ValueError(f"Unknown need '{self.need}'; valid needs are {sorted(NEED_BITS)}.")
+            keep &= (cases["needs_mask"].to_numpy() & NEED_BITS[self.need]) != 0
+        if self.start is not None:
+            keep &= (cases["referral_date"] >= pd.Timestamp(self.start)).to_numpy()
+        if self.end is not None:
+            keep &= (cases["referral_date"] <= pd.Timestamp(self.end)).to_numpy()
+        if self.service is not None:
+            keep &= (cases["service"] == self.service).to_numpy()
+        return cases[keep]
+
+
+def episodes_by_lsoa(cases: pd.DataFrame, lsoa_codes: pd.Index) -> pd.Series:
+    """Number of episodes in each LSOA of `lsoa_codes` (zeros included)."""
+    codes = pd.Categorical(cases["lsoa11cd"].astype("string"), categories=lsoa_codes)
+    counts = np.bincount(codes.codes[codes.codes >= 0], minlength=len(lsoa_codes))
+    return pd.Series(counts, index=lsoa_codes, name="episodes")
+
+
+def poisson_rate_interval(count: pd.Series, population: pd.Series, per: int = PER_CHILDREN) -> tuple[pd.Series, pd.Series]:
+    """Exact (Garwood) 95% interval for a Poisson count, as a rate per `per` of the population."""
+    k = count.astype(float)
+    lower = np.where(k > 0, chi2.ppf(0.025, 2 * k) / 2, 0.0)
+    upper = chi2.ppf(0.975, 2 * k + 2) / 2
+    scale = per / population.astype(float).where(population > 0)
+    return pd.Series(lower, index=count.index) * scale, pd.Series(upper, index=count.index) * scale
+
+
+@dataclass(frozen=True)
+class NeedMapTable:
+    """Per-LSOA values safe to show, and the council total (not suppressed: council level)."""
+
+    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes (text, 'c'), episodes_value, children, rate, rate_lower, rate_upper
+    council_total: str  # 'c' when it would reveal the one hidden LSOA count
+    has_rates: bool
+    note: str = SUPPRESSION_NOTE
+
+
+def need_map_table(
+    cases: pd.DataFrame, lsoas: pd.DataFrame, case_filter: CaseFilter, population: pd.DataFrame | None
+) -> NeedMapTable:
+    """Count filtered episodes per LSOA of the council and, with a population, rates per 1,000 children."""
+    chosen = case_filter.apply(cases)
+    index = pd.Index(lsoas["lsoa11cd"].astype(str), name="lsoa11cd")
+    counts = episodes_by_lsoa(chosen, index)
+    mask = suppression_mask(counts)
+    areas = pd.DataFrame({"lsoa11cd": index, "lsoa11nm": lsoas["lsoa11nm"].to_numpy()})
+    areas["episodes"] = shown_counts(counts, mask).to_numpy()
+    areas["episodes_value"] = hide(counts.astype(float), mask).to_numpy()
+    has_rates = population is not None
+    if has_rates:
+        children = population.set_index("lsoa11cd")["children"].reindex(index)
+        rate = counts / children.where(children > 0) * PER_CHILDREN
+        lower, upper = poisson_rate_interval(counts, children)
+        areas["children"] = children.to_numpy()
+        areas["rate"] = hide(rate, mask).round(1).to_numpy()
+        areas["rate_lower"] = hide(lower, mask).round(1).to_numpy()
+        areas["rate_upper"] = hide(upper, mask).round(1).to_numpy()
+    total = SUPPRESSED if mask.sum() == 1 else str(len(chosen))  # no partner cell could protect it
+    return NeedMapTable(areas, total, has_rates)
