@@ -1,0 +1,48 @@
+"""Shared test set-up: real reference data, an isolated cache and secret, the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ehmap at the shared reference files and a per-run secret before anything imports it."""
+    if not os.environ.get("EHMAP_DATA_DIR") and SHARED_DATA.is_dir():
+        os.environ["EHMAP_DATA_DIR"] = str(SHARED_DATA)
+    # The converted-file cache may be shared between runs (it is keyed by content);
+    # the secret must not be the developer's own.
+    os.environ.setdefault("EHMAP_CACHE_DIR", str(REPO / ".pytest_cache" / "ehmap-cache"))
+    os.environ["EHMAP_SECRET_FILE"] = str(REPO / ".pytest_cache" / "ehmap-test-secret.key")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder of official reference files; tests that need it fail loudly when it is absent."""
+    path = Path(os.environ["EHMAP_DATA_DIR"]) if os.environ.get("EHMAP_DATA_DIR") else None
+    if path is None or not path.is_dir():
+        pytest.fail("EHMAP_DATA_DIR is not set to the shared reference data folder (../shared/data).")
+    return path
+
+
+@pytest.fixture(scope="session")
+def directory():
+    """The real postcode directory (built once into the test cache if absent)."""
+    from ehmap.geocode import PostcodeDirectory
+
+    return PostcodeDirectory.load()
+
+
+@pytest.fixture(scope="session")
+def council_names() -> dict[str, str]:
+    from ehmap.geography import councils
+
+    return {council.code: council.name for council in councils()}
+
+
+CROYDON = "E09000008"
