@@ -163,8 +163,11 @@ def load_mapping(path: Path) -> dict[str, str]:
     return {str(field): value for field, value in raw.items()}
 
 
-def match_columns(headers: list[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Field -> header for the export's headers; raises ExportError naming a missing required field."""
+def match_columns(headers: list[str], mapping: Mapping[str, str] | None = None, require: bool = True) -> dict[str, str]:
+    """Field -> header for the export's headers; raises ExportError naming a missing required field.
+
+    With `require=False` it returns whatever matched, to pre-fill a mapping step.
+    """
     by_key: dict[str, str] = {}
     for header in headers:
         by_key.setdefault(header_key(header), header)
@@ -182,7 +185,7 @@ def match_columns(headers: list[str], mapping: Mapping[str, str] | None = None) 
         if found is not None and found not in matched.values():
             matched[field] = found
     for field in REQUIRED_FIELDS:
-        if field not in matched:
+        if require and field not in matched:
             raise ExportError(
                 f"No {FIELD_LABELS[field]} column: expected one headed {' / '.join(FIELD_SYNONYMS[field])}"
                 f" (or a column mapping); the columns found are {headers}."

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 REJECT_REASONS: dict[str, str] = {
     "missing_id": "The case ID is blank.",
     "duplicate": "Same case ID and referral date as an earlier row.",
-    "invalid_date": "The referral date is missing, not a date, or impossible (or the end date is not a date).",
+    "invalid_date": "The referral date is missing, not a date, or impossible (or the end date is not a date or in the future).",
     "end_before_start": "The end date is before the referral date.",
     "missing_postcode": "The postcode is blank.",
     "invalid_postcode": "The postcode is not in a UK postcode format.",
@@ -145,9 +145,11 @@ def ingest(
     missing_id = (case_id == "").to_numpy()
     duplicate_key = pd.DataFrame({"id": case_id, "date": referral.astype("string").fillna(referral_text)})
     duplicate = (~missing_id) & duplicate_key.duplicated(keep="first").to_numpy()
-    future = (referral.dt.date > today).fillna(False).to_numpy()
+    tomorrow = pd.Timestamp(today) + pd.Timedelta(days=1)
+    future = (referral >= tomorrow).fillna(False).to_numpy()
     invalid_referral = referral.isna().to_numpy() | future
-    invalid_end = end_error.notna().to_numpy()
+    future_end = (end >= tomorrow).fillna(False).to_numpy()
+    invalid_end = end_error.notna().to_numpy() | future_end
     end_before = (end < referral).fillna(False).to_numpy()
 
     postcode_raw = _text(table, columns, "postcode")
@@ -177,7 +179,7 @@ def ingest(
     accepted = reason == ""
     blank_row = (table.astype("string").fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     rejects = _reject_report(
-        reason, rows, blank_row, future, referral, referral_error, referral_text, end, end_error, duplicate_key, lad_of_row,
+        reason, rows, blank_row, future, future_end, referral, referral_error, referral_text, end, end_error, duplicate_key, lad_of_row,
         la_code, council_names,
     )
 
@@ -256,6 +258,7 @@ def _reject_report(
     rows: np.ndarray,
     blank_row: np.ndarray,
     future: np.ndarray,
+    future_end: np.ndarray,
     referral: pd.Series,
     referral_error: pd.Series,
     referral_text: pd.Series,
@@ -287,6 +290,7 @@ def _reject_report(
     dates = code == "invalid_date"
     ref_error, ref_text, ref_date = at(referral_error), at(referral_text), at(referral)
     set_where(dates & at(end_error).notna(), "End date: " + at(end_error).astype(object) + ".")
+    set_where(dates & pd.Series(future_end[rejected]), "The end date " + at(end).dt.strftime("%d/%m/%Y").astype(object) + " is in the future.")
     set_where(dates & pd.Series(future[rejected]), "The referral date " + ref_date.dt.strftime("%d/%m/%Y").astype(object) + " is in the future.")
     set_where(dates & (ref_text == ""), "The referral date is blank.")
     set_where(dates & ref_error.notna(), "Referral date: " + ref_error.astype(object) + ".")
@@ -299,7 +303,7 @@ def _reject_report(
 
     here = f"{council_names.get(la_code, la_code)} ({la_code})"
     lad = pd.Series(lad_of_row[rejected], dtype=object)
-    where = lad.map(lambda c: f"{council_names.get(c, 'a council outside England and Wales')} ({c})" if c else None)
+    where = lad.map(lambda c: f"{council_names.get(c, 'another council')} ({c})" if c else None)
     set_where((code == "outside_area") & where.notna(), "The postcode is in " + where + ", not " + here + ".")
     set_where((code == "outside_area") & where.isna(), f"The postcode has no council in the directory, so it is not in {here}.")
     return pd.DataFrame(

@@ -23,7 +23,7 @@ def normalise_postcodes(values: pd.Series) -> pd.Series:
     """Upper-case and strip spaces and punctuation: ' cr0 1ab.' -> 'CR01AB'. Missing stays missing."""
     text = pa.array(values.astype("string").to_numpy(dtype=object, na_value=None), type=pa.string())
     cleaned = pc.replace_substring_regex(pc.utf8_upper(text), r"[^A-Z0-9]", "")
-    return pd.Series(cleaned.to_pandas(), index=values.index, dtype="string").replace("", pd.NA)
+    return pd.Series(cleaned.to_numpy(zero_copy_only=False), index=values.index, dtype="string").replace("", pd.NA)
 
 
 def is_valid_postcode(normalised: pd.Series) -> pd.Series:

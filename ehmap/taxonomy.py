@@ -127,7 +127,7 @@ def parse_outcome(text: str) -> tuple[str | None, bool]:
         return None, True
     if plain.replace(" ", "_") in OUTCOMES:
         return plain.replace(" ", "_"), True
-    negated = re.search(r"\bnot\b|\bunmet\b|\bun\w+", plain) is not None
+    negated = re.search(r"\bnot\b|\bunmet\b|\bun(successful|achieved|resolved|completed?)\b", plain) is not None
     for pattern, key in _OUTCOME_PATTERNS:
         if key == "needs_met" and negated:  # 'needs not met', 'unsuccessful'
             continue

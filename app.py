@@ -1,0 +1,50 @@
+"""ehmap: the frame. Routes the pages and owns the widgets shared across them (council, dataset)."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ehmap.maps import install_leaflet
+from ehmap.demo import DEMO_LA_CODE
+from ui.state import (
+    COUNCIL_KEY,
+    DATASET_KEY,
+    DEMO,
+    SWITCH_TO_UPLOAD_KEY,
+    UPLOAD_KEY,
+    UPLOADED,
+    council_names,
+    current_dataset,
+)
+
+st.set_page_config(page_title="ehmap: Early Help needs map", page_icon=":world_map:", layout="wide")
+install_leaflet(Path(__file__).parent / "static")
+
+names = council_names()
+with st.sidebar:
+    st.selectbox(
+        "Council",
+        options=list(names),
+        index=list(names).index(DEMO_LA_CODE),
+        format_func=lambda code: f"{names[code]} ({code})",
+        key=COUNCIL_KEY,
+    )
+    if st.session_state.pop(SWITCH_TO_UPLOAD_KEY, False):
+        st.session_state[DATASET_KEY] = UPLOADED
+    datasets = {DEMO: "Synthetic demo (Croydon)"}
+    if UPLOAD_KEY in st.session_state:
+        datasets[UPLOADED] = f"Your upload: {st.session_state[UPLOAD_KEY].filename}"
+    st.radio("Dataset", options=list(datasets), format_func=datasets.get, key=DATASET_KEY)
+
+_, label, is_demo = current_dataset()
+if is_demo:
+    st.info(f"**{label}.** Upload your own export on *Your data*; it stays in your session only.", icon="🧪")
+
+pages = st.navigation(
+    [
+        st.Page("pages/need_map.py", title="Need map", icon="🗺️", default=True),
+        st.Page("pages/your_data.py", title="Your data", icon="📄"),
+        st.Page("pages/about.py", title="About and sources", icon="ℹ️"),
+    ]
+)
+pages.run()

@@ -1,0 +1,56 @@
+"""Need-map rerun time, server side, measured with Streamlit's AppTest on the demo.
+
+Runs the app once (warm-up: reference data loaded and cached), then times reruns with a changed
+widget each time (need, then measure), as a user clicking through the map would. Prints medians.
+Target: a rerun in <= 300 ms.
+
+    EHMAP_DATA_DIR=../shared/data python benchmarks/bench_app.py [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from ehmap.taxonomy import NEED_KEYS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    first = time.perf_counter() - start
+    assert not at.exception, at.exception
+
+    plain, need_change, measure_change = [], [], []
+    for i in range(args.repeat):
+        start = time.perf_counter()
+        at.run()
+        plain.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        at.selectbox(key="need_map_need").set_value(NEED_KEYS[i % len(NEED_KEYS)]).run()
+        need_change.append(time.perf_counter() - start)
+
+        measure = at.radio(key="need_map_measure")
+        start = time.perf_counter()
+        measure.set_value(measure.options[i % len(measure.options)]).run()
+        measure_change.append(time.perf_counter() - start)
+        assert not at.exception, at.exception
+
+    print(f"first run (loads reference data, ingests the demo): {first:.2f} s")
+    for label, times in (("rerun, no change", plain), ("rerun, need changed", need_change), ("rerun, measure changed", measure_change)):
+        print(f"{label:<24} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, n={len(times)})")
+
+
+if __name__ == "__main__":
+    main()

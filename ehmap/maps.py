@@ -1,0 +1,163 @@
+"""Choropleth maps drawn with folium, working offline.
+
+folium loads Leaflet (and jQuery, Bootstrap, Font Awesome) from CDNs, so an offline map stays
+blank. ehmap serves Leaflet from the installed `django-js-lib-leaflet` package through
+Streamlit's static file serving and uses nothing else; basemap tiles are optional.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement, Template
+
+from ehmap.geography import DISPLAY_CRS
+
+STATIC_URL = "/app/static/leaflet"  # where Streamlit serves files placed in ./static/leaflet
+LEAFLET_JS = [("leaflet", f"{STATIC_URL}/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", f"{STATIC_URL}/leaflet.css")]
+
+# ColorBrewer YlOrRd, 5 classes: sequential and readable with the common colour-vision deficiencies.
+PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+ZERO_COLOUR = "#f7f7f7"
+SUPPRESSED_COLOUR = "#bdbdbd"
+NO_DATA_COLOUR = "#ffffff"
+
+OGL_ATTRIBUTION = (
+    "Source: Office for National Statistics licensed under the Open Government Licence v.3.0. "
+    "Contains OS data &copy; Crown copyright and database right 2011; "
+    "Royal Mail data &copy; Royal Mail copyright and database right."
+)
+
+
+def install_leaflet(static_root: Path) -> Path:
+    """Copy Leaflet's files from the installed package into `static_root/leaflet` (done at start-up)."""
+    import js_lib_leaflet
+
+    source = Path(js_lib_leaflet.__file__).parent / "static" / "js_lib_leaflet"
+    target = static_root / "leaflet"
+    if not (target / "leaflet.js").exists() or (target / "leaflet.js").stat().st_size != (source / "leaflet.js").stat().st_size:
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    return target
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One legend row: a colour and what it means."""
+
+    colour: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Choropleth:
+    """Fill colours per area and the legend that explains them."""
+
+    colours: pd.Series  # indexed like the values
+    legend: list[LegendEntry]
+
+
+def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0) -> Choropleth:
+    """Colour areas by quantile class of their positive values; zeros, hidden and missing apart.
+
+    `shown` is the display text: 'c' marks a hidden count, whose area is drawn grey.
+    """
+    colours = pd.Series(NO_DATA_COLOUR, index=values.index, dtype=object)
+    legend: list[LegendEntry] = []
+    positive = values[values > 0].dropna()
+    if len(positive):
+        classes = min(k, positive.nunique())
+        classifier = mapclassify.Quantiles(positive.to_numpy(), k=classes)
+        palette = PALETTE[-classes:] if classes < len(PALETTE) else PALETTE
+        colours[positive.index] = [palette[i] for i in classifier.yb]
+        lower = positive.min()
+        for i, upper in enumerate(classifier.bins):
+            legend.append(LegendEntry(palette[i], f"{lower:,.{decimals}f} to {upper:,.{decimals}f}"))
+            lower = upper
+    if (values == 0).any():
+        colours[values == 0] = ZERO_COLOUR
+        legend.insert(0, LegendEntry(ZERO_COLOUR, "0"))
+    hidden = shown == "c"
+    if hidden.any():
+        colours[hidden.to_numpy()] = SUPPRESSED_COLOUR
+        legend.append(LegendEntry(SUPPRESSED_COLOUR, "c: fewer than 6 episodes (hidden)"))
+    missing = values.isna() & ~hidden.to_numpy()
+    if missing.any():
+        legend.append(LegendEntry(NO_DATA_COLOUR, "no value (no population figure)"))
+    return Choropleth(colours, legend)
+
+
+class _Attribution(MacroElement):
+    """Adds an attribution line to the map's attribution control (there is no tile layer to carry it)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+
+def area_map(
+    areas: gpd.GeoDataFrame,
+    colours: pd.Series,
+    tooltip_fields: dict[str, str],
+    basemap: bool = False,
+    attribution: str = OGL_ATTRIBUTION,
+) -> folium.Map:
+    """A folium map of `areas` filled with `colours`, a tooltip of `tooltip_fields` (column -> label).
+
+    Coordinates are drawn in WGS84 and rounded to 5 decimals (about 1 m) to keep the page small.
+    """
+    if areas.crs is None:
+        raise ValueError("The areas have no CRS; expected EPSG:27700 or EPSG:4326.")
+    drawn = areas[[*tooltip_fields, "geometry"]].to_crs(DISPLAY_CRS).copy()
+    drawn["geometry"] = drawn.geometry.set_precision(1e-5)
+    drawn["fill"] = colours.to_numpy()
+    for column in tooltip_fields:
+        drawn[column] = drawn[column].astype(object).where(drawn[column].notna(), "").astype(str)
+    west, south, east, north = drawn.total_bounds
+    fmap = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=zoom_to_fit(west, south, east, north),
+        tiles="OpenStreetMap" if basemap else None,
+        control_scale=True,
+        zoomSnap=0.25,
+    )
+    fmap.default_js = LEAFLET_JS
+    fmap.default_css = LEAFLET_CSS
+    folium.GeoJson(
+        drawn.to_json(drop_id=True),
+        name="areas",
+        style_function=lambda feature: {
+            "fillColor": feature["properties"]["fill"],
+            "color": "#555555",
+            "weight": 0.6,
+            "fillOpacity": 0.85,
+        },
+        highlight_function=lambda feature: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=list(tooltip_fields), aliases=list(tooltip_fields.values()), sticky=True),
+    ).add_to(fmap)
+    _Attribution(attribution).add_to(fmap)
+    return fmap
+
+
+def zoom_to_fit(west: float, south: float, east: float, north: float, width_px: int = 680, height_px: int = 600) -> float:
+    """The largest web-mercator zoom (in quarter steps) at which the extent fits a map of this size."""
+    def mercator_y(lat: float) -> float:
+        return np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))
+
+    x_fraction = max(east - west, 1e-6) / 360
+    y_fraction = max(mercator_y(north) - mercator_y(south), 1e-6) / (2 * np.pi)
+    zoom = min(np.log2(width_px / 256 / x_fraction), np.log2(height_px / 256 / y_fraction))
+    return float(np.clip(np.floor(zoom * 4) / 4, 5, 16))

@@ -1,0 +1,75 @@
+"""Need map: where each need is concentrated across the council's LSOAs."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from ehmap.maps import area_map, classify
+from ehmap.needmap import CaseFilter, need_map_table
+from ehmap.taxonomy import NEEDS
+from ui.state import council_areas, council_names, current_dataset, population, selected_council
+from ui.widgets import legend
+
+la_code = selected_council()
+council = council_names()[la_code]
+result, label, is_demo = current_dataset()
+st.title(f"Need map: {council}")
+
+if result is None or result.la_code != la_code:
+    data_council = council_names().get(result.la_code, result.la_code) if result else None
+    st.warning(
+        f"The dataset in use ({label}) covers {data_council}, not {council}. "
+        f"Choose {data_council} in the sidebar, or upload an export for {council} on *Your data*."
+    )
+    st.stop()
+
+cases = result.cases
+children, population_missing = population()
+needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
+services = [None, *sorted(cases["service"].dropna().unique())]
+first, last = cases["referral_date"].min().date(), cases["referral_date"].max().date()
+
+controls = st.columns([2, 2, 2, 1.4])
+need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="need_map_need")
+period = controls[1].date_input("Referrals between", value=(first, last), min_value=first, max_value=last, format="DD/MM/YYYY", key="need_map_period")
+service = controls[2].selectbox("Service", options=services, format_func=lambda s: s or "All services", key="need_map_service")
+measures = ["Rate per 1,000 children", "Episodes"] if children is not None else ["Episodes"]
+measure = controls[3].radio("Measure", measures, key="need_map_measure")
+start, end = (period[0], period[1]) if len(period) == 2 else (period[0], period[0])
+
+table = need_map_table(cases, council_areas(la_code), CaseFilter(need, start, end, service), children)
+areas = table.areas
+if measure == "Episodes":
+    values, shown, title, decimals = areas["episodes_value"], areas["episodes"], "Episodes", 0
+else:
+    values, shown, title, decimals = areas["rate"], areas["episodes"], "Episodes per 1,000 children aged 0-17", 1
+choropleth = classify(values, shown, decimals=decimals)
+
+geometry = council_areas(la_code).merge(areas, on=["lsoa11cd", "lsoa11nm"])
+geometry["value"] = shown.where(shown == "c", values.round(decimals).astype("string")).fillna("").to_numpy()
+tooltip = {"lsoa11nm": "LSOA", "lsoa11cd": "Code", "value": title}
+
+map_column, side_column = st.columns([3, 2])
+with map_column:
+    basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key="need_map_basemap")
+    fmap = area_map(geometry, choropleth.colours, tooltip, basemap=basemap)
+    st_folium(fmap, key="need_map", returned_objects=[], height=620, use_container_width=True,
+              center=fmap.location, zoom=fmap.options.get("zoom", 11))
+with side_column:
+    st.metric(f"Episodes in {council} ({needs[need]})", table.council_total)
+    legend(title, choropleth.legend)
+    if population_missing:
+        st.caption(f"Counts only: {population_missing}")
+    st.caption(table.note)
+
+st.subheader("LSOAs")
+shown_table = areas.sort_values(["episodes_value", "lsoa11cd"], ascending=[False, True], na_position="last")
+columns = {"lsoa11cd": "LSOA code", "lsoa11nm": "LSOA name", "episodes": "Episodes"}
+if table.has_rates:
+    columns |= {"children": "Children 0-17", "rate": "Rate per 1,000", "rate_lower": "95% CI lower", "rate_upper": "95% CI upper"}
+st.dataframe(shown_table[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
+st.download_button(
+    "Download this table (CSV)",
+    data=shown_table[list(columns)].to_csv(index=False).encode("utf-8"),
+    file_name=f"ehmap_{la_code}_{need or 'all'}_{start:%Y%m%d}_{end:%Y%m%d}.csv",
+    mime="text/csv",
+)

@@ -1,0 +1,146 @@
+"""Each page run headless with Streamlit's AppTest: no exception, the expected output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ehmap.geography import council_lsoas
+from ehmap.maps import STATIC_URL
+from ehmap.taxonomy import NEED_KEYS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+CROYDON = "E09000008"
+
+
+def run_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def map_args(at: AppTest) -> dict:
+    """The arguments streamlit-folium received for the one map on the page."""
+    maps = at.get("component_instance")
+    assert len(maps) == 1
+    return json.loads(maps[0].proto.json_args)
+
+
+def visible_counts(at: AppTest) -> list[str]:
+    """Every value of the 'Episodes' column in the page's tables."""
+    values: list[str] = []
+    for frame in at.dataframe:
+        if "Episodes" in frame.value.columns:
+            values += [str(v) for v in frame.value["Episodes"]]
+    return values
+
+
+def assert_no_small_counts(values: list[str]) -> None:
+    small = [v for v in values if v.isdigit() and 1 <= int(v) <= 5]
+    assert not small, f"counts below 6 are visible: {small}"
+
+
+def test_need_map_draws_the_demo_on_every_croydon_lsoa_with_local_assets(directory):
+    at = run_app()
+    args = map_args(at)
+    assert args["script"].count('"type": "Feature"') == len(council_lsoas(CROYDON)) == 220
+    assert args["js_links"] and all(link.startswith(STATIC_URL) for link in args["js_links"])
+    assert args["css_links"] and all(link.startswith(STATIC_URL) for link in args["css_links"])
+    assert "http" not in " ".join(args["js_links"] + args["css_links"])
+    assert args["returned_objects"] == []
+    assert any("Synthetic demo data" in info.value for info in at.info)
+    assert_no_small_counts(visible_counts(at))
+    assert int(at.metric[0].value) > 1000  # the council total is shown, unsuppressed at council level
+
+
+@pytest.mark.parametrize("need", NEED_KEYS)
+def test_need_map_for_each_need_hides_small_counts(directory, need):
+    at = run_app()
+    at.selectbox(key="need_map_need").set_value(need).run()
+    assert not at.exception
+    counts = visible_counts(at)
+    assert len(counts) == 220
+    assert_no_small_counts(counts)
+    # the tooltip values are what the map carries: no small count there either
+    assert_no_small_counts([v for v in _tooltip_values(map_args(at))])
+
+
+def _tooltip_values(args: dict) -> list[str]:
+    import re
+
+    return re.findall(r'"value": "([^"]*)"', args["script"])
+
+
+def test_need_map_without_population_shows_counts_only_and_says_why(directory, monkeypatch, tmp_path):
+    monkeypatch.setenv("EHMAP_DATA_DIR", str(tmp_path))
+    st.cache_data.clear()
+    try:
+        at = run_app()
+        assert at.radio(key="need_map_measure").options == ["Episodes"]
+        assert any("Counts only" in caption.value and "population_mid2020_lsoa11_children_0_17.csv" in caption.value
+                   for caption in at.caption)
+    finally:
+        st.cache_data.clear()
+
+
+def test_need_map_for_another_council_explains_the_demo_is_croydon(directory):
+    at = run_app()
+    at.selectbox(key="la_code").set_value("E06000060").run()
+    assert not at.exception
+    assert any("Croydon" in w.value and "Buckinghamshire" in w.value for w in at.warning)
+
+
+def test_bad_upload_names_the_missing_column(directory):
+    at = run_app("pages/your_data.py")
+    at.file_uploader(key="export_file").set_value(
+        ("cases.csv", b"Case ID,Referral Date,Needs\nA1,01/02/2023,housing\n", "text/csv")
+    ).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("No postcode column" in e and "Case ID" in e and "Referral Date" in e for e in errors), errors
+
+
+def test_unreadable_upload_says_so(directory):
+    at = run_app("pages/your_data.py")
+    at.file_uploader(key="export_file").set_value(("cases.xlsx", b"not a workbook", "application/vnd.ms-excel")).run()
+    assert any("could not be read as an Excel workbook" in e.value for e in at.error)
+
+
+def test_upload_reconciles_and_is_kept_in_the_session(directory):
+    # AppTest runs a switched-to page without the app.py frame, so the sidebar's switch to the upload
+    # is checked in the browser test; here: the reconciliation and what the session keeps.
+    export = (
+        "Case ID,Postcode,Referral Date,Needs\n"
+        "A1,CR0 0AA,01/02/2023,domestic abuse\n"
+        "A2,CR0 1AB,01/03/2023,housing\n"
+        ",CR0 1AB,01/03/2023,housing\n"
+        "A4,SW1A 1AA,01/03/2023,housing\n"
+    ).encode()
+    at = run_app("pages/your_data.py")
+    at.file_uploader(key="export_file").set_value(("mine.csv", export, "text/csv")).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Rows read": "4", "Accepted": "2", "Rejected": "2"}
+    rejects = at.dataframe[1].value
+    assert list(rejects["Row"]) == [4, 5]
+    assert list(rejects["Reason"]) == ["missing_id", "outside_area"]
+    kept = at.session_state["upload"].result.cases
+    placed = directory.lookup(np.array(["CR00AA", "CR01AB"], dtype=object)).lsoa11cd
+    assert set(kept["lsoa11cd"].astype(str)) == set(placed)
+    assert not {"postcode", "Postcode", "date_of_birth"} & set(kept.columns)
+    assert not set(kept["case_id"]) & {"A1", "A2"}
+    assert at.session_state["switch_to_upload"] is True
+
+
+def test_about_page_lists_sources_and_licences(directory):
+    at = run_app("pages/about.py")
+    table = at.dataframe[0].value
+    assert "Open Government Licence" in " ".join(table["Attribution"])
+    assert any("loaded from" in status for status in table["Status"])
