@@ -1,0 +1,232 @@
+"""Episodes by LSOA, rates with exact Poisson intervals, and a table safe to show (ehmap.needmap)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import brentq
+from scipy.stats import poisson
+
+from ehmap.disclosure import SUPPRESSED
+from ehmap.needmap import CaseFilter, episodes_by_lsoa, need_map_table, poisson_rate_interval
+from ehmap.taxonomy import NEED_BITS
+from tests.conftest import CROYDON
+
+DA, DRUGS, HOUSING = NEED_BITS["domestic_abuse"], NEED_BITS["substance_use"], NEED_BITS["housing"]
+
+
+def cases_frame(rows: list[tuple[str | None, str, int, str | None]]) -> pd.DataFrame:
+    """Episodes shaped as ingest returns them: (lsoa11cd, referral date, needs mask, service)."""
+    return pd.DataFrame(
+        {
+            "lsoa11cd": pd.Categorical([r[0] for r in rows]),
+            "referral_date": pd.to_datetime([r[1] for r in rows]).astype("datetime64[s]"),
+            "needs_mask": np.array([r[2] for r in rows], dtype=np.uint16),
+            "service": pd.Categorical([r[3] for r in rows]),
+        }
+    )
+
+
+@pytest.fixture
+def cases() -> pd.DataFrame:
+    return cases_frame(
+        [
+            ("L1", "2023-01-01", DA, "North"),
+            ("L1", "2023-03-31", DA | DRUGS, "South"),
+            ("L2", "2023-04-01", DRUGS, "North"),
+            ("L2", "2023-06-30", HOUSING, None),
+            ("L3", "2022-12-31", DA | HOUSING, "North"),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- filters
+
+
+def test_no_filter_keeps_everything(cases):
+    assert len(CaseFilter().apply(cases)) == 5
+
+
+def test_filter_by_need(cases):
+    assert CaseFilter(need="domestic_abuse").apply(cases)["lsoa11cd"].astype(str).tolist() == ["L1", "L1", "L3"]
+    assert CaseFilter(need="substance_use").apply(cases)["referral_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2023-03-31",
+        "2023-04-01",
+    ]
+    assert len(CaseFilter(need="education").apply(cases)) == 0
+
+
+def test_filter_by_period_includes_both_ends(cases):
+    first_quarter = CaseFilter(start=dt.date(2023, 1, 1), end=dt.date(2023, 3, 31)).apply(cases)
+    assert first_quarter["referral_date"].dt.strftime("%Y-%m-%d").tolist() == ["2023-01-01", "2023-03-31"]
+    assert len(CaseFilter(start=dt.date(2023, 4, 1)).apply(cases)) == 2
+    assert len(CaseFilter(end=dt.date(2022, 12, 31)).apply(cases)) == 1
+
+
+def test_filter_by_service(cases):
+    assert len(CaseFilter(service="North").apply(cases)) == 3
+    assert len(CaseFilter(service="Nobody").apply(cases)) == 0
+
+
+def test_filters_combine(cases):
+    chosen = CaseFilter(need="domestic_abuse", start=dt.date(2023, 1, 1), service="North").apply(cases)
+    assert chosen["referral_date"].dt.strftime("%Y-%m-%d").tolist() == ["2023-01-01"]
+
+
+def test_unknown_need_lists_the_valid_ones(cases):
+    with pytest.raises(ValueError) as error:
+        CaseFilter(need="drugs").apply(cases)
+    assert str(error.value) == f"Unknown need 'drugs'; valid needs are {sorted(NEED_BITS)}."
+
+
+# ---------------------------------------------------------------- counts
+
+
+def test_episodes_by_lsoa_counts_with_zeros(cases):
+    index = pd.Index(["L0", "L1", "L2", "L3", "L4"], name="lsoa11cd")
+    counts = episodes_by_lsoa(cases, index)
+    assert counts.index.tolist() == ["L0", "L1", "L2", "L3", "L4"]
+    assert counts.tolist() == [0, 2, 2, 1, 0]
+
+
+def test_episodes_outside_the_council_or_without_an_lsoa_are_not_counted():
+    cases = cases_frame(
+        [("L1", "2023-01-01", DA, None), ("ELSEWHERE", "2023-01-01", DA, None), (None, "2023-01-01", DA, None)]
+    )
+    assert episodes_by_lsoa(cases, pd.Index(["L1", "L2"])).tolist() == [1, 0]
+
+
+# ---------------------------------------------------------------- intervals
+
+
+def exact_poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
+    """Independent exact interval: the means at which P(X >= k) and P(X <= k) equal the tail probability."""
+    tail = (1 - level) / 2
+    lower = 0.0 if k == 0 else brentq(lambda mu: poisson.sf(k - 1, mu) - tail, 1e-9, 10 * k + 10)
+    upper = brentq(lambda mu: poisson.cdf(k, mu) - tail, 1e-9, 10 * k + 20)
+    return lower, upper
+
+
+def test_interval_matches_published_table_values():
+    # Exact 95% limits for a Poisson count (e.g. Garwood 1936; the standard table in PHE's technical guide).
+    lower, upper = poisson_rate_interval(pd.Series([0, 1, 10]), pd.Series([1000, 1000, 1000]), per=1000)
+    np.testing.assert_allclose(lower, [0.0, 0.0253, 4.795], atol=5e-4)
+    np.testing.assert_allclose(upper, [3.689, 5.572, 18.390], atol=5e-4)
+
+
+def test_interval_matches_an_independent_poisson_calculation():
+    counts = pd.Series(range(0, 60))
+    lower, upper = poisson_rate_interval(counts, pd.Series(1000, index=counts.index), per=1000)
+    expected = np.array([exact_poisson_interval(k) for k in counts])
+    np.testing.assert_allclose(lower.to_numpy(), expected[:, 0], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(upper.to_numpy(), expected[:, 1], rtol=1e-7)
+
+
+def test_interval_scales_to_a_rate_per_1000():
+    lower, upper = poisson_rate_interval(pd.Series([10]), pd.Series([2000]))
+    np.testing.assert_allclose([lower.iloc[0], upper.iloc[0]], [4.795 / 2, 18.390 / 2], atol=5e-4)
+    lower, upper = poisson_rate_interval(pd.Series([10]), pd.Series([500]), per=10_000)
+    np.testing.assert_allclose([lower.iloc[0], upper.iloc[0]], [4.795 * 20, 18.390 * 20], atol=1e-2)
+
+
+def test_interval_is_blank_without_a_population():
+    lower, upper = poisson_rate_interval(pd.Series([3, 3]), pd.Series([0, np.nan]))
+    assert lower.isna().all() and upper.isna().all()
+
+
+# ---------------------------------------------------------------- the table shown
+
+
+def lsoas_frame(codes: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"lsoa11cd": codes, "lsoa11nm": [f"Area {code}" for code in codes]})
+
+
+def repeat_cases(counts: dict[str, int]) -> pd.DataFrame:
+    return cases_frame([(code, "2023-01-01", DA, "North") for code, n in counts.items() for _ in range(n)])
+
+
+def test_table_hides_small_counts_and_their_rates():
+    counts = {"L1": 0, "L2": 3, "L3": 7, "L4": 12, "L5": 25}
+    population = pd.DataFrame({"lsoa11cd": list(counts), "children": [400, 300, 350, 600, 500]})
+    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), population)
+    areas = table.areas.set_index("lsoa11cd")
+    assert areas["episodes"].tolist() == ["0", SUPPRESSED, SUPPRESSED, "12", "25"]
+    assert areas["episodes_value"].isna().tolist() == [False, True, True, False, False]
+    for column in ("rate", "rate_lower", "rate_upper"):
+        assert areas.loc[["L2", "L3"], column].isna().all()
+        assert areas.loc[["L1", "L4", "L5"], column].notna().all()
+    # Visible rates by hand: 12 / 600 * 1000 = 20.0, 25 / 500 * 1000 = 50.0, 0 / 400 = 0.0.
+    assert areas.loc[["L1", "L4", "L5"], "rate"].tolist() == [0.0, 20.0, 50.0]
+    assert areas.loc["L1", "rate_upper"] == round(3.689 / 400 * 1000, 1)
+    assert table.council_total == "47"
+    assert table.has_rates
+    assert "'c'" in table.note
+
+
+def test_table_without_population_has_counts_only():
+    counts = {"L1": 8, "L2": 9}
+    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
+    assert not table.has_rates
+    assert "rate" not in table.areas.columns
+    assert table.areas["episodes"].tolist() == ["8", "9"]
+    assert table.council_total == "17"
+
+
+def test_council_total_withheld_when_one_lsoa_is_hidden_and_nothing_can_partner_it():
+    counts = {"L1": 4, "L2": 0, "L3": 0}
+    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
+    assert table.areas["episodes"].tolist() == [SUPPRESSED, "0", "0"]
+    assert table.council_total == SUPPRESSED  # 4 = total - 0 - 0 otherwise
+
+
+def test_council_total_shown_when_a_partner_protects_the_hidden_cell():
+    counts = {"L1": 4, "L2": 0, "L3": 30}
+    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
+    assert table.areas["episodes"].tolist() == [SUPPRESSED, "0", SUPPRESSED]
+    assert table.council_total == "34"
+
+
+def test_table_applies_the_filter(cases):
+    table = need_map_table(cases, lsoas_frame(["L1", "L2", "L3"]), CaseFilter(need="housing"), None)
+    assert table.areas["episodes"].tolist() == ["0", SUPPRESSED, SUPPRESSED]
+
+
+@pytest.fixture(scope="module")
+def croydon_table():
+    """A real Croydon table: LSOA i gets i mod 9 episodes, so many counts are 1-5."""
+    from ehmap.geography import council_lsoas
+    from ehmap.indicators import child_population
+
+    lsoas = council_lsoas(CROYDON)[["lsoa11cd", "lsoa11nm"]]
+    counts = {code: i % 9 for i, code in enumerate(lsoas["lsoa11cd"])}
+    population = child_population()
+    table = need_map_table(repeat_cases(counts), lsoas, CaseFilter(need="domestic_abuse"), population)
+    return counts, population.set_index("lsoa11cd"), table
+
+
+def test_real_croydon_table_never_shows_a_count_of_one_to_five(croydon_table):
+    counts, _, table = croydon_table
+    areas = table.areas
+    assert len(areas) == 220
+    visible = areas.loc[areas["episodes"] != SUPPRESSED, "episodes"].astype(int)
+    assert not visible.between(1, 5).any()
+    assert (areas["episodes"] == SUPPRESSED).sum() == sum(1 <= n <= 5 for n in counts.values())
+    hidden = areas["episodes"] == SUPPRESSED
+    for column in ("episodes_value", "rate", "rate_lower", "rate_upper"):
+        assert areas.loc[hidden, column].isna().all()
+    assert table.council_total == str(sum(counts.values()))
+
+
+def test_real_croydon_rates_by_hand(croydon_table):
+    counts, population, table = croydon_table
+    areas = table.areas.set_index("lsoa11cd")
+    shown = areas[areas["episodes"] != SUPPRESSED]
+    assert len(shown) > 50
+    for code, line in shown.iterrows():
+        children = population.loc[code, "children"]
+        assert line["children"] == children
+        assert line["rate"] == round(counts[code] / children * 1000, 1)
+        assert line["rate_lower"] <= line["rate"] <= line["rate_upper"]
