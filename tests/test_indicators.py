@@ -53,8 +53,9 @@ def test_missing_file_says_where_it_looked_and_where_to_get_it(tmp_path):
     )
 
 
-def test_no_folder_configured(monkeypatch):
+def test_no_folder_configured(monkeypatch, tmp_path):
     monkeypatch.delenv("EHMAP_DATA_DIR", raising=False)
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path))  # an empty cache: no uploaded copy to fall back on
     source = indicator_source("population_mid2020")
     with pytest.raises(SourceMissing) as error:
         child_population()
@@ -66,6 +67,7 @@ def test_no_folder_configured(monkeypatch):
 
 def test_configured_folder_that_does_not_exist_counts_as_not_configured(monkeypatch, tmp_path):
     monkeypatch.setenv("EHMAP_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(SourceMissing, match=r"set EHMAP_DATA_DIR to a folder holding population_mid2020"):
         child_population()
 
