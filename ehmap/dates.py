@@ -13,8 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-_DAY_FIRST = re.compile(rf"^(\d{{1,2}})[/\-.](\d{{1,2}})[/\-.](\d{{4}}){_TIME}$")
+_TIME = r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?"
+_DAY_FIRST = re.compile(rf"^(\d{{1,2}})([/\-.])(\d{{1,2}})\2(\d{{4}}){_TIME}$")
 _ISO = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}$")
 
 EARLIEST_PLAUSIBLE = dt.date(1900, 1, 1)
@@ -25,7 +25,8 @@ def parse_uk_date(text: str) -> dt.date:
     value = text.strip()
     match = _DAY_FIRST.match(value)
     if match:
-        day, month, year = (int(part) for part in match.groups())
+        day, _, month, year = match.groups()
+        day, month, year = int(day), int(month), int(year)
     elif (match := _ISO.match(value)) is not None:
         year, month, day = (int(part) for part in match.groups())
     else:

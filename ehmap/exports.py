@@ -83,8 +83,10 @@ def read_csv_export(data: bytes) -> pd.DataFrame:
         ragged.append(row)
         return "skip"
 
+    first_line = next(csv.reader(io.StringIO(text)), [])
+    if not any(name.strip() for name in first_line):
+        raise ExportError("The file is empty: it has no header row.")
     try:
-        first_line = next(csv.reader(io.StringIO(text)), [])
         table = pacsv.read_csv(
             io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(first_line))], skip_rows=1),
@@ -95,8 +97,6 @@ def read_csv_export(data: bytes) -> pd.DataFrame:
         )
     except (pa.ArrowInvalid, csv.Error) as error:
         raise ExportError(f"The file could not be read as CSV ({error}).") from None
-    if not first_line:
-        raise ExportError("The file is empty: it has no header row.")
     if ragged:
         line, fields = _first_ragged_line(text, len(first_line))
         raise ExportError(
@@ -181,8 +181,9 @@ def match_columns(headers: list[str], mapping: Mapping[str, str] | None = None, 
     for field, synonyms in FIELD_SYNONYMS.items():
         if field in matched:
             continue
-        found = next((by_key[header_key(s)] for s in synonyms if header_key(s) in by_key), None)
-        if found is not None and found not in matched.values():
+        used = set(matched.values())
+        found = next((by_key[header_key(s)] for s in synonyms if by_key.get(header_key(s)) not in (None, *used)), None)
+        if found is not None:
             matched[field] = found
     for field in REQUIRED_FIELDS:
         if require and field not in matched:

@@ -244,11 +244,12 @@ def _age_at_referral(dob_text: pd.Series, referral: pd.Series) -> tuple[pd.Serie
     before_birthday = (ref.dt.month < dob.dt.month) | ((ref.dt.month == dob.dt.month) & (ref.dt.day < dob.dt.day))
     age = (years - before_birthday.astype("Int64")).astype("Int64")
     after_referral = (dob > ref).fillna(False)
-    age = age.mask(after_referral | (age > 25))
+    over_25 = ((age > 25) & ~after_referral).fillna(False)
+    age = age.mask(after_referral | over_25)
     warnings = {
         "not_a_date": int(dob_error.notna().sum()),
         "after_referral_date": int(after_referral.sum()),
-        "age_over_25": int(((years > 25) & ~after_referral).fillna(False).sum()),
+        "age_over_25": int(over_25.sum()),
     }
     return age, {k: v for k, v in warnings.items() if v}
 

@@ -46,8 +46,8 @@ class CaseFilter:
 
 def episodes_by_lsoa(cases: pd.DataFrame, lsoa_codes: pd.Index) -> pd.Series:
     """Number of episodes in each LSOA of `lsoa_codes` (zeros included)."""
-    codes = pd.Categorical(cases["lsoa11cd"].astype("string"), categories=lsoa_codes)
-    counts = np.bincount(codes.codes[codes.codes >= 0], minlength=len(lsoa_codes))
+    codes = lsoa_codes.get_indexer(cases["lsoa11cd"].astype(object))
+    counts = np.bincount(codes[codes >= 0], minlength=len(lsoa_codes))
     return pd.Series(counts, index=lsoa_codes, name="episodes")
 
 

@@ -155,13 +155,6 @@ def test_mapping_naming_a_missing_header():
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: exports.match_columns (lines 184-186) takes only the FIRST present synonym; when a mapping has "
-    "already used that header for another field it gives up instead of trying the next synonym, so a "
-    "'No case ID column' error is raised although 'Child ID' is present",
-    strict=True,
-    raises=ExportError,
-)
 def test_mapping_that_uses_a_synonym_for_another_field_leaves_the_next_synonym():
     matched = match_columns(["Case ID", "Child ID", "Postcode", "Referral Date", "Needs"], {"family_id": "Case ID"})
     assert matched["family_id"] == "Case ID"
@@ -255,13 +248,6 @@ def test_short_csv_line_is_ragged_too():
         read_csv_export(b"Case ID,Postcode,Needs\nA1,CR0 0AA\n")
 
 
-@pytest.mark.xfail(
-    reason="BUG: exports.read_csv_export (lines 86-99) checks for an empty file only after pyarrow has parsed it; "
-    "pyarrow raises first, so the user gets 'could not be read as CSV (Empty CSV file)' and the intended "
-    "'The file is empty: it has no header row.' is unreachable",
-    strict=True,
-    raises=AssertionError,
-)
 def test_empty_csv_says_it_is_empty():
     with pytest.raises(ExportError) as error:
         read_export(b"", "cases.csv")

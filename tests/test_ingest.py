@@ -450,12 +450,6 @@ def test_age_missing_when_date_of_birth_is_blank_bad_or_after_referral(run):
     assert result.warnings["date_of_birth"] == {"not_a_date": 1, "after_referral_date": 1, "age_over_25": 1}
 
 
-@pytest.mark.xfail(
-    reason="BUG: ingest._age_at_referral (line 251) counts age_over_25 from the difference of calendar years, "
-    "not the age: a 25-year-old whose birthday has not yet come (kept, age 25) is reported as over 25",
-    strict=True,
-    raises=AssertionError,
-)
 def test_age_over_25_warning_counts_only_ages_over_25(run):
     result = run([row(dob="10/06/1997", referral="05/01/2023")])  # 25 until 10 June 2023
     assert result.cases["age_at_referral"].tolist() == [25]

@@ -177,13 +177,6 @@ def test_blank_outcome_is_none(text):
     assert parse_outcome(text) == (None, True)
 
 
-@pytest.mark.xfail(
-    reason="BUG: taxonomy._OUTCOME_PATTERNS (line 115) matches the bare substring 'engage' as disengaged, and that "
-    "pattern is tried before needs_met, so positive closures such as 'Family engaged well, needs met' become "
-    "disengaged",
-    strict=True,
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("text", ["Family engaged well, needs met", "Engaged with plan - goals achieved"])
 def test_engaged_family_with_needs_met_is_needs_met(text):
     assert parse_outcome(text) == ("needs_met", True)
