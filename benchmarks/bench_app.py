@@ -14,11 +14,16 @@ import statistics
 import time
 from pathlib import Path
 
+import sys
+
 from streamlit.testing.v1 import AppTest
 
-from ehmap.taxonomy import NEED_KEYS
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from ehmap.taxonomy import NEED_KEYS  # noqa: E402
+
+APP = str(REPO / "app.py")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ Streamlit's static file serving and uses nothing else; basemap tiles are optiona
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +74,10 @@ def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0)
     legend: list[LegendEntry] = []
     positive = values[values > 0].dropna()
     if len(positive):
-        classes = min(k, positive.nunique())
-        classifier = mapclassify.Quantiles(positive.to_numpy(), k=classes)
-        palette = PALETTE[-classes:] if classes < len(PALETTE) else PALETTE
+        with warnings.catch_warnings():  # with few distinct values mapclassify uses fewer classes, as we want
+            warnings.simplefilter("ignore", UserWarning)
+            classifier = mapclassify.Quantiles(positive.to_numpy(), k=min(k, positive.nunique()))
+        palette = PALETTE[-classifier.k:]
         colours[positive.index] = [palette[i] for i in classifier.yb]
         lower = positive.min()
         for i, upper in enumerate(classifier.bins):
