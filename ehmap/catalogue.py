@@ -6,7 +6,7 @@ with a message naming the file and the key, so a typo never silently changes wha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BOUNDARIES_DIR = ROOT / "boundaries"
 INDICATORS_DIR = ROOT / "indicators"
 
-POLARITIES = ("count", "higher_is_more_deprived", "rank_1_most_deprived", "decile_1_most_deprived")
+POLARITIES = ("count", "higher_is_more_deprived", "rank_1_most_deprived", "decile_1_most_deprived", "code")
+GEOGRAPHIES = ("lsoa11", "lsoa21")
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,17 @@ class BoundarySet:
 
 @dataclass(frozen=True)
 class IndicatorColumn:
-    """One value column of an indicator source, with how to read its direction."""
+    """One value column of an indicator source: its title, direction, source header and whether it must be there.
+
+    `header` is the column's exact header in the publisher's file (default: the column's id); an
+    optional column (`required: false`) may be absent, so a file holding a subset of the publisher's
+    columns still loads.
+    """
 
     title: str
     polarity: str
+    header: str = ""
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,16 +69,25 @@ class IndicatorSource:
     key_column: str
     columns: dict[str, IndicatorColumn]
 
+    def header_of(self, column_id: str) -> str:
+        """The publisher's header of one declared column."""
+        return self.columns[column_id].header or column_id
+
+    def required_headers(self) -> list[str]:
+        """Headers the file must hold: the key and every required column."""
+        return [self.key_column, *(self.header_of(c) for c, col in self.columns.items() if col.required)]
+
 
 def _checked_mapping(raw: Any, cls: type, where: str) -> dict[str, Any]:
     """Check that `raw` is a mapping with exactly the fields of `cls`; name what is wrong."""
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a mapping of keys to values, got {type(raw).__name__}.")
     expected = {f.name for f in fields(cls)}
+    needed = {f.name for f in fields(cls) if f.default is MISSING}
     unknown = sorted(set(raw) - expected)
     if unknown:
         raise ValueError(f"{where} has unknown key(s) {unknown}; valid keys are {sorted(expected)}.")
-    missing = sorted(expected - set(raw))
+    missing = sorted(needed - set(raw))
     if missing:
         raise ValueError(f"{where} is missing key(s) {missing}.")
     return raw
@@ -85,16 +102,34 @@ def load_boundary_set(path: Path) -> BoundarySet:
 def load_indicator_source(path: Path) -> IndicatorSource:
     """Read and validate one indicator-source definition, including each column's polarity."""
     raw = dict(_checked_mapping(yaml.safe_load(path.read_text(encoding="utf-8")), IndicatorSource, str(path)))
+    if raw["geography"] not in GEOGRAPHIES:
+        raise ValueError(f"{path} has geography '{raw['geography']}'; valid geographies are {list(GEOGRAPHIES)}.")
+    if not isinstance(raw["columns"], dict) or not raw["columns"]:
+        got = type(raw["columns"]).__name__ if raw["columns"] else "nothing"
+        raise ValueError(f"{path} key 'columns' must be a mapping of column id to {{title, polarity}}, got {got}.")
     columns = {}
-    for name, column in (raw["columns"] or {}).items():
+    headers: dict[str, str] = {}
+    for name, column in raw["columns"].items():
         checked = _checked_mapping(column, IndicatorColumn, f"{path} column '{name}'")
         if checked["polarity"] not in POLARITIES:
             raise ValueError(
                 f"{path} column '{name}' has polarity '{checked['polarity']}'; valid polarities are {list(POLARITIES)}."
             )
-        columns[str(name)] = IndicatorColumn(**checked)
+        required = checked.get("required", True)
+        if not isinstance(required, bool):
+            raise ValueError(f"{path} column '{name}' has required '{required}'; expected true or false.")
+        header = str(checked.get("header") or name)
+        if header in headers:
+            raise ValueError(f"{path} columns '{headers[header]}' and '{name}' both read the header '{header}'.")
+        headers[header] = str(name)
+        columns[str(name)] = IndicatorColumn(str(checked["title"]), str(checked["polarity"]), header, required)
     raw["columns"] = columns
     return IndicatorSource(**{key: value if key == "columns" else str(value) for key, value in raw.items()})
+
+
+def indicator_sources() -> list[IndicatorSource]:
+    """Every indicator source declared in `indicators/`, by id."""
+    return [load_indicator_source(path) for path in sorted(INDICATORS_DIR.glob("*.yaml"))]
 
 
 def boundary_set(set_id: str) -> BoundarySet:

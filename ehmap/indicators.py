@@ -1,53 +1,111 @@
-"""Indicator tables (population denominators, deprivation) read from the configured data folder.
+"""Indicator tables (population denominators, deprivation, lookups) read from where they are kept.
 
 What each source is and which columns it holds is declared in `indicators/`; this module finds the
-file, reads just the declared columns, checks them, and renames the key to the area code.
+file (the data folder `EHMAP_DATA_DIR`, else the cache of uploaded and downloaded sources), reads
+the declared columns by header, checks the required ones, and renames them to their ids.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ehmap.catalogue import IndicatorSource, indicator_source
-from ehmap.config import data_dir
+from ehmap.config import cache_dir, data_dir
 
 AREA_KEYS = {"lsoa11": "lsoa11cd", "lsoa21": "lsoa21cd"}
+SOURCES_SUBDIR = "sources"  # uploaded and downloaded reference files, inside the cache folder
+FROM_DATA_DIR = "data folder (EHMAP_DATA_DIR)"
+FROM_CACHE = "uploaded or downloaded copy"
 
 
 class SourceMissing(LookupError):
     """An indicator file is not available; the message says how to add it."""
 
 
-def source_path(source: IndicatorSource, folder: Path | None = None) -> Path:
-    """Where the source's file is expected; raises SourceMissing with how to provide it."""
-    folder = folder or data_dir()
-    if folder is None:
+@dataclass(frozen=True)
+class Located:
+    """Where a source's file was found and how it got there."""
+
+    path: Path
+    origin: str  # FROM_DATA_DIR or FROM_CACHE
+
+
+def sources_dir() -> Path:
+    """The folder holding reference files that were uploaded or downloaded (inside the cache)."""
+    path = cache_dir() / SOURCES_SUBDIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
+    """Find a source's file: an explicit folder only, else the data folder, then uploads and downloads."""
+    if folder is not None:
+        path = folder / source.file
+        if not path.exists():
+            raise SourceMissing(
+                f"{source.title} is not loaded: {source.file} is not in {folder} (get it from {source.url})."
+            )
+        return Located(path, FROM_DATA_DIR)
+    configured = data_dir()
+    if configured is not None and (configured / source.file).exists():
+        return Located(configured / source.file, FROM_DATA_DIR)
+    cached = sources_dir() / source.file
+    if cached.exists():
+        return Located(cached, FROM_CACHE)
+    if configured is None:
         raise SourceMissing(
             f"{source.title} is not loaded: set EHMAP_DATA_DIR to a folder holding {source.file} "
             f"(published by {source.publisher} at {source.url})."
         )
-    path = folder / source.file
-    if not path.exists():
-        raise SourceMissing(f"{source.title} is not loaded: {source.file} is not in {folder} (get it from {source.url}).")
-    return path
+    raise SourceMissing(f"{source.title} is not loaded: {source.file} is not in {configured} (get it from {source.url}).")
+
+
+def source_path(source: IndicatorSource, folder: Path | None = None) -> Path:
+    """Where the source's file is; raises SourceMissing with how to provide it."""
+    return locate(source, folder).path
+
+
+def missing_required(source: IndicatorSource, header: list[str] | pd.Index) -> list[str]:
+    """The required headers (key and required columns) that a file's header lacks."""
+    present = set(header)
+    return [column for column in source.required_headers() if column not in present]
+
+
+def read_source(source: IndicatorSource, path: Path) -> pd.DataFrame:
+    """The declared columns present in `path`, renamed to their ids and the key to the area code.
+
+    A missing required column raises ValueError naming it; optional columns may be absent.
+    """
+    header = pd.read_csv(path, nrows=0).columns
+    missing = missing_required(source, header)
+    if missing:
+        raise ValueError(f"{path.name} lacks the column(s) {missing} that indicators/{source.id}.yaml declares.")
+    present = {source.header_of(c): c for c in source.columns if source.header_of(c) in set(header)}
+    table = pd.read_csv(path, usecols=[source.key_column, *present], dtype={source.key_column: "string"})
+    ordered = [source.key_column, *(source.header_of(c) for c in source.columns if source.header_of(c) in present)]
+    return table[ordered].rename(columns={source.key_column: AREA_KEYS[source.geography], **present})
 
 
 def read_indicator(source_id: str, folder: Path | None = None) -> pd.DataFrame:
     """The declared columns of an indicator file, keyed by area code (e.g. `lsoa11cd`)."""
     source = indicator_source(source_id)
-    path = source_path(source, folder)
-    header = pd.read_csv(path, nrows=0).columns
-    wanted = [source.key_column, *source.columns]
-    missing = [column for column in wanted if column not in header]
-    if missing:
-        raise ValueError(f"{path.name} lacks the column(s) {missing} that indicators/{source.id}.yaml declares.")
-    table = pd.read_csv(path, usecols=wanted, dtype={source.key_column: "string"})
-    return table.rename(columns={source.key_column: AREA_KEYS[source.geography]})
+    return read_source(source, source_path(source, folder))
 
 
 def child_population(folder: Path | None = None) -> pd.DataFrame:
     """Children aged 0-17 per LSOA 2011 (ONS mid-2020): `lsoa11cd`, `children`, `all_ages`."""
     table = read_indicator("population_mid2020", folder)
     return table.rename(columns={"age_0_17": "children"})
+
+
+def deprivation(source_id: str, folder: Path | None = None) -> pd.DataFrame:
+    """An Indices of Deprivation table keyed by its own LSOA vintage, one row per LSOA (checked)."""
+    table = read_indicator(source_id, folder)
+    key = table.columns[0]
+    duplicated = table[key][table[key].duplicated()]
+    if len(duplicated):
+        raise ValueError(f"indicators/{source_id}: the file repeats LSOA code(s) {sorted(duplicated.unique())[:5]}.")
+    return table

@@ -1,0 +1,279 @@
+"""Deprivation and population context for a council's LSOAs: the joined table, need x deprivation, poverty.
+
+Every indicator is put on LSOA 2011 (the map's geography) and joined on the LSOA code, never on a
+LAD code (IoD2019 carries 2019 LAD codes; Buckinghamshire E06000060 did not exist then). Tables
+returned here that hold case counts are already safe to show (ehmap.disclosure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ehmap.catalogue import IndicatorSource, indicator_source
+from ehmap.disclosure import SUPPRESSED, hide, primary_suppression, shown_counts
+from ehmap.indicators import SourceMissing, child_population, deprivation, read_indicator
+from ehmap.maps import LegendEntry
+from ehmap.needmap import PER_CHILDREN, CaseFilter, need_map_table, poisson_rate_interval
+from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY
+from ehmap.vintages import carry_to_lsoa11
+
+DEPRIVATION_SOURCES = ("iod2025", "iod2019")
+POVERTY_NEEDS = ("financial_stability", "housing")
+MOST_DEPRIVED_FIFTH = 2  # national deciles 1 and 2: the most deprived 20% of LSOAs in England
+TREND_WARNING = (
+    "IoD2019 and IoD2025 are shown side by side, not as a change: the indicators, their sources and the "
+    "LSOA geography changed between the two, so a different rank is not evidence of a trend."
+)
+# Joshua Stevens' 3x3 purple-blue bivariate scheme: distinguishable with the common colour-vision
+# deficiencies. Key: (need tertile, deprivation tertile), 1 = low.
+BIVARIATE_PALETTE = {
+    (1, 1): "#e8e8e8", (1, 2): "#ace4e4", (1, 3): "#5ac8c8",
+    (2, 1): "#dfb0d6", (2, 2): "#a5add3", (2, 3): "#5698b9",
+    (3, 1): "#be64ac", (3, 2): "#8c62aa", (3, 3): "#3b4994",
+}
+HIDDEN_COLOUR = "#bdbdbd"
+TERTILE_NAMES = {1: "low", 2: "middle", 3: "high"}
+
+
+@dataclass(frozen=True)
+class ContextColumn:
+    """One column of the joined table: which source and indicator it is, and how to read it."""
+
+    source_id: str
+    column_id: str
+    title: str  # e.g. 'IMD score (IoD 2019)'
+    polarity: str
+    vintage: str
+
+
+@dataclass(frozen=True)
+class OnLsoa11:
+    """An indicator source's values on LSOA 2011 (`lsoa11cd` + column ids), with how they got there."""
+
+    source: IndicatorSource
+    values: pd.DataFrame
+    note: str = ""  # method note when values were carried from another geography
+
+
+@dataclass(frozen=True)
+class ContextTable:
+    """A council's LSOAs with indicator values and child population, plus what each column is."""
+
+    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, <source>_<column>..., children, all_ages
+    columns: dict[str, ContextColumn]
+    notes: list[str] = field(default_factory=list)
+
+
+def load_on_lsoa11(source_id: str, folder: Path | None = None) -> OnLsoa11:
+    """Read an indicator and put it on LSOA 2011 (LSOA 2021 sources go through the ONS lookup)."""
+    source = indicator_source(source_id)
+    if source.geography == "lsoa11":
+        return OnLsoa11(source, deprivation(source_id, folder) if source_id.startswith("iod") else read_indicator(source_id, folder))
+    table = deprivation(source_id, folder)
+    lookup = read_indicator("lookup_lsoa11_lsoa21", folder)
+    try:
+        best_fit = read_indicator("lookup_lsoa11_lsoa21_best_fit", folder)
+    except SourceMissing:
+        best_fit = None
+    carried = carry_to_lsoa11(table, source, lookup, best_fit)
+    return OnLsoa11(source, carried.values, carried.method_note())
+
+
+def column_name(source_id: str, column_id: str) -> str:
+    """The joined table's name for one indicator column, e.g. 'iod2019_imd_score'."""
+    return f"{source_id}_{column_id}"
+
+
+def context_table(lsoas: pd.DataFrame, indicators: list[OnLsoa11], population: pd.DataFrame | None) -> ContextTable:
+    """Join indicators (on LSOA 2011) and child population to the council's LSOAs, by LSOA code."""
+    areas = pd.DataFrame({"lsoa11cd": lsoas["lsoa11cd"].astype(str).to_numpy(), "lsoa11nm": lsoas["lsoa11nm"].to_numpy()})
+    columns: dict[str, ContextColumn] = {}
+    notes: list[str] = []
+    for item in indicators:
+        present = [c for c in item.source.columns if c in item.values.columns and item.source.columns[c].polarity != "code"]
+        renamed = {c: column_name(item.source.id, c) for c in present}
+        values = item.values[["lsoa11cd", *present]].astype({"lsoa11cd": str}).rename(columns=renamed)
+        areas = areas.merge(values, on="lsoa11cd", how="left", validate="one_to_one")
+        for c in present:
+            column = item.source.columns[c]
+            columns[renamed[c]] = ContextColumn(item.source.id, c, f"{column.title} ({item.source.title})", column.polarity, item.source.vintage)
+        if item.note:
+            notes.append(f"{item.source.title}: {item.note}")
+    if population is not None:
+        areas = areas.merge(population[["lsoa11cd", "children", "all_ages"]].astype({"lsoa11cd": str}), on="lsoa11cd", how="left")
+    return ContextTable(areas, columns, notes)
+
+
+def council_context(la_code: str, source_ids: list[str], folder: Path | None = None) -> ContextTable:
+    """The joined LSOA table of one council (what `python -m ehmap context` writes)."""
+    from ehmap.geography import council_lsoas  # boundaries: only needed here, not for the pure functions
+
+    lsoas = pd.DataFrame(council_lsoas(la_code).drop(columns="geometry"))
+    indicators = [load_on_lsoa11(source_id, folder) for source_id in source_ids]
+    return context_table(lsoas, indicators, child_population(folder))
+
+
+# ------------------------------------------------------------------ deprivation, oriented
+
+
+def more_deprived_is_higher(values: pd.Series, polarity: str) -> pd.Series:
+    """Values turned so that higher always means more deprived (ranks and deciles are negated)."""
+    if polarity == "higher_is_more_deprived":
+        return values.astype(float)
+    if polarity in ("rank_1_most_deprived", "decile_1_most_deprived"):
+        return -values.astype(float)
+    raise ValueError(f"A column with polarity '{polarity}' is not a deprivation measure.")
+
+
+def tertiles(values: pd.Series) -> tuple[pd.Series, tuple[float, float]]:
+    """Class 1-3 (low to high) by the council's own tertiles of the non-missing values."""
+    known = values.dropna().astype(float)
+    if known.empty:
+        return pd.Series(pd.NA, index=values.index, dtype="Int64"), (np.nan, np.nan)
+    low, high = np.quantile(known, [1 / 3, 2 / 3])
+    classes = 1 + (values > low).astype(int) + (values > high).astype(int)
+    return classes.astype("Int64").mask(values.isna()), (float(low), float(high))
+
+
+@dataclass(frozen=True)
+class Bivariate:
+    """Need rate against deprivation in tertiles per LSOA, the colours and the mismatched areas."""
+
+    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes, rate, rate_lower, rate_upper, deprivation, need_class, deprivation_class, colour
+    legend: list[LegendEntry]
+    high_need_low_deprivation: pd.DataFrame
+    low_need_high_deprivation: pd.DataFrame
+    deprivation_title: str
+    rate_breaks: tuple[float, float]
+
+
+def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_column: str) -> Bivariate:
+    """Classify each LSOA by tertile of its (shown) case rate and of a deprivation column.
+
+    `need_areas` is `NeedMapTable.areas` (already suppressed); LSOAs whose rate is hidden are grey.
+    """
+    if deprivation_column not in context.columns:
+        raise ValueError(f"Unknown deprivation column '{deprivation_column}'; loaded columns are {sorted(context.columns)}.")
+    if "rate" not in need_areas.columns:
+        raise ValueError("The need table has no rates: load the child population to compare need with deprivation.")
+    meta = context.columns[deprivation_column]
+    areas = need_areas.merge(context.areas[["lsoa11cd", deprivation_column]], on="lsoa11cd", how="left")
+    areas = areas.rename(columns={deprivation_column: "deprivation"})
+    oriented = more_deprived_is_higher(areas["deprivation"], meta.polarity)
+    areas["need_class"], breaks = tertiles(areas["rate"])
+    areas["deprivation_class"], _ = tertiles(oriented)
+    colour = [
+        BIVARIATE_PALETTE.get((int(n), int(d)), HIDDEN_COLOUR) if pd.notna(n) and pd.notna(d) else HIDDEN_COLOUR
+        for n, d in zip(areas["need_class"], areas["deprivation_class"])
+    ]
+    areas["colour"] = colour
+    legend = [
+        LegendEntry(BIVARIATE_PALETTE[(n, d)], f"need {TERTILE_NAMES[n]}, deprivation {TERTILE_NAMES[d]}")
+        for n in (3, 2, 1) for d in (1, 2, 3)
+    ]
+    legend.append(LegendEntry(HIDDEN_COLOUR, "rate hidden (fewer than 6 episodes) or no value"))
+    shown = ["lsoa11cd", "lsoa11nm", "episodes", "rate", "rate_lower", "rate_upper", "deprivation"]
+    high_low = areas[(areas["need_class"] == 3) & (areas["deprivation_class"] == 1)].sort_values("rate", ascending=False)
+    low_high = areas[(areas["need_class"] == 1) & (areas["deprivation_class"] == 3)].sort_values("rate")
+    return Bivariate(areas, legend, high_low[shown].reset_index(drop=True), low_high[shown].reset_index(drop=True), meta.title, breaks)
+
+
+# ------------------------------------------------------------------ destabilised by poverty
+
+
+def poverty_mask(cases: pd.DataFrame, needs: tuple[str, ...]) -> np.ndarray:
+    """True for episodes recording any of `needs` (e.g. financial stability or housing)."""
+    unknown = [n for n in needs if n not in NEED_BITS]
+    if unknown or not needs:
+        raise ValueError(f"Unknown need(s) {unknown or list(needs)}; choose from {list(POVERTY_NEEDS)} or any of {sorted(NEED_BITS)}.")
+    bits = sum(NEED_BITS[n] for n in needs)
+    return (cases["needs_mask"].to_numpy() & bits) != 0
+
+
+def _families(cases: pd.DataFrame) -> pd.DataFrame:
+    """One row per family (its latest episode's LSOA); episodes without a family id count alone."""
+    family = cases["family_id"].astype("string").fillna(cases["case_id"].astype("string")) if "family_id" in cases else cases["case_id"]
+    latest = cases.assign(_family=family.to_numpy()).sort_values("referral_date").groupby("_family", observed=True).tail(1)
+    return latest
+
+
+def _safe(count: int) -> bool:
+    return count == 0 or count >= 6
+
+
+@dataclass(frozen=True)
+class PovertyView:
+    """Poverty-related episodes by area and by national deprivation decile, and the most-deprived-fifth shares."""
+
+    areas: pd.DataFrame  # NeedMapTable.areas for the chosen needs + deprivation decile
+    by_decile: pd.DataFrame  # decile, episodes (poverty), all EH episodes, children, rate, rate_lower, rate_upper
+    shares: pd.DataFrame  # group, families, in_most_deprived_fifth, share_percent (text, 'c' where hidden)
+    needs: tuple[str, ...]
+    index_title: str
+    council_total: str
+
+
+def poverty_view(cases: pd.DataFrame, lsoas: pd.DataFrame, context: ContextTable, decile_column: str,
+                 population: pd.DataFrame | None, needs: tuple[str, ...] = POVERTY_NEEDS) -> PovertyView:
+    """Episodes with a poverty need (financial stability or housing) against a national deprivation decile."""
+    if decile_column not in context.columns or context.columns[decile_column].polarity != "decile_1_most_deprived":
+        deciles = [c for c, m in context.columns.items() if m.polarity == "decile_1_most_deprived"]
+        raise ValueError(f"'{decile_column}' is not a loaded decile column; loaded deciles are {deciles}.")
+    chosen = cases[poverty_mask(cases, needs)]
+    table = need_map_table(chosen, lsoas, CaseFilter(), population)
+    decile = context.areas.set_index("lsoa11cd")[decile_column]
+    areas = table.areas.assign(decile=decile.reindex(table.areas["lsoa11cd"]).to_numpy())
+
+    lsoa_decile = decile.reindex(lsoas["lsoa11cd"].astype(str))
+    def per_decile(frame: pd.DataFrame) -> pd.Series:
+        d = frame["lsoa11cd"].astype(str).map(lsoa_decile)
+        return d.value_counts().reindex(range(1, 11), fill_value=0)
+    poverty_counts, all_counts = per_decile(chosen), per_decile(cases)
+    present = sorted(int(d) for d in lsoa_decile.dropna().unique())
+    poverty_counts, all_counts = poverty_counts.loc[present], all_counts.loc[present]
+    mask = primary_suppression(poverty_counts) | primary_suppression(all_counts - poverty_counts)
+    if mask.sum() == 1:  # a lone hidden cell could be recovered from the council total
+        visible = poverty_counts.where(~mask & (poverty_counts > 0))
+        if visible.notna().any():
+            mask.loc[visible.idxmin()] = True
+    all_mask = primary_suppression(all_counts)
+    if all_mask.sum() == 1:
+        visible = all_counts.where(~all_mask & (all_counts > 0))
+        if visible.notna().any():
+            all_mask.loc[visible.idxmin()] = True
+    by_decile = pd.DataFrame({"decile": present, "episodes": shown_counts(poverty_counts, mask).to_numpy(),
+                              "all_episodes": shown_counts(all_counts, all_mask).to_numpy()})
+    if population is not None:
+        children = population.set_index("lsoa11cd")["children"].reindex(lsoas["lsoa11cd"].astype(str))
+        kids = children.groupby(lsoa_decile.to_numpy()).sum().reindex(present)
+        kids.index = poverty_counts.index
+        rate = poverty_counts / kids.where(kids > 0) * PER_CHILDREN
+        lower, upper = poisson_rate_interval(poverty_counts, kids)
+        by_decile["children"] = kids.to_numpy()
+        by_decile["rate"] = hide(rate, mask).round(1).to_numpy()
+        by_decile["rate_lower"] = hide(lower, mask).round(1).to_numpy()
+        by_decile["rate_upper"] = hide(upper, mask).round(1).to_numpy()
+
+    fam_all, fam_pov = _families(cases), _families(chosen)
+    def in_fifth(families: pd.DataFrame) -> int:
+        d = families["lsoa11cd"].astype(str).map(lsoa_decile)
+        return int((d <= MOST_DEPRIVED_FIFTH).sum())
+    n_all, k_all, n_pov, k_pov = len(fam_all), in_fifth(fam_all), len(fam_pov), in_fifth(fam_pov)
+    safe_all = _safe(k_all) and _safe(n_all - k_all)
+    safe_pov = _safe(k_pov) and _safe(n_pov - k_pov) and _safe(k_all - k_pov) and _safe((n_all - k_all) - (n_pov - k_pov))
+    names = " or ".join(NEED_BY_KEY[n].headline.lower() for n in needs)
+    rows = []
+    for group, n, k, safe in ((f"Families with {names}", n_pov, k_pov, safe_pov), ("All Early Help families", n_all, k_all, safe_all)):
+        rows.append({"group": group, "families": str(n), "in_most_deprived_fifth": str(k) if safe else SUPPRESSED,
+                     "share_percent": f"{100 * k / n:.1f}" if safe and n else ""})
+    total = SUPPRESSED if 0 < len(chosen) < 6 else str(len(chosen))
+    return PovertyView(areas, by_decile, pd.DataFrame(rows), needs, context.columns[decile_column].title, total)
+
+
+def context_csv(table: ContextTable) -> pd.DataFrame:
+    """The joined table as written to CSV: code, name, indicator values, children 0-17 and all ages."""
+    return table.areas.rename(columns={"children": "children_0_17"})
