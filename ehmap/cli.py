@@ -43,6 +43,23 @@ def _ingest_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context_command(args: argparse.Namespace) -> int:
+    from ehmap.context import context_csv, council_context
+    from ehmap.indicators import SourceMissing
+
+    try:
+        table = council_context(args.la, args.indicator)
+    except (SourceMissing, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    context_csv(table).to_csv(args.out, index=False)
+    for note in table.notes:
+        print(note)
+    print(f"{len(table.areas)} LSOAs of {args.la} with {len(table.columns)} indicator columns -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_parser.add_argument("--out", required=True, type=Path, help="folder for cases.csv, rejects.csv, summary.json")
     ingest_parser.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     ingest_parser.set_defaults(run=_ingest_command)
+    context_parser = commands.add_parser("context", help="write a council's LSOAs with deprivation and child population")
+    context_parser.add_argument("--la", required=True, help="council LAD code, e.g. E06000060 (Buckinghamshire)")
+    context_parser.add_argument("--indicator", required=True, action="append",
+                                help="indicator source id from indicators/, e.g. iod2019 or iod2025 (repeatable)")
+    context_parser.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    context_parser.set_defaults(run=_context_command)
     return parser
 
 
