@@ -79,12 +79,12 @@ def read_source(source: IndicatorSource, path: Path) -> pd.DataFrame:
 
     A missing required column raises ValueError naming it; optional columns may be absent.
     """
-    header = pd.read_csv(path, nrows=0).columns
+    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
     missing = missing_required(source, header)
     if missing:
         raise ValueError(f"{path.name} lacks the column(s) {missing} that indicators/{source.id}.yaml declares.")
     present = {source.header_of(c): c for c in source.columns if source.header_of(c) in set(header)}
-    table = pd.read_csv(path, usecols=[source.key_column, *present], dtype={source.key_column: "string"})
+    table = pd.read_csv(path, usecols=[source.key_column, *present], dtype={source.key_column: "string"}, encoding="utf-8-sig")
     ordered = [source.key_column, *(source.header_of(c) for c in source.columns if source.header_of(c) in present)]
     return table[ordered].rename(columns={source.key_column: AREA_KEYS[source.geography], **present})
 
