@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,18 +41,24 @@ def parse_uk_date(text: str) -> dt.date:
     return date
 
 
-def parse_uk_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse a text column: (datetime64 dates, NaT where missing or bad; error message or <NA> per row)."""
-    codes, uniques = pd.factorize(values.fillna("").astype(str).str.strip(), use_na_sentinel=False)
-    parsed = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[s]")
-    errors: list[str | None] = [None] * len(uniques)
-    for i, text in enumerate(uniques):
+def parse_distinct_dates(values: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    """Parse distinct stripped texts: datetime64[s] (NaT if blank or bad) and an error message or None each."""
+    parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[s]")
+    errors: list[str | None] = [None] * len(values)
+    for i, text in enumerate(values):
         if not text:
             continue
         try:
             parsed[i] = np.datetime64(parse_uk_date(text), "s")
         except ValueError as error:
             errors[i] = str(error)
+    return parsed, errors
+
+
+def parse_uk_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse a text column: (datetime64 dates, NaT where missing or bad; error message or <NA> per row)."""
+    codes, uniques = pd.factorize(values.astype("string").fillna("").str.strip(), use_na_sentinel=False)
+    parsed, errors = parse_distinct_dates(list(uniques))
     dates = pd.Series(parsed[codes], index=values.index)
     messages = pd.Series(np.asarray(errors, dtype=object)[codes], index=values.index, dtype="string")
     return dates, messages

@@ -12,17 +12,20 @@ import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ehmap.dates import parse_uk_dates
-from ehmap.exports import FIELD_SYNONYMS, REQUIRED_FIELDS, match_columns
+from ehmap.dates import parse_distinct_dates
+from ehmap.exports import FIELD_SYNONYMS, match_columns
 from ehmap.geocode import PostcodeDirectory
 from ehmap.postcodes import is_valid_postcode, normalise_postcodes
-from ehmap.pseudonymise import pseudonymise
-from ehmap.taxonomy import needs_text, parse_needs, parse_outcome
+from ehmap.pseudonymise import pseudonyms_of_distinct
+from ehmap.taxonomy import OUTCOMES, needs_text, parse_needs, parse_outcome
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ FIRST_DATA_ROW = 2  # spreadsheet numbering: the header is row 1
 CASE_COLUMNS = [
     "case_id", "family_id", "lsoa11cd", "lad_code", "referral_date", "end_date", "service",
     "needs_mask", "outcome", "referral_source", "age_at_referral",
-]
+]  # the minimised episode table: nothing else about a family is kept
+OLDEST_AGE = 25  # older "children" are a data error: the age is not kept and the count is reported
 
 
 @dataclass
@@ -82,36 +86,39 @@ class IngestResult:
         out = self.cases.copy()
         out["referral_date"] = out["referral_date"].dt.strftime("%Y-%m-%d")
         out["end_date"] = out["end_date"].dt.strftime("%Y-%m-%d")
-        out["needs"] = out["needs_mask"].map(_needs_text_cached)
+        out["needs"] = out["needs_mask"].map({mask: needs_text(int(mask)) for mask in out["needs_mask"].unique()})
         columns = ["case_id", "family_id", "lsoa11cd", "lad_code", "referral_date", "end_date",
                    "service", "needs", "outcome", "referral_source", "age_at_referral"]
         return out[columns]
 
 
-_NEEDS_TEXT: dict[int, str] = {}
+@dataclass(frozen=True)
+class TextColumn:
+    """A text column as codes into its distinct stripped values, so each value is checked once.
 
+    A million-row export has a few thousand distinct dates, postcodes or needs: parsing, geocoding
+    and hashing work on `values`, and rows pick their result with `codes`.
+    """
 
-def _needs_text_cached(mask: int) -> str:
-    if mask not in _NEEDS_TEXT:
-        _NEEDS_TEXT[mask] = needs_text(int(mask))
-    return _NEEDS_TEXT[mask]
+    codes: np.ndarray  # one per row, indexing `values`
+    values: np.ndarray  # distinct stripped texts (object), '' for blank
 
+    @classmethod
+    def of(cls, column: pd.Series | None, n: int) -> TextColumn:
+        """Encode a column (None: the export has no such column, so every row is blank)."""
+        if column is None:
+            return cls(np.zeros(n, dtype=np.int32), np.array([""], dtype=object))
+        text = pa.chunked_array([pa.array(column.astype("string").array, type=pa.string())]).combine_chunks()
+        encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
+        return cls(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_numpy(zero_copy_only=False))
 
-def _text(table: pd.DataFrame, columns: Mapping[str, str], name: str) -> pd.Series:
-    """A field's column as stripped text ('' when the export has no such column)."""
-    if name not in columns:
-        return pd.Series("", index=table.index, dtype="string")
-    return table[columns[name]].astype("string").fillna("").str.strip()
+    def per_distinct(self, parse: Callable[[str], object]) -> list:
+        """`parse` applied once to each distinct value."""
+        return [parse(value) for value in self.values]
 
-
-def _per_unique(values: pd.Series, parse):
-    """Apply `parse` once per distinct value; return (codes, parsed uniques)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, [parse(value) for value in uniques]
-
-
-def _row_label(rows: np.ndarray) -> np.ndarray:
-    return rows + FIRST_DATA_ROW
+    def blank(self) -> np.ndarray:
+        """Per row: the cell is blank."""
+        return (self.values == "")[self.codes]
 
 
 def _assign_reasons(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -120,6 +127,21 @@ def _assign_reasons(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
     for code in reversed(REJECT_REASONS):  # later reasons are overwritten by earlier ones
         reason[masks[code]] = code
     return reason
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """Per-row facts the reject reasons and their messages are built from."""
+
+    referral: np.ndarray  # datetime64[s], NaT when blank or bad
+    referral_error: np.ndarray  # object: message or None
+    referral_blank: np.ndarray
+    end: np.ndarray
+    end_error: np.ndarray
+    tomorrow: np.datetime64  # dates from here on are in the future
+    first_row_of_key: np.ndarray  # index of the first row with the same case ID and referral date
+    postcode_lad: np.ndarray  # object: the postcode's council, None if unknown
+    blank_row: np.ndarray
 
 
 def ingest(
@@ -134,179 +156,211 @@ def ingest(
     """Validate, geocode and minimise a case export read by `ehmap.exports.read_export`."""
     columns = match_columns(list(table.columns), mapping)
     n = len(table)
-    today = today or dt.date.today()
-    rows = np.arange(n)
+    text = {name: TextColumn.of(table[columns[name]] if name in columns else None, n) for name in FIELD_SYNONYMS}
+    tomorrow = np.datetime64((today or dt.date.today()) + dt.timedelta(days=1), "s")
 
-    case_id = _text(table, columns, "case_id")
-    referral, referral_error = parse_uk_dates(_text(table, columns, "referral_date"))
-    end, end_error = parse_uk_dates(_text(table, columns, "end_date"))
-    referral_text = _text(table, columns, "referral_date")
+    case_id, postcode = text["case_id"], text["postcode"]
+    referral_u, referral_error_u = parse_distinct_dates(text["referral_date"].values)
+    end_u, end_error_u = parse_distinct_dates(text["end_date"].values)
+    referral, end = referral_u[text["referral_date"].codes], end_u[text["end_date"].codes]
+    referral_error = np.asarray(referral_error_u, dtype=object)[text["referral_date"].codes]
+    end_error = np.asarray(end_error_u, dtype=object)[text["end_date"].codes]
 
-    missing_id = (case_id == "").to_numpy()
-    duplicate_key = pd.DataFrame({"id": case_id, "date": referral.astype("string").fillna(referral_text)})
-    duplicate = (~missing_id) & duplicate_key.duplicated(keep="first").to_numpy()
-    tomorrow = pd.Timestamp(today) + pd.Timedelta(days=1)
-    future = (referral >= tomorrow).fillna(False).to_numpy()
-    invalid_referral = referral.isna().to_numpy() | future
-    future_end = (end >= tomorrow).fillna(False).to_numpy()
-    invalid_end = end_error.notna().to_numpy() | future_end
-    end_before = (end < referral).fillna(False).to_numpy()
+    missing_id = case_id.blank()
+    first_row_of_key = _first_row_of_key(case_id, text["referral_date"].codes, referral_u)
+    duplicate = ~missing_id & (first_row_of_key != np.arange(n))
+    invalid_date = np.isnat(referral) | (referral >= tomorrow) | (end_error != None) | (end >= tomorrow)  # noqa: E711
 
-    postcode_raw = _text(table, columns, "postcode")
-    codes, uniques = pd.factorize(postcode_raw, use_na_sentinel=False)
-    normalised = normalise_postcodes(pd.Series(uniques, dtype="string"))
-    valid = is_valid_postcode(normalised).to_numpy()
+    normalised = normalise_postcodes(pd.Series(postcode.values, dtype="string"))
+    valid_u = is_valid_postcode(normalised).to_numpy()
     matches = directory.lookup(normalised.fillna("").to_numpy(dtype=object))
-    missing_postcode = (normalised.isna().to_numpy())[codes]
-    invalid_postcode = (~valid)[codes]
-    unknown_postcode = (~matches.has_grid)[codes]
-    lad_of_row = matches.lad_code.to_numpy(dtype=object, na_value=None)[codes]
-    outside = lad_of_row != la_code
+    postcode_lad = matches.lad_code.to_numpy(dtype=object, na_value=None)[postcode.codes]
 
     reason = _assign_reasons(
         {
             "missing_id": missing_id,
             "duplicate": duplicate,
-            "invalid_date": invalid_referral | invalid_end,
-            "end_before_start": end_before,
-            "missing_postcode": missing_postcode,
-            "invalid_postcode": invalid_postcode,
-            "unknown_postcode": unknown_postcode,
-            "outside_area": outside,
+            "invalid_date": invalid_date,
+            "end_before_start": end < referral,
+            "missing_postcode": normalised.isna().to_numpy()[postcode.codes],
+            "invalid_postcode": ~valid_u[postcode.codes],
+            "unknown_postcode": ~matches.has_grid[postcode.codes],
+            "outside_area": postcode_lad != la_code,
         },
         n,
     )
-    accepted = reason == ""
-    blank_row = (table.astype("string").fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
-    rejects = _reject_report(
-        reason, rows, blank_row, future, future_end, referral, referral_error, referral_text, end, end_error, duplicate_key, lad_of_row,
-        la_code, council_names,
+    checks = _Checks(
+        referral, referral_error, text["referral_date"].blank(), end, end_error, tomorrow, first_row_of_key, postcode_lad,
+        _blank_rows(table, missing_id),
     )
+    rejects = _reject_report(reason, checks, la_code, council_names)
 
-    keep = np.flatnonzero(accepted)
-    warnings: dict[str, dict[str, int]] = {}
-    need_codes, parsed_needs = _per_unique(_text(table, columns, "needs").iloc[keep], parse_needs)
-    need_masks = np.array([mask for mask, _ in parsed_needs], dtype=np.uint16)[need_codes] if len(keep) else np.zeros(0, np.uint16)
-    warnings["unrecognised_needs"] = _tally(need_codes, [unknown for _, unknown in parsed_needs])
-    outcome_codes, parsed_outcomes = _per_unique(_text(table, columns, "outcome").iloc[keep], parse_outcome)
-    outcome_values = np.array([key_ for key_, _ in parsed_outcomes] + [None], dtype=object)[outcome_codes]
-    outcome_uniques = pd.factorize(_text(table, columns, "outcome").iloc[keep], use_na_sentinel=False)[1]
-    warnings["unrecognised_outcomes"] = _tally(
-        outcome_codes, [[text] if not known else [] for text, (_, known) in zip(outcome_uniques, parsed_outcomes)]
-    )
-    age, age_warnings = _age_at_referral(_text(table, columns, "date_of_birth").iloc[keep], referral.iloc[keep])
-    warnings["date_of_birth"] = age_warnings
-    no_needs = int((need_masks == 0).sum())
-    if no_needs:
-        warnings["episodes_without_a_recognised_need"] = {"count": no_needs}
-
-    family = _text(table, columns, "family_id").iloc[keep]
-    cases = pd.DataFrame(
-        {
-            "case_id": pseudonymise(case_id.iloc[keep], key).to_numpy(),
-            "family_id": pseudonymise(family, key).where(family != "", pd.NA).to_numpy(),
-            "lsoa11cd": pd.Categorical(matches.lsoa11cd.to_numpy(dtype=object, na_value=None)[codes[keep]]),
-            "lad_code": la_code,
-            "referral_date": referral.iloc[keep].to_numpy(),
-            "end_date": end.iloc[keep].to_numpy(),
-            "service": _category(_text(table, columns, "service").iloc[keep]),
-            "needs_mask": need_masks,
-            "outcome": pd.Categorical(outcome_values),
-            "referral_source": _category(_text(table, columns, "referral_source").iloc[keep]),
-            "age_at_referral": age.array,
-        }
-    )
-    result = IngestResult(cases, rejects, n, la_code, dict(columns), {k: v for k, v in warnings.items() if v})
+    keep = np.flatnonzero(reason == "")
+    cases, warnings = _accepted_cases(text, keep, referral[keep], end[keep], matches.lsoa11cd, la_code, key)
+    result = IngestResult(cases, rejects, n, la_code, dict(columns), warnings)
     log.info("Ingested %d rows: %d accepted, %d rejected", n, result.accepted, result.rejected)
     return result
 
 
-def _category(values: pd.Series) -> pd.Categorical:
-    return pd.Categorical(values.replace("", pd.NA).to_numpy(dtype=object, na_value=None))
+def _first_row_of_key(case_id: TextColumn, referral_codes: np.ndarray, referral_u: np.ndarray) -> np.ndarray:
+    """For each row, the first row with the same case ID and referral date (the same day, however
+    written; an unparseable date compares as its text)."""
+    valid = ~np.isnat(referral_u)
+    day_or_text = np.where(valid, referral_u.astype("datetime64[D]").astype(np.int64), np.iinfo(np.int64).min // 2 + np.arange(len(referral_u)))
+    date_key = pd.factorize(day_or_text)[0][referral_codes]
+    row_key = case_id.codes.astype(np.int64) * (int(date_key.max(initial=0)) + 1) + date_key
+    _, first, inverse = np.unique(row_key, return_index=True, return_inverse=True)
+    return first[inverse]
 
 
-def _tally(codes: np.ndarray, unknown_per_unique: list[list[str]]) -> dict[str, int]:
+def _blank_rows(table: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
+    """Rows with every cell blank (only rows without a case ID can be)."""
+    blank = np.zeros(len(table), dtype=bool)
+    rows = np.flatnonzero(candidates)
+    if len(rows):
+        cells = table.iloc[rows].astype("string").fillna("")
+        blank[rows] = cells.apply(lambda column: column.str.strip() == "").all(axis=1).to_numpy()
+    return blank
+
+
+def _accepted_cases(
+    text: dict[str, TextColumn],
+    keep: np.ndarray,
+    referral: np.ndarray,
+    end: np.ndarray,
+    lsoa_of_postcode: pd.Series,
+    la_code: str,
+    key: bytes,
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The minimised episode table for the accepted rows, and warnings about values kept as unknown."""
+    warnings: dict[str, dict[str, int]] = {}
+    rows_of = {name: column.codes[keep] for name, column in text.items()}
+
+    parsed_needs = text["needs"].per_distinct(parse_needs)
+    needs_mask = np.array([mask for mask, _ in parsed_needs], dtype=np.uint16)[rows_of["needs"]]
+    warnings["unrecognised_needs"] = _tally(rows_of["needs"], [unknown for _, unknown in parsed_needs])
+    if (needs_mask == 0).any():
+        warnings["episodes_without_a_recognised_need"] = {"count": int((needs_mask == 0).sum())}
+
+    parsed_outcomes = text["outcome"].per_distinct(parse_outcome)
+    outcome_keys = list(OUTCOMES)
+    outcome_code = np.array([outcome_keys.index(k) if k else -1 for k, _ in parsed_outcomes])[rows_of["outcome"]]
+    warnings["unrecognised_outcomes"] = _tally(
+        rows_of["outcome"], [[value] if not known else [] for value, (_, known) in zip(text["outcome"].values, parsed_outcomes)]
+    )
+
+    dob_u, dob_error_u = parse_distinct_dates(text["date_of_birth"].values)
+    age, warnings["date_of_birth"] = _age_at_referral(dob_u[rows_of["date_of_birth"]], referral,
+                                                       np.asarray(dob_error_u, dtype=object)[rows_of["date_of_birth"]])
+
+    cases = pd.DataFrame(
+        {
+            "case_id": _pseudonyms(text["case_id"], rows_of["case_id"], key),
+            "family_id": _pseudonyms(text["family_id"], rows_of["family_id"], key),
+            "lsoa11cd": _category(lsoa_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
+            "lad_code": la_code,
+            "referral_date": referral,
+            "end_date": end,
+            "service": _category(text["service"].values, rows_of["service"]),
+            "needs_mask": needs_mask,
+            "outcome": pd.Categorical.from_codes(outcome_code, categories=outcome_keys),
+            "referral_source": _category(text["referral_source"].values, rows_of["referral_source"]),
+            "age_at_referral": age,
+        },
+        columns=CASE_COLUMNS,
+    )
+    return cases, {name: counts for name, counts in warnings.items() if counts}
+
+
+def _pseudonyms(column: TextColumn, codes: np.ndarray, key: bytes) -> pd.Series:
+    """Keyed pseudonyms for the chosen rows (blank IDs stay missing); only the IDs used are hashed."""
+    used, codes_in_used = np.unique(codes, return_inverse=True)
+    hexed = pseudonyms_of_distinct(column.values[used], key)
+    values = pa.array(hexed, type=pa.binary(16)).cast(pa.string())
+    blank = column.values[used] == ""
+    if blank.any():
+        values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
+    return pd.Series(values.take(pa.array(codes_in_used)), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _category(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+    """Rows' texts (`values[codes]`) as a categorical of the non-blank texts that occur."""
+    used, codes_in_used = np.unique(codes, return_inverse=True)
+    name_codes, names = pd.factorize(np.asarray(values[used], dtype=object))  # equal texts become one category
+    named = np.asarray(names != "")
+    position = np.where(named, np.cumsum(named) - 1, -1)
+    return pd.Categorical.from_codes(position[name_codes][codes_in_used], categories=pd.Index(names[named], dtype="str"))
+
+
+def _tally(codes: np.ndarray, unknown_per_distinct: list[list[str]]) -> dict[str, int]:
     """How many accepted rows carry each unrecognised value."""
     counts: Counter[str] = Counter()
-    rows_per_unique = np.bincount(codes, minlength=len(unknown_per_unique)) if len(codes) else []
-    for rows, unknown in zip(rows_per_unique, unknown_per_unique):
+    rows_per_distinct = np.bincount(codes, minlength=len(unknown_per_distinct)) if len(codes) else []
+    for rows, unknown in zip(rows_per_distinct, unknown_per_distinct):
         for value in unknown:
             counts[value] += int(rows)
     return dict(counts.most_common())
 
 
-def _age_at_referral(dob_text: pd.Series, referral: pd.Series) -> tuple[pd.Series, dict[str, int]]:
+def _age_at_referral(dob: np.ndarray, referral: np.ndarray, dob_error: np.ndarray) -> tuple[pd.array, dict[str, int]]:
     """Whole years between date of birth and referral; the date of birth itself is not kept."""
-    dob, dob_error = parse_uk_dates(dob_text)
-    ref = referral.reset_index(drop=True)
-    dob = dob.reset_index(drop=True)
-    years = ref.dt.year - dob.dt.year
-    before_birthday = (ref.dt.month < dob.dt.month) | ((ref.dt.month == dob.dt.month) & (ref.dt.day < dob.dt.day))
-    age = (years - before_birthday.astype("Int64")).astype("Int64")
-    after_referral = (dob > ref).fillna(False)
-    over_25 = ((age > 25) & ~after_referral).fillna(False)
-    age = age.mask(after_referral | over_25)
+    known = ~np.isnat(dob) & ~np.isnat(referral)
+    age = np.zeros(len(dob), dtype=np.int64)
+    if known.any():
+        born, referred = dob[known], referral[known]
+        years = referred.astype("datetime64[Y]").astype(np.int64) - born.astype("datetime64[Y]").astype(np.int64)
+        age[known] = years - (_month_day(referred) < _month_day(born))
+    after_referral = known & (dob > referral)
+    over_oldest = known & ~after_referral & (age > OLDEST_AGE)
+    shown = known & ~after_referral & ~over_oldest
     warnings = {
-        "not_a_date": int(dob_error.notna().sum()),
+        "not_a_date": int((dob_error != None).sum()),  # noqa: E711
         "after_referral_date": int(after_referral.sum()),
-        "age_over_25": int(over_25.sum()),
+        "age_over_25": int(over_oldest.sum()),
     }
-    return age, {k: v for k, v in warnings.items() if v}
+    return pd.arrays.IntegerArray(age, mask=~shown), {k: v for k, v in warnings.items() if v}
 
 
-def _reject_report(
-    reason: np.ndarray,
-    rows: np.ndarray,
-    blank_row: np.ndarray,
-    future: np.ndarray,
-    future_end: np.ndarray,
-    referral: pd.Series,
-    referral_error: pd.Series,
-    referral_text: pd.Series,
-    end: pd.Series,
-    end_error: pd.Series,
-    duplicate_key: pd.DataFrame,
-    lad_of_row: np.ndarray,
-    la_code: str,
-    council_names: Mapping[str, str],
-) -> pd.DataFrame:
+def _month_day(dates: np.ndarray) -> np.ndarray:
+    """Month and day as one comparable number (March 5th -> 204), for 'has the birthday passed'."""
+    month = dates.astype("datetime64[M]")
+    return (month.astype(np.int64) % 12) * 100 + (dates.astype("datetime64[D]") - month).astype(np.int64)
+
+
+def _reject_report(reason: np.ndarray, checks: _Checks, la_code: str, council_names: Mapping[str, str]) -> pd.DataFrame:
     """One row per rejected row: spreadsheet row number, reason code, and a specific message.
 
     Messages name dates and councils but never echo an identifier or a postcode.
     """
     rejected = np.flatnonzero(reason != "")
-    code = pd.Series(reason[rejected], dtype=object)
-    message = code.map(REJECT_REASONS)
+    code = reason[rejected]
+    message = pd.Series(code, dtype=object).map(REJECT_REASONS).to_numpy()
 
-    def at(series: pd.Series) -> pd.Series:
-        return series.iloc[rejected].reset_index(drop=True)
+    def day(values: np.ndarray) -> np.ndarray:
+        return pd.Series(values[rejected]).dt.strftime("%d/%m/%Y").to_numpy(dtype=object, na_value="")
 
-    def set_where(condition: pd.Series, text: pd.Series | str) -> None:
-        message[condition.to_numpy()] = (text[condition] if isinstance(text, pd.Series) else text)
+    def set_where(condition: np.ndarray, text: np.ndarray | str) -> None:
+        message[condition] = text[condition] if isinstance(text, np.ndarray) else text
 
-    set_where(pd.Series(blank_row[rejected]), "The row is blank.")
-    first_row = pd.Series(rows).groupby([duplicate_key["id"], duplicate_key["date"]], sort=False).transform("min")
-    set_where(code == "duplicate", "Same case ID and referral date as row " + (at(first_row) + FIRST_DATA_ROW).astype(str) + ".")
+    set_where(checks.blank_row[rejected], "The row is blank.")
+    first = (checks.first_row_of_key[rejected] + FIRST_DATA_ROW).astype(str).astype(object)
+    set_where(code == "duplicate", "Same case ID and referral date as row " + first + ".")
 
     dates = code == "invalid_date"
-    ref_error, ref_text, ref_date = at(referral_error), at(referral_text), at(referral)
-    set_where(dates & at(end_error).notna(), "End date: " + at(end_error).astype(object) + ".")
-    set_where(dates & pd.Series(future_end[rejected]), "The end date " + at(end).dt.strftime("%d/%m/%Y").astype(object) + " is in the future.")
-    set_where(dates & pd.Series(future[rejected]), "The referral date " + ref_date.dt.strftime("%d/%m/%Y").astype(object) + " is in the future.")
-    set_where(dates & (ref_text == ""), "The referral date is blank.")
-    set_where(dates & ref_error.notna(), "Referral date: " + ref_error.astype(object) + ".")
-
-    set_where(
-        code == "end_before_start",
-        "The end date " + at(end).dt.strftime("%d/%m/%Y").astype(object) + " is before the referral date "
-        + ref_date.dt.strftime("%d/%m/%Y").astype(object) + ".",
-    )
+    referral, end = day(checks.referral), day(checks.end)
+    end_error, referral_error = checks.end_error[rejected], checks.referral_error[rejected]
+    tomorrow = checks.tomorrow
+    set_where(dates & (end_error != None), "End date: " + end_error.astype(str).astype(object) + ".")  # noqa: E711
+    set_where(dates & (checks.end[rejected] >= tomorrow), "The end date " + end + " is in the future.")
+    set_where(dates & (checks.referral[rejected] >= tomorrow), "The referral date " + referral + " is in the future.")
+    set_where(dates & checks.referral_blank[rejected], "The referral date is blank.")
+    set_where(dates & (referral_error != None), "Referral date: " + referral_error.astype(str).astype(object) + ".")  # noqa: E711
+    set_where(code == "end_before_start", "The end date " + end + " is before the referral date " + referral + ".")
 
     here = f"{council_names.get(la_code, la_code)} ({la_code})"
-    lad = pd.Series(lad_of_row[rejected], dtype=object)
-    where = lad.map(lambda c: f"{council_names.get(c, 'another council')} ({c})" if c else None)
-    set_where((code == "outside_area") & where.notna(), "The postcode is in " + where + ", not " + here + ".")
-    set_where((code == "outside_area") & where.isna(), f"The postcode has no council in the directory, so it is not in {here}.")
-    return pd.DataFrame(
-        {"row": _row_label(rejected), "reason": reason[rejected].astype(str), "message": message.to_numpy(dtype=str)}
-    )
+    lad = checks.postcode_lad[rejected]
+    outside = code == "outside_area"
+    where = np.array([f"{council_names.get(c, 'another council')} ({c})" if c else "" for c in lad[outside]], dtype=object)
+    message[np.flatnonzero(outside)[where != ""]] = "The postcode is in " + where[where != ""] + ", not " + here + "."
+    message[np.flatnonzero(outside)[where == ""]] = f"The postcode has no council in the directory, so it is not in {here}."
+    return pd.DataFrame({"row": rejected + FIRST_DATA_ROW, "reason": code.astype(str), "message": message.astype(str)})
