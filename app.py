@@ -44,6 +44,7 @@ pages = st.navigation(
     [
         st.Page("pages/need_map.py", title="Need map", icon="🗺️", default=True),
         st.Page("pages/your_data.py", title="Your data", icon="📄"),
+        st.Page("pages/hotspots.py", title="Hot spots", icon="🔥"),
         st.Page("pages/about.py", title="About and sources", icon="ℹ️"),
     ]
 )

@@ -60,6 +60,35 @@ def _context_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hotspots_command(args: argparse.Namespace) -> int:
+    from ehmap.areas import area_set
+    from ehmap.hotspots import hotspot_table
+    from ehmap.indicators import SourceMissing, child_population
+    from ehmap.needmap import CaseFilter
+
+    result = ingest_file(args.cases, args.la, args.mapping)
+    try:
+        areas = area_set(args.geography, args.la, args.name_column)
+        try:
+            population = child_population()
+        except SourceMissing:
+            if args.measure != "count":
+                raise
+            population = None
+        need = None if args.need == "all" else args.need
+        table = hotspot_table(result.cases, areas, CaseFilter(need=need), population, args.measure, args.statistic,
+                              args.weights, args.k, args.threshold, args.permutations, args.seed, args.smoothing)
+    except (SourceMissing, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.for_csv().to_csv(args.out, index=False)
+    labels = table.areas["label"]
+    print(f"{len(labels)} areas ({areas.title}); {int(table.result.hot.sum())} hot spot(s), "
+          f"{int(labels.str.startswith(('cold spot', 'Low-Low')).sum())} cold spot(s) after FDR -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="indicator source id from indicators/, e.g. iod2019 or iod2025 (repeatable)")
     context_parser.add_argument("--out", required=True, type=Path, help="CSV file to write")
     context_parser.set_defaults(run=_context_command)
+    hot = commands.add_parser("hotspots", help="Gi* or local Moran hot spots per area, with FDR control, as CSV")
+    hot.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    hot.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")
+    hot.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
+    hot.add_argument("--geography", default="lsoa11", help="lsoa11, ward, or a locality file (.geojson, .gpkg, zipped Shapefile)")
+    hot.add_argument("--name-column", help="column naming the localities in a locality file (default: the first with 'name')")
+    hot.add_argument("--measure", default="smoothed_rate", choices=["count", "rate", "smoothed_rate"])
+    hot.add_argument("--statistic", default="gi_star", choices=["gi_star", "local_moran"])
+    hot.add_argument("--smoothing", default="global", choices=["global", "local"], help="empirical Bayes towards the council or the neighbours")
+    hot.add_argument("--weights", default="queen", choices=["queen", "knn", "distance_band"])
+    hot.add_argument("--k", type=int, default=6, help="neighbours for --weights knn")
+    hot.add_argument("--threshold", type=float, help="metres for --weights distance_band")
+    hot.add_argument("--permutations", type=int, default=999)
+    hot.add_argument("--seed", type=int, default=12345)
+    hot.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
+    hot.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    hot.set_defaults(run=_hotspots_command)
     return parser
 
 

@@ -6,6 +6,7 @@ file that cannot be used raises `ExportError` with one sentence naming the probl
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -74,31 +75,46 @@ def _first_ragged_line(text: str, width: int) -> tuple[int, int]:
     return 0, 0
 
 
-def read_csv_export(data: bytes) -> pd.DataFrame:
-    """A CSV export as text columns; blank lines are kept as blank rows so row numbers match."""
-    text = _decode(data)
-    ragged: list[object] = []
+def _parse_csv(body: bytes, width: int, ragged: list[object]) -> pa.Table:
+    """All records after the header as `width` text columns; ragged records are noted in `ragged`."""
 
     def note_ragged(row: object) -> str:
         ragged.append(row)
         return "skip"
 
-    first_line = next(csv.reader(io.StringIO(text)), [])
+    names = [f"c{i}" for i in range(width)]
+    return pacsv.read_csv(
+        io.BytesIO(body),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=note_ragged),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=False),
+    )
+
+
+def read_csv_export(data: bytes) -> pd.DataFrame:
+    """A CSV export as text columns; blank lines are kept as blank rows so row numbers match.
+
+    UTF-8 bytes go to the parser as they are; anything else is read as Windows-1252.
+    """
+    body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    header_text = _decode(body.split(b"\n", 1)[0])
+    first_line = next(csv.reader([header_text]), [])
     if not any(name.strip() for name in first_line):
         raise ExportError("The file is empty: it has no header row.")
+    ragged: list[object] = []
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(first_line))], skip_rows=1),
-            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=note_ragged),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(first_line))}, strings_can_be_null=False
-            ),
-        )
+        try:
+            table = _parse_csv(body, len(first_line), ragged)
+        except pa.ArrowInvalid as error:
+            if "UTF8" not in str(error):
+                raise
+            body = body.decode("cp1252", errors="replace").encode("utf-8")
+            ragged.clear()
+            table = _parse_csv(body, len(first_line), ragged)
     except (pa.ArrowInvalid, csv.Error) as error:
         raise ExportError(f"The file could not be read as CSV ({error}).") from None
     if ragged:
-        line, fields = _first_ragged_line(text, len(first_line))
+        line, fields = _first_ragged_line(_decode(body), len(first_line))
         raise ExportError(
             f"Line {line} has {fields} fields where the header has {len(first_line)}; "
             "check it for an unquoted comma or line break and export again."

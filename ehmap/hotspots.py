@@ -25,6 +25,7 @@ from libpysal import weights as lpw
 from ehmap.areas import AreaSet
 from ehmap.disclosure import SUPPRESSION_NOTE, hide, shown_counts, suppression_mask
 from ehmap.geography import WORKING_CRS
+from ehmap.maps import Choropleth, LegendEntry
 from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, poisson_rate_interval
 from ehmap.smoothing import eb_global, eb_local
 
@@ -357,3 +358,26 @@ def hotspot_table(
     table["label"] = result.labels
     note = SUPPRESSION_NOTE + " For an area shown as 'c', its smoothed rate and statistics are hidden too; its label is kept."
     return HotspotTable(table, result, measure, smoothing, areas.rule, outside, note)
+
+
+# --- map colours ---------------------------------------------------------------------------------
+
+# ColorBrewer RdBu: red for hot / High-High, blue for cold / Low-Low, darker = more confident.
+LABEL_COLOURS = {
+    "hot spot (99% confidence)": "#b2182b", "hot spot (95% confidence)": "#ef8a62", "hot spot (90% confidence)": "#fddbc7",
+    "cold spot (99% confidence)": "#2166ac", "cold spot (95% confidence)": "#67a9cf", "cold spot (90% confidence)": "#d1e5f0",
+    "High-High": "#b2182b", "High-Low": "#f4a582", "Low-High": "#92c5de", "Low-Low": "#2166ac",
+    NOT_SIGNIFICANT: "#f0f0f0", NOT_TESTED: "#ffffff",
+}
+
+
+def _label_colour(label: str) -> str:
+    return LABEL_COLOURS.get(label) or LABEL_COLOURS[label.split(" (")[0]]
+
+
+def label_choropleth(labels: pd.Series) -> Choropleth:
+    """Fill colours by hot spot label, and a legend of the labels present (plus 'not significant')."""
+    colours = labels.map(_label_colour)
+    order = list(LABEL_COLOURS)
+    present = sorted(set(labels) | {NOT_SIGNIFICANT}, key=lambda label: order.index(label) if label in order else order.index(label.split(" (")[0]))
+    return Choropleth(colours, [LegendEntry(_label_colour(label), label) for label in present])

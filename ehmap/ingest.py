@@ -108,7 +108,9 @@ class TextColumn:
         """Encode a column (None: the export has no such column, so every row is blank)."""
         if column is None:
             return cls(np.zeros(n, dtype=np.int32), np.array([""], dtype=object))
-        text = pa.chunked_array([pa.array(column.astype("string").array, type=pa.string())]).combine_chunks()
+        text = pa.array(column.astype("string").array, type=pa.string())  # zero-copy for Arrow-backed text
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
         encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
         return cls(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_numpy(zero_copy_only=False))
 

@@ -141,3 +141,27 @@ def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path):
         assert page.get_by_text("Synthetic demo data").count() == 0
         assert page.get_by_text("Episodes in Croydon (All needs)").is_visible()
         assert page.off_machine == []
+
+
+def test_hotspot_page_renders_offline_with_its_legend(app_url, page):
+    expected = len(council_lsoas("E09000008"))
+    with screenshot_on_failure(page, "hotspots"):
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.get_by_role("link", name="Hot spots").click()
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        polygons = frame.locator("path.leaflet-interactive")
+        polygons.nth(expected - 1).wait_for(state="attached", timeout=90_000)
+        assert polygons.count() == expected
+        assert page.get_by_text("Hot spots: Croydon").is_visible()
+        assert page.get_by_text("Benjamini-Hochberg false discovery rate", exact=False).first.is_visible()
+        assert page.get_by_text("No area is a significant hot spot after correcting for multiple testing").is_visible()
+        # the CLI, for the page's default inputs, writes no hot spot either
+        from ehmap.cli import main
+        from ehmap.demo import DEMO_FILE
+
+        out = ARTIFACTS / "hotspots_default.csv"
+        assert main(["hotspots", str(DEMO_FILE), "--la", "E09000008", "--out", str(out)]) == 0
+        assert not any(line.endswith(",hot spot (95% confidence)") or ",hot spot (" in line for line in out.read_text().splitlines())
+        assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hotspots.png"))

@@ -74,3 +74,29 @@ def current_dataset() -> tuple[IngestResult | None, str, bool]:
         upload: UploadedDataset = st.session_state[UPLOAD_KEY]
         return upload.result, f"Your upload: {upload.filename}", False
     return demo_dataset(), DEMO_LABEL, True
+
+
+# --- hotspots (appended by the hotspots feature) -------------------------------------------------
+
+@st.cache_data(show_spinner="Preparing the areas...")
+def hotspot_areas(geography: str, la_code: str):
+    """The council's areas for 'lsoa11' or 'ward' (ehmap.areas.AreaSet), cached per council."""
+    from ehmap.areas import area_set
+
+    return area_set(geography, la_code)
+
+
+@st.cache_data(show_spinner="Reading your localities...", max_entries=8)
+def locality_file_columns(data: bytes, filename: str) -> list[str]:
+    """The attribute columns of an uploaded locality file (raises LocalityFileError)."""
+    from ehmap.areas import locality_columns
+
+    return locality_columns(data, filename)
+
+
+@st.cache_data(show_spinner="Assigning LSOAs to your localities...", max_entries=8)
+def uploaded_locality_areas(data: bytes, filename: str, name_column: str, la_code: str):
+    """The council's LSOAs assigned to an uploaded locality file (raises LocalityFileError)."""
+    from ehmap.areas import locality_area_set, read_localities
+
+    return locality_area_set(la_code, read_localities(data, filename, name_column), f"Localities from {filename}")

@@ -1,0 +1,85 @@
+"""The hot spot page run headless (AppTest): renders on the demo, hides small counts, lists what the CLI writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from ehmap.cli import main
+from ehmap.demo import DEMO_FILE
+from ehmap.maps import STATIC_URL
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "hotspots.py")
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def map_script(at: AppTest) -> str:
+    maps = at.get("component_instance")
+    assert len(maps) == 1
+    args = json.loads(maps[0].proto.json_args)
+    assert all(link.startswith(STATIC_URL) for link in args["js_links"] + args["css_links"])
+    return args["script"]
+
+
+def test_page_renders_on_the_demo_with_a_legend_and_an_explanation(directory):
+    at = run_page()
+    assert at.radio(key="hotspots_measure").value == "smoothed_rate"  # EB-smoothed rates by default
+    assert map_script(at).count('"type": "Feature"') == 220
+    text = " ".join(m.value for m in at.markdown)
+    assert "Benjamini-Hochberg false discovery rate" in text and "999 random reshuffles" in text
+    assert "not significant" in text  # the legend
+    assert any("No area is a significant hot spot after correcting for multiple testing" in i.value for i in at.info)
+
+
+def test_listed_hot_spots_are_the_areas_the_cli_writes(directory, tmp_path):
+    at = run_page()
+    at.selectbox(key="hotspots_need").set_value("substance_use").run()
+    at.radio(key="hotspots_measure").set_value("rate").run()
+    assert not at.exception
+    listed = at.dataframe[0].value
+    out = tmp_path / "cli.csv"
+    assert main(["hotspots", str(DEMO_FILE), "--la", "E09000008", "--need", "substance_use", "--measure", "rate",
+                 "--statistic", "gi_star", "--seed", "12345", "--out", str(out)]) == 0
+    cli = pd.read_csv(out, dtype={"count": str})
+    cli_hot = cli[cli["label"].str.startswith("hot spot")]
+    assert list(listed["Code"]) == list(cli_hot["code"]) == ["E01001138"]
+    assert {"Rate per 1,000", "95% CI lower", "95% CI upper", "Smoothed rate", "p after FDR"} <= set(listed.columns)
+    # and the whole-area table agrees with the CLI label by label
+    everything = at.dataframe[1].value.set_index("Code")["Result"]
+    assert everything.to_dict() == cli.set_index("code")["label"].to_dict()
+
+
+def test_no_small_count_in_tables_or_tooltips(directory):
+    at = run_page()
+    at.selectbox(key="hotspots_need").set_value("domestic_abuse").run()
+    for frame in at.dataframe:
+        values = [str(v) for v in frame.value["Episodes"]]
+        assert "c" in values
+        assert not [v for v in values if v.isdigit() and 1 <= int(v) <= 5]
+    script = map_script(at)
+    episodes = re.findall(r'"count": "([^"]*)"', script)
+    assert len(episodes) == 220 and not [v for v in episodes if v.isdigit() and 1 <= int(v) <= 5]
+    # a hidden area's tooltip value is 'c', never its rate
+    pairs = re.findall(r'"count": "([^"]*)", "fill": "[^"]*", "label": "[^"]*", "name": "[^"]*", "value": "([^"]*)"', script)
+    assert len(pairs) == 220
+    assert all(value == "c" for count, value in pairs if count == "c")
+    assert all(value != "c" for count, value in pairs if count != "c")
+
+
+def test_wards_and_a_broken_locality_upload(directory):
+    at = run_page()
+    at.selectbox(key="hotspots_geography").set_value("ward").run()
+    assert not at.exception
+    assert map_script(at).count('"type": "Feature"') == 28
+    at.selectbox(key="hotspots_geography").set_value("custom").run()
+    at.file_uploader(key="hotspots_localities").set_value(("hubs.geojson", b"{not json", "application/geo+json")).run()
+    assert any("'hubs.geojson' could not be read as geographic data" in e.value for e in at.error)
