@@ -84,7 +84,7 @@ def _assign_lsoas(directory: pd.DataFrame, boundaries: pd.DataFrame) -> tuple[np
     rows = np.flatnonzero(in_ew)
     points = shapely.points(directory["easting"].to_numpy()[rows], directory["northing"].to_numpy()[rows])
     lads = directory["lad_code"].to_numpy(dtype=object)[rows]
-    polygons = boundaries.geometry.values._data if hasattr(boundaries.geometry.values, "_data") else np.asarray(boundaries.geometry.values)
+    polygons = boundaries.geometry.to_numpy()
 
     contained = _containing_lsoa(points, polygons)
     placed = contained >= 0
