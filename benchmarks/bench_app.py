@@ -1,8 +1,9 @@
 """Need-map rerun time, server side, measured with Streamlit's AppTest on the demo.
 
 Runs the app once (warm-up: reference data loaded and cached), then times reruns with a changed
-widget each time (need, then measure), as a user clicking through the map would. Prints medians.
-Target: a rerun in <= 300 ms.
+widget each time (need, then measure), as a user clicking through the map would. Prints medians,
+and the process's memory once the postcode directory and all LSOA boundaries are loaded.
+Targets: a rerun in <= 300 ms; memory <= 800 MB.
 
     EHMAP_DATA_DIR=../shared/data python benchmarks/bench_app.py [--repeat 15]
 """
@@ -21,9 +22,18 @@ from streamlit.testing.v1 import AppTest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
+from ehmap.geography import lsoa_boundaries  # noqa: E402
 from ehmap.taxonomy import NEED_KEYS  # noqa: E402
 
 APP = str(REPO / "app.py")
+
+
+def _status_mb(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (Linux), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) // 1024
+    raise LookupError(field)
 
 
 def main() -> None:
@@ -53,6 +63,9 @@ def main() -> None:
         assert not at.exception, at.exception
 
     print(f"first run (loads reference data, ingests the demo): {first:.2f} s")
+    boundaries = lsoa_boundaries()  # all England and Wales LSOAs, as a national view would hold them
+    print(f"app process memory with the postcode directory, the demo and all {len(boundaries):,} LSOA boundaries "
+          f"loaded: RSS {_status_mb('VmRSS')} MB, peak {_status_mb('VmHWM')} MB (target <= 800 MB)")
     for label, times in (("rerun, no change", plain), ("rerun, need changed", need_change), ("rerun, measure changed", measure_change)):
         print(f"{label:<24} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}, n={len(times)})")
 
