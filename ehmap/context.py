@@ -16,7 +16,7 @@ import pandas as pd
 from ehmap.catalogue import IndicatorSource, indicator_source
 from ehmap.disclosure import SUPPRESSED, hide, primary_suppression, shown_counts
 from ehmap.indicators import SourceMissing, child_population, deprivation, read_indicator
-from ehmap.maps import LegendEntry
+from ehmap.maps import NO_DATA_COLOUR, Choropleth, LegendEntry
 from ehmap.needmap import PER_CHILDREN, CaseFilter, need_map_table, poisson_rate_interval
 from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY
 from ehmap.vintages import carry_to_lsoa11
@@ -36,6 +36,9 @@ BIVARIATE_PALETTE = {
     (3, 1): "#be64ac", (3, 2): "#8c62aa", (3, 3): "#3b4994",
 }
 HIDDEN_COLOUR = "#bdbdbd"
+# viridis, dark = most deprived: perceptually uniform and readable with the common colour-vision deficiencies
+DECILE_PALETTE = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
+CLASS_PALETTE = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")  # 5 classes, dark = most deprived / largest
 TERTILE_NAMES = {1: "low", 2: "middle", 3: "high"}
 
 
@@ -277,3 +280,46 @@ def poverty_view(cases: pd.DataFrame, lsoas: pd.DataFrame, context: ContextTable
 def context_csv(table: ContextTable) -> pd.DataFrame:
     """The joined table as written to CSV: code, name, indicator values, children 0-17 and all ages."""
     return table.areas.rename(columns={"children": "children_0_17"})
+
+
+def indicator_choropleth(values: pd.Series, polarity: str, decimals: int = 3) -> Choropleth:
+    """Colours and legend for one indicator: deciles by the publisher's bands (1 = most deprived, darkest),
+    other measures in five quantile classes with the most deprived (or largest) class darkest."""
+    colours = pd.Series(NO_DATA_COLOUR, index=values.index, dtype=object)
+    legend: list[LegendEntry] = []
+    known = values.dropna().astype(float)
+    if polarity == "decile_1_most_deprived":
+        for decile in range(1, 11):
+            colours[known.index[known == decile]] = DECILE_PALETTE[decile - 1]
+        legend = [LegendEntry(DECILE_PALETTE[d - 1], f"decile {d}" + (" (most deprived 10% in England)" if d == 1 else
+                  " (least deprived 10%)" if d == 10 else "")) for d in range(1, 11)]
+    elif len(known):
+        oriented = -known if polarity == "rank_1_most_deprived" else known  # higher = darker class
+        classes = min(5, known.nunique())
+        bins = np.quantile(oriented, np.linspace(0, 1, classes + 1)[1:-1]) if classes > 1 else np.array([])
+        index = np.searchsorted(bins, oriented.to_numpy(), side="left")
+        palette = CLASS_PALETTE[:classes][::-1]  # index 0 = lowest (least deprived / smallest): lightest
+        colours[known.index] = [palette[i] for i in index]
+        edges = [oriented.min(), *bins, oriented.max()]
+        for i in range(classes):
+            low, high = edges[i], edges[i + 1]
+            if polarity == "rank_1_most_deprived":
+                low, high = -high, -low
+                text = f"rank {low:,.0f} to {high:,.0f}"
+            else:
+                text = f"{low:,.{decimals}f} to {high:,.{decimals}f}"
+            legend.append(LegendEntry(palette[i], text))
+        legend.reverse()  # most deprived first
+        legend[0] = LegendEntry(legend[0].colour, legend[0].label + (" (most deprived)" if polarity != "count" else " (largest)"))
+    if values.isna().any():
+        legend.append(LegendEntry(NO_DATA_COLOUR, "no value"))
+    return Choropleth(colours, legend)
+
+
+def side_by_side(context: ContextTable, column_id: str) -> pd.DataFrame | None:
+    """The same indicator from IoD2019 and IoD2025 in adjacent columns (never a difference), when both are loaded."""
+    names = [column_name(source_id, column_id) for source_id in ("iod2019", "iod2025")]
+    if not all(name in context.columns for name in names):
+        return None
+    table = context.areas[["lsoa11cd", "lsoa11nm", *names]].copy()
+    return table.rename(columns={name: context.columns[name].title for name in names})

@@ -177,3 +177,21 @@ def test_cli_with_the_file_absent(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith(
         f"error: English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is not in {tmp_path} (get it from https://"
     )
+
+
+def test_decile_choropleth_uses_the_publishers_bands():
+    from ehmap.context import DECILE_PALETTE, indicator_choropleth
+
+    choropleth = indicator_choropleth(pd.Series([1, 10, 5, np.nan]), "decile_1_most_deprived")
+    assert choropleth.colours.tolist() == [DECILE_PALETTE[0], DECILE_PALETTE[9], DECILE_PALETTE[4], "#ffffff"]
+    labels = [entry.label for entry in choropleth.legend]
+    assert labels[0] == "decile 1 (most deprived 10% in England)" and labels[9] == "decile 10 (least deprived 10%)"
+    assert labels[-1] == "no value"
+
+
+def test_rank_choropleth_draws_rank_1_darkest():
+    from ehmap.context import CLASS_PALETTE, indicator_choropleth
+
+    choropleth = indicator_choropleth(pd.Series(range(1, 101), dtype=float), "rank_1_most_deprived")
+    assert choropleth.colours.iloc[0] == CLASS_PALETTE[0] and choropleth.colours.iloc[99] == CLASS_PALETTE[-1]
+    assert choropleth.legend[0].label == "rank 1 to 21 (most deprived)"

@@ -76,6 +76,79 @@ def current_dataset() -> tuple[IngestResult | None, str, bool]:
     return demo_dataset(), DEMO_LABEL, True
 
 
+# ---------------------------------------------------------------- deprivation and population context
+
+
+CONTEXT_SOURCES = ("iod2019", "iod2025")  # the indices joined onto the council's LSOAs
+_LOOKUPS = ("lookup_lsoa11_lsoa21", "lookup_lsoa11_lsoa21_best_fit")
+
+
+def _signature(source_id: str) -> tuple[str, int, int] | None:
+    """Where a source's file is now and its size and modification time (None when absent): the cache key."""
+    from ehmap.catalogue import indicator_source
+    from ehmap.indicators import locate
+
+    try:
+        path = locate(indicator_source(source_id)).path
+    except SourceMissing:
+        return None
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@st.cache_data(show_spinner="Loading the Indices of Deprivation...", max_entries=16)
+def _indicator_on_lsoa11(source_id: str, signatures: tuple) -> tuple[object | None, str | None]:
+    from ehmap.context import load_on_lsoa11
+
+    try:
+        return load_on_lsoa11(source_id), None
+    except (SourceMissing, ValueError) as problem:
+        return None, str(problem)
+
+
+def indicator_on_lsoa11(source_id: str):
+    """An indicator on LSOA 2011 (`ehmap.context.OnLsoa11`) or None, and why it is missing; cached per file."""
+    signatures = (_signature(source_id), *(_signature(lookup) for lookup in _LOOKUPS))
+    return _indicator_on_lsoa11(source_id, signatures)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _council_context(la_code: str, signatures: tuple):
+    from ehmap.context import context_table
+
+    lsoas = pd.DataFrame(council_areas(la_code).drop(columns="geometry"))
+    loaded, missing = [], []
+    for source_id in CONTEXT_SOURCES:
+        item, problem = indicator_on_lsoa11(source_id)
+        if item is None:
+            missing.append(problem)
+        else:
+            loaded.append(item)
+    children, population_missing = population()
+    if population_missing:
+        missing.append(population_missing)
+    return context_table(lsoas, loaded, children), missing
+
+
+def council_context_table(la_code: str):
+    """The council's LSOAs with every loaded index and child population (`ContextTable`), and what is missing."""
+    signatures = tuple(_signature(s) for s in (*CONTEXT_SOURCES, *_LOOKUPS, "population_mid2020"))
+    return _council_context(la_code, signatures)
+
+
+def dataset_for_council(la_code: str) -> tuple[IngestResult | None, str, str | None]:
+    """The dataset in use, its label, and a message when it covers another council (pages then stop)."""
+    result, label, _ = current_dataset()
+    if result is None or result.la_code != la_code:
+        names = council_names()
+        data_council = names.get(result.la_code, result.la_code) if result else None
+        return None, label, (
+            f"The dataset in use ({label}) covers {data_council}, not {names[la_code]}. "
+            f"Choose {data_council} in the sidebar, or upload an export for {names[la_code]} on *Your data*."
+        )
+    return result, label, None
+
+
 # --- hotspots (appended by the hotspots feature) -------------------------------------------------
 
 @st.cache_data(show_spinner="Preparing the areas...")

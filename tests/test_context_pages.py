@@ -1,0 +1,178 @@
+"""The context pages run headless (AppTest): Croydon and Buckinghamshire, demo and upload, absent files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ehmap.maps import STATIC_URL
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["pages/deprivation.py", "pages/need_deprivation.py", "pages/poverty.py", "pages/data_sources.py"]
+CROYDON, BUCKS = "E09000008", "E06000060"
+
+
+def run(page: str, la_code: str | None = None, **state) -> AppTest:
+    """Run the frame with this session state (council, dataset...), then switch to `page`."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    if la_code:
+        state = {"la_code": la_code, **state}
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def map_script(at: AppTest) -> str:
+    maps = at.get("component_instance")
+    assert len(maps) == 1
+    args = json.loads(maps[0].proto.json_args)
+    assert all(link.startswith(STATIC_URL) for link in args["js_links"] + args["css_links"])
+    return args["script"]
+
+
+def small(values) -> list[str]:
+    return [str(v) for v in values if re.fullmatch(r"[1-5]", str(v))]
+
+
+def all_table_counts(at: AppTest) -> list[str]:
+    values = []
+    for frame in at.dataframe:
+        for column in frame.value.columns:
+            if column in ("Episodes", "All EH episodes", "In the most deprived fifth"):
+                values += [str(v) for v in frame.value[column]]
+    return values
+
+
+@pytest.mark.parametrize("la_code, lsoas", [(CROYDON, 220), (BUCKS, 319)])
+def test_deprivation_context_draws_every_lsoa_with_an_imd_decile(directory, la_code, lsoas):
+    at = run("pages/deprivation.py", la_code)
+    script = map_script(at)
+    assert script.count('"type": "Feature"') == lsoas
+    assert at.selectbox(key="context_indicator").value == "iod2025_imd_decile"
+    values = re.findall(r'"value": "([^"]*)"', script)
+    assert len(values) == lsoas and "" not in values  # every LSOA has a value
+    assert any("ONS exact-fit lookup" in c.value and "simple mean" in c.value for c in at.caption)
+    assert any("not as a change" in c.value for c in at.caption)
+    pair = at.dataframe[0].value
+    assert len(pair) == lsoas and pair.iloc[:, 2:].notna().all().all()
+    assert list(pair.columns[2:]) == ["IMD decile (English Indices of Deprivation 2019)", "IMD decile (English Indices of Deprivation 2025)"]
+    assert not at.warning  # everything is loaded from the shared folder
+
+
+def test_deprivation_context_any_indicator(directory):
+    at = run("pages/deprivation.py")
+    at.selectbox(key="context_indicator").set_value("iod2019_idaci_score").run()
+    assert not at.exception
+    assert any("IDACI" in m.value for m in at.markdown if "ehmap-legend" in m.value)
+    assert any("not loaded from both" in i.value for i in at.info)  # IoD2025 has no IDACI in the shared copy
+
+
+def test_need_deprivation_on_the_demo(directory):
+    at = run("pages/need_deprivation.py")
+    script = map_script(at)
+    assert script.count('"type": "Feature"') == 220
+    assert "#3b4994" in script and "#be64ac" in script  # bivariate corners are drawn
+    assert [s.value for s in at.subheader] == ["High need, low deprivation", "Low need, high deprivation"]
+    assert len(at.dataframe[0].value) > 0
+    assert small(all_table_counts(at)) == []
+    at.selectbox(key="bivariate_measure").set_value("iod2019_idaci_score").run()
+    at.selectbox(key="bivariate_need").set_value("financial_stability").run()
+    assert not at.exception
+    assert small(all_table_counts(at)) == []
+
+
+def test_poverty_view_on_the_demo(directory):
+    at = run("pages/poverty.py")
+    assert at.selectbox(key="poverty_decile").value == "iod2019_idaci_decile"
+    shares = at.dataframe[0].value
+    assert list(shares["Group"]) == ["Families with financial stability or secure housing", "All Early Help families"]
+    assert float(shares["Share (%)"][0]) > float(shares["Share (%)"][1])
+    assert small(all_table_counts(at)) == [] and small(re.findall(r'"value": "([^"]*)"', map_script(at))) == []
+    for needs in [("housing",), ("financial_stability",)]:
+        at.selectbox(key="poverty_needs").set_value(needs).run()
+        assert not at.exception and small(all_table_counts(at)) == []
+
+
+def test_views_work_on_an_uploaded_export(directory, council_names):
+    from ehmap.config import pseudonymisation_key
+    from ehmap.exports import read_export
+    from ehmap.ingest import ingest
+    from ui.state import UploadedDataset
+
+    rows = ["Case ID,Family ID,Postcode,Referral Date,Needs"]
+    postcodes = ["CR0 1AB", "CR0 2AE", "CR7 7JD", "SE25 4NX", "CR2 6HS", "CR0 0AA", "CR8 2BG"]
+    for i in range(70):
+        need = ["financial stability", "housing", "domestic abuse;housing", "mental health"][i % 4]
+        rows.append(f"U{i},F{i // 2},{postcodes[i % len(postcodes)]},0{1 + i % 9}/03/2024,{need}")
+    result = ingest(read_export("\n".join(rows).encode(), "mine.csv"), CROYDON, directory, council_names, pseudonymisation_key())
+    assert result.accepted >= 60
+    state = {"upload": UploadedDataset("mine.csv", result), "dataset": "upload"}
+    for page in ("pages/need_deprivation.py", "pages/poverty.py"):
+        at = run(page, **state)
+        assert not at.warning, [w.value for w in at.warning]
+        assert small(all_table_counts(at)) == []
+        assert small(re.findall(r'"value": "([^"]*)"', map_script(at))) == []
+    shares = at.dataframe[0].value
+    assert shares["Families"][1] == str(result.cases["family_id"].nunique())
+
+
+def test_views_for_another_council_than_the_data_say_so(directory):
+    for page in ("pages/need_deprivation.py", "pages/poverty.py"):
+        at = run(page, BUCKS)
+        assert any("covers Croydon, not Buckinghamshire" in w.value for w in at.warning)
+
+
+def test_absent_files_give_messages_not_tracebacks(directory, monkeypatch, tmp_path):
+    monkeypatch.setenv("EHMAP_DATA_DIR", str(tmp_path))
+    st.cache_data.clear()
+    try:
+        at = run("pages/deprivation.py")
+        warnings = " ".join(w.value for w in at.warning)
+        assert "English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is not in" in warnings
+        assert "Add it on *Data sources*" in warnings
+        assert any("No index is loaded yet" in i.value for i in at.info)
+        at = run("pages/need_deprivation.py")
+        assert any("Rates need the child population" in w.value for w in at.warning)
+        at = run("pages/poverty.py")
+        assert any("No IDACI or IMD deciles are loaded" in w.value for w in at.warning)
+        at = run("pages/data_sources.py")
+        status = at.dataframe[0].value.set_index("Id")["Status"]
+        assert status["iod2019"].startswith("not loaded: English Indices of Deprivation 2019 is not loaded")
+    finally:
+        st.cache_data.clear()
+
+
+@pytest.fixture
+def clean_upload_cache():
+    """Remove the IoD2019 copy an upload test keeps in the (shared) cache, so no other test sees it."""
+    from ehmap.download import provenance_path
+    from ehmap.indicators import sources_dir
+
+    kept = sources_dir() / "iod2019_lsoa11_file7_columns.csv"
+    assert not kept.exists(), f"{kept} was left by an earlier run; delete it"
+    yield
+    for path in (kept, provenance_path(kept)):
+        path.unlink(missing_ok=True)
+
+
+def test_data_sources_lists_every_entry_and_checks_uploads(directory, data_dir, clean_upload_cache):
+    at = run("pages/data_sources.py")
+    table = at.dataframe[0].value.set_index("Id")
+    assert {"iod2019", "iod2025", "population_mid2020", "lookup_lsoa11_lsoa21"} <= set(table.index)
+    assert table.loc["iod2025", "Status"].startswith("loaded from data folder (EHMAP_DATA_DIR)")
+    assert "Open Government Licence v3.0" in table.loc["iod2019", "Attribution"]
+    assert table.loc["iod2025", "Vintage"] == "2025" and table.loc["iod2025", "Geography"] == "LSOA 2021"
+    at.file_uploader(key="sources_upload").set_value(("mine.csv", b"LSOA code (2011),Something\n" + b"E01000001,1\n" * 40, "text/csv")).run()
+    assert not at.exception
+    assert any(e.value.startswith("mine.csv lacks the column(s) ['Index of Multiple Deprivation (IMD) Score'") for e in at.error)
+    good = (data_dir / "iod2019_lsoa11_file7_columns.csv").read_bytes()[:200_000].rsplit(b"\n", 1)[0] + b"\n"
+    at.file_uploader(key="sources_upload").set_value(("File_7.csv", good, "text/csv")).run()
+    assert any("English Indices of Deprivation 2019 loaded from your upload" in s.value for s in at.success)
