@@ -31,13 +31,30 @@ TREND_WARNING = (
 # Joshua Stevens' 3x3 purple-blue bivariate scheme: distinguishable with the common colour-vision
 # deficiencies. Key: (need tertile, deprivation tertile), 1 = low.
 BIVARIATE_PALETTE = {
-    (1, 1): "#e8e8e8", (1, 2): "#ace4e4", (1, 3): "#5ac8c8",
-    (2, 1): "#dfb0d6", (2, 2): "#a5add3", (2, 3): "#5698b9",
-    (3, 1): "#be64ac", (3, 2): "#8c62aa", (3, 3): "#3b4994",
+    (1, 1): "#e8e8e8",
+    (1, 2): "#ace4e4",
+    (1, 3): "#5ac8c8",
+    (2, 1): "#dfb0d6",
+    (2, 2): "#a5add3",
+    (2, 3): "#5698b9",
+    (3, 1): "#be64ac",
+    (3, 2): "#8c62aa",
+    (3, 3): "#3b4994",
 }
 HIDDEN_COLOUR = "#bdbdbd"
 # viridis, dark = most deprived: perceptually uniform and readable with the common colour-vision deficiencies
-DECILE_PALETTE = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
+DECILE_PALETTE = (
+    "#440154",
+    "#482878",
+    "#3e4989",
+    "#31688e",
+    "#26828e",
+    "#1f9e89",
+    "#35b779",
+    "#6ece58",
+    "#b5de2b",
+    "#fde725",
+)
 CLASS_PALETTE = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")  # 5 classes, dark = most deprived / largest
 TERTILE_NAMES = {1: "low", 2: "middle", 3: "high"}
 
@@ -75,7 +92,9 @@ def load_on_lsoa11(source_id: str, folder: Path | None = None) -> OnLsoa11:
     """Read an indicator and put it on LSOA 2011 (LSOA 2021 sources go through the ONS lookup)."""
     source = indicator_source(source_id)
     if source.geography == "lsoa11":
-        return OnLsoa11(source, deprivation(source_id, folder) if source_id.startswith("iod") else read_indicator(source_id, folder))
+        return OnLsoa11(
+            source, deprivation(source_id, folder) if source_id.startswith("iod") else read_indicator(source_id, folder)
+        )
     table = deprivation(source_id, folder)
     lookup = read_indicator("lookup_lsoa11_lsoa21", folder)
     try:
@@ -93,21 +112,29 @@ def column_name(source_id: str, column_id: str) -> str:
 
 def context_table(lsoas: pd.DataFrame, indicators: list[OnLsoa11], population: pd.DataFrame | None) -> ContextTable:
     """Join indicators (on LSOA 2011) and child population to the council's LSOAs, by LSOA code."""
-    areas = pd.DataFrame({"lsoa11cd": lsoas["lsoa11cd"].astype(str).to_numpy(), "lsoa11nm": lsoas["lsoa11nm"].to_numpy()})
+    areas = pd.DataFrame(
+        {"lsoa11cd": lsoas["lsoa11cd"].astype(str).to_numpy(), "lsoa11nm": lsoas["lsoa11nm"].to_numpy()}
+    )
     columns: dict[str, ContextColumn] = {}
     notes: list[str] = []
     for item in indicators:
-        present = [c for c in item.source.columns if c in item.values.columns and item.source.columns[c].polarity != "code"]
+        present = [
+            c for c in item.source.columns if c in item.values.columns and item.source.columns[c].polarity != "code"
+        ]
         renamed = {c: column_name(item.source.id, c) for c in present}
         values = item.values[["lsoa11cd", *present]].astype({"lsoa11cd": str}).rename(columns=renamed)
         areas = areas.merge(values, on="lsoa11cd", how="left", validate="one_to_one")
         for c in present:
             column = item.source.columns[c]
-            columns[renamed[c]] = ContextColumn(item.source.id, c, f"{column.title} ({item.source.title})", column.polarity, item.source.vintage)
+            columns[renamed[c]] = ContextColumn(
+                item.source.id, c, f"{column.title} ({item.source.title})", column.polarity, item.source.vintage
+            )
         if item.note:
             notes.append(f"{item.source.title}: {item.note}")
     if population is not None:
-        areas = areas.merge(population[["lsoa11cd", "children", "all_ages"]].astype({"lsoa11cd": str}), on="lsoa11cd", how="left")
+        areas = areas.merge(
+            population[["lsoa11cd", "children", "all_ages"]].astype({"lsoa11cd": str}), on="lsoa11cd", how="left"
+        )
     return ContextTable(areas, columns, notes)
 
 
@@ -146,7 +173,9 @@ def tertiles(values: pd.Series) -> tuple[pd.Series, tuple[float, float]]:
 class Bivariate:
     """Need rate against deprivation in tertiles per LSOA, the colours and the mismatched areas."""
 
-    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes, rate, rate_lower, rate_upper, deprivation, need_class, deprivation_class, colour
+    areas: (
+        pd.DataFrame
+    )  # lsoa11cd, lsoa11nm, episodes, rate, rate_lower, rate_upper, deprivation, need_class, deprivation_class, colour
     legend: list[LegendEntry]
     high_need_low_deprivation: pd.DataFrame
     low_need_high_deprivation: pd.DataFrame
@@ -160,7 +189,9 @@ def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_colum
     `need_areas` is `NeedMapTable.areas` (already suppressed); LSOAs whose rate is hidden are grey.
     """
     if deprivation_column not in context.columns:
-        raise ValueError(f"Unknown deprivation column '{deprivation_column}'; loaded columns are {sorted(context.columns)}.")
+        raise ValueError(
+            f"Unknown deprivation column '{deprivation_column}'; loaded columns are {sorted(context.columns)}."
+        )
     if "rate" not in need_areas.columns:
         raise ValueError("The need table has no rates: load the child population to compare need with deprivation.")
     meta = context.columns[deprivation_column]
@@ -171,18 +202,28 @@ def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_colum
     areas["deprivation_class"], _ = tertiles(oriented)
     colour = [
         BIVARIATE_PALETTE.get((int(n), int(d)), HIDDEN_COLOUR) if pd.notna(n) and pd.notna(d) else HIDDEN_COLOUR
-        for n, d in zip(areas["need_class"], areas["deprivation_class"])
+        for n, d in zip(areas["need_class"], areas["deprivation_class"], strict=True)
     ]
     areas["colour"] = colour
     legend = [
         LegendEntry(BIVARIATE_PALETTE[(n, d)], f"need {TERTILE_NAMES[n]}, deprivation {TERTILE_NAMES[d]}")
-        for n in (3, 2, 1) for d in (1, 2, 3)
+        for n in (3, 2, 1)
+        for d in (1, 2, 3)
     ]
     legend.append(LegendEntry(HIDDEN_COLOUR, "rate hidden (fewer than 6 episodes) or no value"))
     shown = ["lsoa11cd", "lsoa11nm", "episodes", "rate", "rate_lower", "rate_upper", "deprivation"]
-    high_low = areas[(areas["need_class"] == 3) & (areas["deprivation_class"] == 1)].sort_values("rate", ascending=False)
+    high_low = areas[(areas["need_class"] == 3) & (areas["deprivation_class"] == 1)].sort_values(
+        "rate", ascending=False
+    )
     low_high = areas[(areas["need_class"] == 1) & (areas["deprivation_class"] == 3)].sort_values("rate")
-    return Bivariate(areas, legend, high_low[shown].reset_index(drop=True), low_high[shown].reset_index(drop=True), meta.title, breaks)
+    return Bivariate(
+        areas,
+        legend,
+        high_low[shown].reset_index(drop=True),
+        low_high[shown].reset_index(drop=True),
+        meta.title,
+        breaks,
+    )
 
 
 # ------------------------------------------------------------------ destabilised by poverty
@@ -192,15 +233,24 @@ def poverty_mask(cases: pd.DataFrame, needs: tuple[str, ...]) -> np.ndarray:
     """True for episodes recording any of `needs` (e.g. financial stability or housing)."""
     unknown = [n for n in needs if n not in NEED_BITS]
     if unknown or not needs:
-        raise ValueError(f"Unknown need(s) {unknown or list(needs)}; choose from {list(POVERTY_NEEDS)} or any of {sorted(NEED_BITS)}.")
+        raise ValueError(
+            f"Unknown need(s) {unknown or list(needs)}; "
+            f"choose from {list(POVERTY_NEEDS)} or any of {sorted(NEED_BITS)}."
+        )
     bits = sum(NEED_BITS[n] for n in needs)
     return (cases["needs_mask"].to_numpy() & bits) != 0
 
 
 def _families(cases: pd.DataFrame) -> pd.DataFrame:
     """One row per family (its latest episode's LSOA); episodes without a family id count alone."""
-    family = cases["family_id"].astype("string").fillna(cases["case_id"].astype("string")) if "family_id" in cases else cases["case_id"]
-    latest = cases.assign(_family=family.to_numpy()).sort_values("referral_date").groupby("_family", observed=True).tail(1)
+    family = (
+        cases["family_id"].astype("string").fillna(cases["case_id"].astype("string"))
+        if "family_id" in cases
+        else cases["case_id"]
+    )
+    latest = (
+        cases.assign(_family=family.to_numpy()).sort_values("referral_date").groupby("_family", observed=True).tail(1)
+    )
     return latest
 
 
@@ -220,8 +270,14 @@ class PovertyView:
     council_total: str
 
 
-def poverty_view(cases: pd.DataFrame, lsoas: pd.DataFrame, context: ContextTable, decile_column: str,
-                 population: pd.DataFrame | None, needs: tuple[str, ...] = POVERTY_NEEDS) -> PovertyView:
+def poverty_view(
+    cases: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    context: ContextTable,
+    decile_column: str,
+    population: pd.DataFrame | None,
+    needs: tuple[str, ...] = POVERTY_NEEDS,
+) -> PovertyView:
     """Episodes with a poverty need (financial stability or housing) against a national deprivation decile."""
     if decile_column not in context.columns or context.columns[decile_column].polarity != "decile_1_most_deprived":
         deciles = [c for c, m in context.columns.items() if m.polarity == "decile_1_most_deprived"]
@@ -232,9 +288,11 @@ def poverty_view(cases: pd.DataFrame, lsoas: pd.DataFrame, context: ContextTable
     areas = table.areas.assign(decile=decile.reindex(table.areas["lsoa11cd"]).to_numpy())
 
     lsoa_decile = decile.reindex(lsoas["lsoa11cd"].astype(str))
+
     def per_decile(frame: pd.DataFrame) -> pd.Series:
         d = frame["lsoa11cd"].astype(str).map(lsoa_decile)
         return d.value_counts().reindex(range(1, 11), fill_value=0)
+
     poverty_counts, all_counts = per_decile(chosen), per_decile(cases)
     present = sorted(int(d) for d in lsoa_decile.dropna().unique())
     poverty_counts, all_counts = poverty_counts.loc[present], all_counts.loc[present]
@@ -248,8 +306,13 @@ def poverty_view(cases: pd.DataFrame, lsoas: pd.DataFrame, context: ContextTable
         visible = all_counts.where(~all_mask & (all_counts > 0))
         if visible.notna().any():
             all_mask.loc[visible.idxmin()] = True
-    by_decile = pd.DataFrame({"decile": present, "episodes": shown_counts(poverty_counts, mask).to_numpy(),
-                              "all_episodes": shown_counts(all_counts, all_mask).to_numpy()})
+    by_decile = pd.DataFrame(
+        {
+            "decile": present,
+            "episodes": shown_counts(poverty_counts, mask).to_numpy(),
+            "all_episodes": shown_counts(all_counts, all_mask).to_numpy(),
+        }
+    )
     if population is not None:
         children = population.set_index("lsoa11cd")["children"].reindex(lsoas["lsoa11cd"].astype(str))
         kids = children.groupby(lsoa_decile.to_numpy()).sum().reindex(present)
@@ -262,17 +325,30 @@ def poverty_view(cases: pd.DataFrame, lsoas: pd.DataFrame, context: ContextTable
         by_decile["rate_upper"] = hide(upper, mask).round(1).to_numpy()
 
     fam_all, fam_pov = _families(cases), _families(chosen)
+
     def in_fifth(families: pd.DataFrame) -> int:
         d = families["lsoa11cd"].astype(str).map(lsoa_decile)
         return int((d <= MOST_DEPRIVED_FIFTH).sum())
+
     n_all, k_all, n_pov, k_pov = len(fam_all), in_fifth(fam_all), len(fam_pov), in_fifth(fam_pov)
     safe_all = _safe(k_all) and _safe(n_all - k_all)
-    safe_pov = _safe(k_pov) and _safe(n_pov - k_pov) and _safe(k_all - k_pov) and _safe((n_all - k_all) - (n_pov - k_pov))
+    safe_pov = (
+        _safe(k_pov) and _safe(n_pov - k_pov) and _safe(k_all - k_pov) and _safe((n_all - k_all) - (n_pov - k_pov))
+    )
     names = " or ".join(NEED_BY_KEY[n].headline.lower() for n in needs)
     rows = []
-    for group, n, k, safe in ((f"Families with {names}", n_pov, k_pov, safe_pov), ("All Early Help families", n_all, k_all, safe_all)):
-        rows.append({"group": group, "families": str(n), "in_most_deprived_fifth": str(k) if safe else SUPPRESSED,
-                     "share_percent": f"{100 * k / n:.1f}" if safe and n else ""})
+    for group, n, k, safe in (
+        (f"Families with {names}", n_pov, k_pov, safe_pov),
+        ("All Early Help families", n_all, k_all, safe_all),
+    ):
+        rows.append(
+            {
+                "group": group,
+                "families": str(n),
+                "in_most_deprived_fifth": str(k) if safe else SUPPRESSED,
+                "share_percent": f"{100 * k / n:.1f}" if safe and n else "",
+            }
+        )
     total = SUPPRESSED if 0 < len(chosen) < 6 else str(len(chosen))
     return PovertyView(areas, by_decile, pd.DataFrame(rows), needs, context.columns[decile_column].title, total)
 
@@ -291,8 +367,14 @@ def indicator_choropleth(values: pd.Series, polarity: str, decimals: int = 3) ->
     if polarity == "decile_1_most_deprived":
         for decile in range(1, 11):
             colours[known.index[known == decile]] = DECILE_PALETTE[decile - 1]
-        legend = [LegendEntry(DECILE_PALETTE[d - 1], f"decile {d}" + (" (most deprived 10% in England)" if d == 1 else
-                  " (least deprived 10%)" if d == 10 else "")) for d in range(1, 11)]
+        legend = [
+            LegendEntry(
+                DECILE_PALETTE[d - 1],
+                f"decile {d}"
+                + (" (most deprived 10% in England)" if d == 1 else " (least deprived 10%)" if d == 10 else ""),
+            )
+            for d in range(1, 11)
+        ]
     elif len(known):
         oriented = -known if polarity == "rank_1_most_deprived" else known  # higher = darker class
         classes = min(5, known.nunique())
@@ -310,7 +392,9 @@ def indicator_choropleth(values: pd.Series, polarity: str, decimals: int = 3) ->
                 text = f"{low:,.{decimals}f} to {high:,.{decimals}f}"
             legend.append(LegendEntry(palette[i], text))
         legend.reverse()  # most deprived first
-        legend[0] = LegendEntry(legend[0].colour, legend[0].label + (" (most deprived)" if polarity != "count" else " (largest)"))
+        legend[0] = LegendEntry(
+            legend[0].colour, legend[0].label + (" (most deprived)" if polarity != "count" else " (largest)")
+        )
     if values.isna().any():
         legend.append(LegendEntry(NO_DATA_COLOUR, "no value"))
     return Choropleth(colours, legend)

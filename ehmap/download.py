@@ -63,7 +63,9 @@ def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None
     """Raise DownloadError unless the bytes start with a CSV header holding the required columns."""
     text = first_bytes.decode("utf-8-sig", errors="replace")
     if text.lstrip()[:15].lower().startswith(("<!doctype", "<html", "<?xml")):
-        raise DownloadError(f"{name} is a web page, not the CSV file {source.file}; the publisher's address may have moved.")
+        raise DownloadError(
+            f"{name} is a web page, not the CSV file {source.file}; the publisher's address may have moved."
+        )
     if first_bytes[:4] == b"PK\x03\x04":
         raise DownloadError(f"{name} is a ZIP or Excel file; ehmap needs the CSV file {source.file}.")
     first_line = text.splitlines()[0] if text else ""
@@ -73,15 +75,25 @@ def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None
         raise DownloadError(f"{name} lacks the column(s) {missing} that indicators/{source.id}.yaml requires.")
 
 
-def _finish(source: IndicatorSource, tmp: Path, target: Path, origin: str, size: int, digest: str,
-            expected_sha256: str | None, name: str) -> Fetched:
+def _finish(
+    source: IndicatorSource,
+    tmp: Path,
+    target: Path,
+    origin: str,
+    size: int,
+    digest: str,
+    expected_sha256: str | None,
+    name: str,
+) -> Fetched:
     if size < MIN_BYTES:
         raise DownloadError(f"{name} is only {size} bytes; a real {source.title} file is much larger.")
     if expected_sha256 and digest != expected_sha256.lower():
-        raise DownloadError(f"{name} has SHA-256 {digest}, not the expected {expected_sha256.lower()}; it was not saved.")
+        raise DownloadError(
+            f"{name} has SHA-256 {digest}, not the expected {expected_sha256.lower()}; it was not saved."
+        )
     with open(tmp, "rb") as handle:
         check_header(source, handle.read(CHUNK), name)
-    fetched = Fetched(str(target), origin, size, digest, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    fetched = Fetched(str(target), origin, size, digest, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     os.replace(tmp, target)
     provenance_path(target).write_text(json.dumps(asdict(fetched), indent=2) + "\n", encoding="utf-8")
     return fetched
@@ -117,7 +129,9 @@ def download_source(
             length_text = response.headers.get("Content-Length")
             total = int(length_text) if length_text and length_text.isdigit() else None
             if total is not None and total > max_bytes:
-                raise DownloadError(f"{url} is {total:,} bytes, more than the {max_bytes:,} allowed for a reference file.")
+                raise DownloadError(
+                    f"{url} is {total:,} bytes, more than the {max_bytes:,} allowed for a reference file."
+                )
             while chunk := response.read(CHUNK):
                 received += len(chunk)
                 if received > max_bytes:
@@ -127,20 +141,27 @@ def download_source(
                 if progress:
                     progress(received, total)
         if total is not None and received != total:
-            raise DownloadError(f"The download of {url} was cut short: {received:,} of {total:,} bytes arrived. Try again.")
+            raise DownloadError(
+                f"The download of {url} was cut short: {received:,} of {total:,} bytes arrived. Try again."
+            )
         return _finish(source, tmp, target, url, received, digest.hexdigest(), expected_sha256, url)
     except http.client.IncompleteRead as error:
         raise DownloadError(
             f"The download of {url} was cut short: {received + len(error.partial):,} bytes arrived"
-            + (f" of {received + len(error.partial) + error.expected:,}." if error.expected else ".") + " Try again."
+            + (f" of {received + len(error.partial) + error.expected:,}." if error.expected else ".")
+            + " Try again."
         ) from None
     except urllib.error.HTTPError as error:
-        raise DownloadError(f"{url} answered {error.code} {error.reason}: {source.file} is not there. "
-                            f"Download it from {source.publisher}'s site yourself and upload it.") from None
+        raise DownloadError(
+            f"{url} answered {error.code} {error.reason}: {source.file} is not there. "
+            f"Download it from {source.publisher}'s site yourself and upload it."
+        ) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         reason = getattr(error, "reason", error)
-        raise DownloadError(f"Could not reach {url} ({reason}). Check the internet connection, "
-                            f"or save {source.file} yourself and upload it.") from None
+        raise DownloadError(
+            f"Could not reach {url} ({reason}). Check the internet connection, "
+            f"or save {source.file} yourself and upload it."
+        ) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -152,7 +173,9 @@ def save_upload(source: IndicatorSource, data: bytes, filename: str) -> Fetched:
     tmp = _part_file(target)
     try:
         tmp.write_bytes(data)
-        return _finish(source, tmp, target, f"upload: {filename}", len(data), hashlib.sha256(data).hexdigest(), None, filename)
+        return _finish(
+            source, tmp, target, f"upload: {filename}", len(data), hashlib.sha256(data).hexdigest(), None, filename
+        )
     finally:
         if tmp.exists():
             tmp.unlink()

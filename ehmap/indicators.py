@@ -60,7 +60,9 @@ def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
             f"{source.title} is not loaded: set EHMAP_DATA_DIR to a folder holding {source.file} "
             f"(published by {source.publisher} at {source.url})."
         )
-    raise SourceMissing(f"{source.title} is not loaded: {source.file} is not in {configured} (get it from {source.url}).")
+    raise SourceMissing(
+        f"{source.title} is not loaded: {source.file} is not in {configured} (get it from {source.url})."
+    )
 
 
 def source_path(source: IndicatorSource, folder: Path | None = None) -> Path:
@@ -84,7 +86,9 @@ def read_source(source: IndicatorSource, path: Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path.name} lacks the column(s) {missing} that indicators/{source.id}.yaml declares.")
     present = {source.header_of(c): c for c in source.columns if source.header_of(c) in set(header)}
-    table = pd.read_csv(path, usecols=[source.key_column, *present], dtype={source.key_column: "string"}, encoding="utf-8-sig")
+    table = pd.read_csv(
+        path, usecols=[source.key_column, *present], dtype={source.key_column: "string"}, encoding="utf-8-sig"
+    )
     ordered = [source.key_column, *(source.header_of(c) for c in source.columns if source.header_of(c) in present)]
     return table[ordered].rename(columns={source.key_column: AREA_KEYS[source.geography], **present})
 

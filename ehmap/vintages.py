@@ -77,9 +77,13 @@ def carry_to_lsoa11(
     joined = pairs.merge(values, on="lsoa21cd", how="inner")
     weight_column = next((c for c in WEIGHT_COLUMNS if c in joined.columns and joined[c].notna().all()), None)
     weights = joined[weight_column].astype(float) if weight_column else pd.Series(1.0, index=joined.index)
-    split_weighting = f"population-weighted mean ({source.columns[weight_column].title})" if weight_column else "simple mean"
+    split_weighting = (
+        f"population-weighted mean ({source.columns[weight_column].title})" if weight_column else "simple mean"
+    )
 
-    numeric = [c for c in values.columns if c != "lsoa21cd" and c in source.columns and source.columns[c].polarity != "code"]
+    numeric = [
+        c for c in values.columns if c != "lsoa21cd" and c in source.columns and source.columns[c].polarity != "code"
+    ]
     averaged = [c for c in numeric if source.columns[c].polarity in ("higher_is_more_deprived", "rank_1_most_deprived")]
     summed = [c for c in numeric if source.columns[c].polarity == "count"]
     grouped = joined.assign(_w=weights)

@@ -19,12 +19,21 @@ for source in sources:
     try:
         located = locate(source)
         note = provenance(located.path) if located.origin == FROM_CACHE else None
-        status = f"loaded from {located.origin}: {located.path}" + (f" ({note.origin}, {note.fetched_at})" if note else "")
+        status = f"loaded from {located.origin}: {located.path}" + (
+            f" ({note.origin}, {note.fetched_at})" if note else ""
+        )
     except SourceMissing as missing:
         status = f"not loaded: {missing}"
-    rows.append({"Source": source.title, "Id": source.id, "Vintage": source.vintage,
-                 "Geography": {"lsoa11": "LSOA 2011", "lsoa21": "LSOA 2021"}[source.geography],
-                 "Status": status, "Attribution": f"{source.publisher}. {source.attribution}"})
+    rows.append(
+        {
+            "Source": source.title,
+            "Id": source.id,
+            "Vintage": source.vintage,
+            "Geography": {"lsoa11": "LSOA 2011", "lsoa21": "LSOA 2021"}[source.geography],
+            "Status": status,
+            "Attribution": f"{source.publisher}. {source.attribution}",
+        }
+    )
 st.dataframe(rows, hide_index=True, width="stretch")
 
 st.subheader("Add a file")
@@ -32,13 +41,17 @@ names = {source.id: source for source in sources}
 chosen = st.selectbox("Source", options=list(names), format_func=lambda i: names[i].title, key="sources_choice")
 source = names[chosen]
 optional = [source.header_of(c) for c, column in source.columns.items() if not column.required]
-st.caption(f"Expected: a CSV named like `{source.file}` with the key column `{source.key_column}` and "
-           f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present.")
+st.caption(
+    f"Expected: a CSV named like `{source.file}` with the key column `{source.key_column}` and "
+    f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present."
+)
 upload = st.file_uploader(f"Upload {source.file}", type=["csv"], key="sources_upload")
 if upload is not None:
     try:
         fetched = save_upload(source, upload.getvalue(), upload.name)
-        st.success(f"{source.title} loaded from your upload ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]}...).")
+        st.success(
+            f"{source.title} loaded from your upload ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]}...)."
+        )
     except DownloadError as problem:
         st.error(str(problem))
 
@@ -47,7 +60,10 @@ if source.url.lower().endswith(".csv"):
         bar = st.progress(0.0, text=f"Downloading {source.url}")
 
         def report(done: int, total: int | None) -> None:
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else ""))
+            bar.progress(
+                min(done / total, 1.0) if total else 0.0,
+                text=f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else ""),
+            )
 
         try:
             fetched = download_source(source, progress=report)
@@ -55,4 +71,6 @@ if source.url.lower().endswith(".csv"):
         except DownloadError as problem:
             st.error(str(problem))
 else:
-    st.caption(f"The publisher offers this table as a web page, not a single CSV: get it from {source.url} and upload it.")
+    st.caption(
+        f"The publisher offers this table as a web page, not a single CSV: get it from {source.url} and upload it."
+    )

@@ -23,7 +23,9 @@ choices = {name: column for name, column in context.columns.items() if column.po
 }
 preferred = ["iod2025_imd_decile", "iod2019_imd_decile"]  # the latest index first
 default = next((list(choices).index(name) for name in preferred if name in choices), 0)
-chosen = st.selectbox("Indicator", options=list(choices), index=default, format_func=lambda n: choices[n].title, key="context_indicator")
+chosen = st.selectbox(
+    "Indicator", options=list(choices), index=default, format_func=lambda n: choices[n].title, key="context_indicator"
+)
 meta = choices[chosen]
 values = context.areas[chosen]
 choropleth = indicator_choropleth(values, meta.polarity)
@@ -33,12 +35,21 @@ geometry["value"] = values.round(3).astype("string").fillna("").to_numpy()
 map_column, side_column = st.columns([3, 2])
 with map_column:
     fmap = area_map(geometry, choropleth.colours, {"lsoa11nm": "LSOA", "lsoa11cd": "Code", "value": meta.title})
-    st_folium(fmap, key="context_map", returned_objects=[], height=620, use_container_width=True,
-              center=fmap.location, zoom=fmap.options.get("zoom", 11))
+    st_folium(
+        fmap,
+        key="context_map",
+        returned_objects=[],
+        height=620,
+        use_container_width=True,
+        center=fmap.location,
+        zoom=fmap.options.get("zoom", 11),
+    )
 with side_column:
     legend(meta.title, choropleth.legend)
-    st.caption("Deciles are national (1 = the most deprived 10% of LSOAs in England), as the publisher defines them; "
-               "other measures are in five classes of this council's values.")
+    st.caption(
+        "Deciles are national (1 = the most deprived 10% of LSOAs in England), as the publisher defines them; "
+        "other measures are in five classes of this council's values."
+    )
     for note in context.notes:
         st.caption(note)
     st.caption(f"LSOAs: {len(context.areas)}; with a value: {int(values.notna().sum())}.")

@@ -14,8 +14,8 @@ from ehmap.config import pseudonymisation_key
 from ehmap.context import (
     BIVARIATE_PALETTE,
     HIDDEN_COLOUR,
-    council_context,
     bivariate,
+    council_context,
     poverty_view,
     tertiles,
 )
@@ -52,7 +52,14 @@ def test_every_lsoa_has_imd_2019_and_2025_and_a_child_population(data_dir, la_co
     table = council_context(la_code, ["iod2019", "iod2025"])
     areas = table.areas
     assert len(areas) == lsoas and areas["lsoa11cd"].is_unique
-    for column in ["iod2019_imd_score", "iod2019_imd_rank", "iod2019_imd_decile", "iod2025_imd_score", "iod2025_imd_decile", "children"]:
+    for column in [
+        "iod2019_imd_score",
+        "iod2019_imd_rank",
+        "iod2019_imd_decile",
+        "iod2025_imd_score",
+        "iod2025_imd_decile",
+        "children",
+    ]:
         assert areas[column].notna().all(), column
     assert (areas["children"] > 0).all()
     assert table.columns["iod2019_imd_rank"].polarity == "rank_1_most_deprived"
@@ -138,8 +145,15 @@ def test_poverty_view_on_the_demo(croydon, demo, croydon_lsoas, data_dir):
 
 def test_poverty_view_hides_small_numbers(croydon, demo, croydon_lsoas, data_dir):
     few = demo.cases[(demo.cases["needs_mask"] & NEED_BITS["financial_stability"]) != 0].head(8)
-    view = poverty_view(few, croydon_lsoas, croydon, "iod2019_idaci_decile", child_population(), ("financial_stability",))
-    values = [*view.areas["episodes"], *view.by_decile["episodes"], *view.by_decile["all_episodes"], *view.shares["in_most_deprived_fifth"]]
+    view = poverty_view(
+        few, croydon_lsoas, croydon, "iod2019_idaci_decile", child_population(), ("financial_stability",)
+    )
+    values = [
+        *view.areas["episodes"],
+        *view.by_decile["episodes"],
+        *view.by_decile["all_episodes"],
+        *view.shares["in_most_deprived_fifth"],
+    ]
     assert small_counts(values) == []
     assert "c" in values
     hidden = view.by_decile["episodes"] == "c"
@@ -147,7 +161,10 @@ def test_poverty_view_hides_small_numbers(croydon, demo, croydon_lsoas, data_dir
 
 
 def test_poverty_view_needs_a_decile_column(croydon, demo, croydon_lsoas):
-    with pytest.raises(ValueError, match=r"'iod2019_idaci_score' is not a loaded decile column; loaded deciles are \['iod2019_imd_decile'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'iod2019_idaci_score' is not a loaded decile column; loaded deciles are \['iod2019_imd_decile'",
+    ):
         poverty_view(demo.cases, croydon_lsoas, croydon, "iod2019_idaci_score", None)
     with pytest.raises(ValueError, match=r"Unknown need\(s\) \['poverty'\]"):
         poverty_view(demo.cases, croydon_lsoas, croydon, "iod2019_idaci_decile", None, ("poverty",))
@@ -164,8 +181,22 @@ def test_cli_writes_the_joined_table(tmp_path, data_dir, capsys):
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ehmap", "context", "--la", CROYDON, "--indicator", "imd", "--out", str(tmp_path / "x.csv")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ehmap",
+            "context",
+            "--la",
+            CROYDON,
+            "--indicator",
+            "imd",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.startswith("error: Unknown indicator 'imd'; known indicators are ['iod2019', 'iod2025'")
 
@@ -175,7 +206,8 @@ def test_cli_with_the_file_absent(tmp_path, monkeypatch, capsys):
     assert main(["context", "--la", CROYDON, "--indicator", "iod2019", "--out", str(tmp_path / "x.csv")]) == 2
     assert not (tmp_path / "x.csv").exists()
     assert capsys.readouterr().err.startswith(
-        f"error: English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is not in {tmp_path} (get it from https://"
+        "error: English Indices of Deprivation 2019 is not loaded: "
+        f"iod2019_lsoa11_file7_columns.csv is not in {tmp_path} (get it from https://"
     )
 
 

@@ -63,7 +63,10 @@ def test_deprivation_context_draws_every_lsoa_with_an_imd_decile(directory, la_c
     assert any("not as a change" in c.value for c in at.caption)
     pair = at.dataframe[0].value
     assert len(pair) == lsoas and pair.iloc[:, 2:].notna().all().all()
-    assert list(pair.columns[2:]) == ["IMD decile (English Indices of Deprivation 2019)", "IMD decile (English Indices of Deprivation 2025)"]
+    assert list(pair.columns[2:]) == [
+        "IMD decile (English Indices of Deprivation 2019)",
+        "IMD decile (English Indices of Deprivation 2025)",
+    ]
     assert not at.warning  # everything is loaded from the shared folder
 
 
@@ -112,7 +115,9 @@ def test_views_work_on_an_uploaded_export(directory, council_names):
     for i in range(70):
         need = ["financial stability", "housing", "domestic abuse;housing", "mental health"][i % 4]
         rows.append(f"U{i},F{i // 2},{postcodes[i % len(postcodes)]},0{1 + i % 9}/03/2024,{need}")
-    result = ingest(read_export("\n".join(rows).encode(), "mine.csv"), CROYDON, directory, council_names, pseudonymisation_key())
+    result = ingest(
+        read_export("\n".join(rows).encode(), "mine.csv"), CROYDON, directory, council_names, pseudonymisation_key()
+    )
     assert result.accepted >= 60
     state = {"upload": UploadedDataset("mine.csv", result), "dataset": "upload"}
     for page in ("pages/need_deprivation.py", "pages/poverty.py"):
@@ -136,7 +141,9 @@ def test_absent_files_give_messages_not_tracebacks(directory, monkeypatch, tmp_p
     try:
         at = run("pages/deprivation.py")
         warnings = " ".join(w.value for w in at.warning)
-        assert "English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is not in" in warnings
+        assert (
+            "English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is not in" in warnings
+        )
         assert "Add it on *Data sources*" in warnings
         assert any("No index is loaded yet" in i.value for i in at.info)
         at = run("pages/need_deprivation.py")
@@ -170,9 +177,14 @@ def test_data_sources_lists_every_entry_and_checks_uploads(directory, data_dir, 
     assert table.loc["iod2025", "Status"].startswith("loaded from data folder (EHMAP_DATA_DIR)")
     assert "Open Government Licence v3.0" in table.loc["iod2019", "Attribution"]
     assert table.loc["iod2025", "Vintage"] == "2025" and table.loc["iod2025", "Geography"] == "LSOA 2021"
-    at.file_uploader(key="sources_upload").set_value(("mine.csv", b"LSOA code (2011),Something\n" + b"E01000001,1\n" * 40, "text/csv")).run()
+    at.file_uploader(key="sources_upload").set_value(
+        ("mine.csv", b"LSOA code (2011),Something\n" + b"E01000001,1\n" * 40, "text/csv")
+    ).run()
     assert not at.exception
-    assert any(e.value.startswith("mine.csv lacks the column(s) ['Index of Multiple Deprivation (IMD) Score'") for e in at.error)
+    assert any(
+        e.value.startswith("mine.csv lacks the column(s) ['Index of Multiple Deprivation (IMD) Score'")
+        for e in at.error
+    )
     good = (data_dir / "iod2019_lsoa11_file7_columns.csv").read_bytes()[:200_000].rsplit(b"\n", 1)[0] + b"\n"
     at.file_uploader(key="sources_upload").set_value(("File_7.csv", good, "text/csv")).run()
     assert any("English Indices of Deprivation 2019 loaded from your upload" in s.value for s in at.success)

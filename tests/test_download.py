@@ -71,8 +71,9 @@ def test_download_end_to_end(served):
     base, site = served
     seen: list[tuple[int, int | None]] = []
     expected = hashlib.sha256((site / "File_7.csv").read_bytes()).hexdigest()
-    fetched = download_source(SOURCE, f"{base}/File_7.csv", progress=lambda done, total: seen.append((done, total)),
-                              expected_sha256=expected)
+    fetched = download_source(
+        SOURCE, f"{base}/File_7.csv", progress=lambda done, total: seen.append((done, total)), expected_sha256=expected
+    )
     size = (site / "File_7.csv").stat().st_size
     assert (fetched.size, fetched.sha256, fetched.origin) == (size, expected, f"{base}/File_7.csv")
     assert seen[-1] == (size, size) and len(seen) >= 2  # progress reported chunk by chunk
@@ -118,7 +119,9 @@ def test_file_missing_a_required_column_names_it(served):
 
 def test_web_page_instead_of_csv(served):
     base, _ = served
-    with pytest.raises(DownloadError, match=r"page.csv is a web page, not the CSV file iod2019_lsoa11_file7_columns.csv"):
+    with pytest.raises(
+        DownloadError, match=r"page.csv is a web page, not the CSV file iod2019_lsoa11_file7_columns.csv"
+    ):
         download_source(SOURCE, f"{base}/page.csv")
 
 
@@ -126,8 +129,12 @@ def test_not_found_and_unreachable(served):
     base, _ = served
     with pytest.raises(DownloadError) as error:
         download_source(SOURCE, f"{base}/nothing.csv")
-    assert str(error.value).startswith(f"{base}/nothing.csv answered 404 File not found: iod2019_lsoa11_file7_columns.csv is not there.")
-    with pytest.raises(DownloadError, match=r"Could not reach http://127.0.0.1:9/x.csv .*Check the internet connection"):
+    assert str(error.value).startswith(
+        f"{base}/nothing.csv answered 404 File not found: iod2019_lsoa11_file7_columns.csv is not there."
+    )
+    with pytest.raises(
+        DownloadError, match=r"Could not reach http://127.0.0.1:9/x.csv .*Check the internet connection"
+    ):
         download_source(SOURCE, "http://127.0.0.1:9/x.csv", timeout=5)
     with pytest.raises(DownloadError, match=r"only http and https addresses are supported"):
         download_source(SOURCE, "file:///etc/passwd")

@@ -29,9 +29,19 @@ def test_iod2019_rank_1_is_jaywick(iod2019):
 
 def test_iod2019_subset_file_loads_without_its_absent_optional_columns(iod2019):
     # the shared copy lacks 11 File 7 score columns: optional, so they are simply absent
-    absent = {"education_score", "health_score", "crime_score", "barriers_score", "living_environment_score",
-              "children_young_people_score", "adult_skills_score", "geographical_barriers_score",
-              "wider_barriers_score", "indoors_score", "outdoors_score"}
+    absent = {
+        "education_score",
+        "health_score",
+        "crime_score",
+        "barriers_score",
+        "living_environment_score",
+        "children_young_people_score",
+        "adult_skills_score",
+        "geographical_barriers_score",
+        "wider_barriers_score",
+        "indoors_score",
+        "outdoors_score",
+    }
     assert absent.isdisjoint(iod2019.columns)
     assert {"idaci_decile", "idaopi_rank", "crime_rank", "population_0_15"} <= set(iod2019.columns)
     assert iod2019["population_0_15"].sum() == 10_405_050  # File 6 children 0-15, mid-2015
@@ -69,7 +79,9 @@ def test_a_full_publisher_file_with_extra_columns_loads(tmp_path, data_dir):
 
 def test_missing_required_column_names_it(tmp_path, data_dir):
     frame = pd.read_csv(data_dir / IOD2019, nrows=5)
-    frame.drop(columns="Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)").to_csv(tmp_path / IOD2019, index=False)
+    frame.drop(columns="Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)").to_csv(
+        tmp_path / IOD2019, index=False
+    )
     with pytest.raises(ValueError) as error:
         deprivation("iod2019", tmp_path)
     assert str(error.value) == (
@@ -97,7 +109,8 @@ def test_absent_iod_file_says_how_to_get_it(tmp_path):
     with pytest.raises(SourceMissing) as error:
         deprivation("iod2025", tmp_path)
     assert str(error.value) == (
-        f"English Indices of Deprivation 2025 is not loaded: {source.file} is not in {tmp_path} (get it from {source.url})."
+        f"English Indices of Deprivation 2025 is not loaded: {source.file} is not in {tmp_path} "
+        f"(get it from {source.url})."
     )
     assert source.url.startswith("https://assets.publishing.service.gov.uk/")
 
@@ -108,7 +121,11 @@ def test_every_entry_declares_licence_vintage_and_geography():
     assert (sources["iod2019"].geography, sources["iod2025"].geography) == ("lsoa11", "lsoa21")
     for source in sources.values():
         assert source.licence == "Open Government Licence v3.0" and source.vintage
-    assert [c for c, col in sources["iod2025"].columns.items() if col.required] == ["imd_score", "imd_rank", "imd_decile"]
+    assert [c for c, col in sources["iod2025"].columns.items() if col.required] == [
+        "imd_score",
+        "imd_rank",
+        "imd_decile",
+    ]
 
 
 def test_bad_geography_and_bad_required_flag_are_refused(tmp_path):

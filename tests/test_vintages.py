@@ -15,7 +15,10 @@ SOURCE = indicator_source("iod2025")
 @pytest.fixture(scope="module")
 def carried(data_dir):
     return carry_to_lsoa11(
-        deprivation("iod2025"), SOURCE, read_indicator("lookup_lsoa11_lsoa21"), read_indicator("lookup_lsoa11_lsoa21_best_fit")
+        deprivation("iod2025"),
+        SOURCE,
+        read_indicator("lookup_lsoa11_lsoa21"),
+        read_indicator("lookup_lsoa11_lsoa21_best_fit"),
     )
 
 
@@ -67,8 +70,15 @@ def test_irregular_change_uses_the_best_fit(carried, iod2025, data_dir):
 
 
 def test_population_weighting_when_populations_are_present():
-    table = pd.DataFrame({"lsoa21cd": ["A1", "A2", "B1"], "imd_score": [10.0, 40.0, 5.0], "imd_rank": [3, 1, 2],
-                          "imd_decile": [3, 1, 2], "population_total": [1000, 3000, 2000]})
+    table = pd.DataFrame(
+        {
+            "lsoa21cd": ["A1", "A2", "B1"],
+            "imd_score": [10.0, 40.0, 5.0],
+            "imd_rank": [3, 1, 2],
+            "imd_decile": [3, 1, 2],
+            "population_total": [1000, 3000, 2000],
+        }
+    )
     lookup = pd.DataFrame({"lsoa11cd": ["a", "a", "b"], "lsoa21cd": ["A1", "A2", "B1"], "chgind": ["S", "S", "U"]})
     carried = carry_to_lsoa11(table, SOURCE, lookup).values.set_index("lsoa11cd")
     assert carried.loc["a", "imd_score"] == pytest.approx((10 * 1000 + 40 * 3000) / 4000)  # 32.5
