@@ -335,16 +335,17 @@ def poverty_view(
     safe_pov = (
         _safe(k_pov) and _safe(n_pov - k_pov) and _safe(k_all - k_pov) and _safe((n_all - k_all) - (n_pov - k_pov))
     )
+    shown_n = {"pov": _safe(n_pov) and _safe(n_all - n_pov), "all": _safe(n_all)}
     names = " or ".join(NEED_BY_KEY[n].headline.lower() for n in needs)
     rows = []
-    for group, n, k, safe in (
-        (f"Families with {names}", n_pov, k_pov, safe_pov),
-        ("All Early Help families", n_all, k_all, safe_all),
+    for group, n, k, safe, n_safe in (
+        (f"Families with {names}", n_pov, k_pov, safe_pov and shown_n["pov"], shown_n["pov"]),
+        ("All Early Help families", n_all, k_all, safe_all and shown_n["all"], shown_n["all"]),
     ):
         rows.append(
             {
                 "group": group,
-                "families": str(n),
+                "families": str(n) if n_safe else SUPPRESSED,
                 "in_most_deprived_fifth": str(k) if safe else SUPPRESSED,
                 "share_percent": f"{100 * k / n:.1f}" if safe and n else "",
             }

@@ -46,14 +46,19 @@ st.caption(
     f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present."
 )
 upload = st.file_uploader(f"Upload {source.file}", type=["csv"], key="sources_upload")
-if upload is not None:
-    try:
+if upload is not None and st.session_state.get("sources_saved", (None,))[0] != (chosen, upload.file_id):
+    try:  # saved once per uploaded file, not on every rerun
         fetched = save_upload(source, upload.getvalue(), upload.name)
-        st.success(
-            f"{source.title} loaded from your upload ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]}...)."
+        outcome = (
+            "success",
+            f"{source.title} loaded from your upload ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]}...).",
         )
     except DownloadError as problem:
-        st.error(str(problem))
+        outcome = ("error", str(problem))
+    st.session_state["sources_saved"] = ((chosen, upload.file_id), outcome)
+if upload is not None:
+    kind, message = st.session_state["sources_saved"][1]
+    (st.success if kind == "success" else st.error)(message)
 
 if source.url.lower().endswith(".csv"):
     if st.button(f"Download from {source.publisher}", key="sources_download"):

@@ -153,11 +153,20 @@ def test_poverty_view_hides_small_numbers(croydon, demo, croydon_lsoas, data_dir
         *view.by_decile["episodes"],
         *view.by_decile["all_episodes"],
         *view.shares["in_most_deprived_fifth"],
+        *view.shares["families"],
+        view.council_total,
     ]
     assert small_counts(values) == []
     assert "c" in values
     hidden = view.by_decile["episodes"] == "c"
     assert view.by_decile.loc[hidden, "rate"].isna().all()
+
+
+def test_poverty_view_hides_a_council_total_of_five(croydon, demo, croydon_lsoas, data_dir):
+    five = demo.cases[(demo.cases["needs_mask"] & NEED_BITS["housing"]) != 0].head(5)
+    view = poverty_view(five, croydon_lsoas, croydon, "iod2019_idaci_decile", None, ("housing",))
+    assert view.council_total == "c"
+    assert set(view.shares["families"]) == {"c"} and set(view.shares["share_percent"]) == {""}
 
 
 def test_poverty_view_needs_a_decile_column(croydon, demo, croydon_lsoas):

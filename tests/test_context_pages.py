@@ -188,3 +188,10 @@ def test_data_sources_lists_every_entry_and_checks_uploads(directory, data_dir, 
     good = (data_dir / "iod2019_lsoa11_file7_columns.csv").read_bytes()[:200_000].rsplit(b"\n", 1)[0] + b"\n"
     at.file_uploader(key="sources_upload").set_value(("File_7.csv", good, "text/csv")).run()
     assert any("English Indices of Deprivation 2019 loaded from your upload" in s.value for s in at.success)
+    from ehmap.indicators import sources_dir
+
+    kept = sources_dir() / "iod2019_lsoa11_file7_columns.csv"
+    saved_at = kept.stat().st_mtime_ns
+    at.run()  # a rerun shows the outcome again without writing the file again
+    assert kept.stat().st_mtime_ns == saved_at
+    assert any("loaded from your upload" in s.value for s in at.success)
