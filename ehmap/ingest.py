@@ -198,7 +198,7 @@ def ingest(
     rejects = _reject_report(reason, checks, la_code, council_names)
 
     keep = np.flatnonzero(reason == "")
-    cases, warnings = _accepted_cases(text, keep, referral[keep], end[keep], matches.lsoa11cd, la_code, key)
+    cases, warnings = _accepted_cases(text, keep, referral_u, end_u, matches.lsoa11cd, la_code, key)
     result = IngestResult(cases, rejects, n, la_code, dict(columns), warnings)
     log.info("Ingested %d rows: %d accepted, %d rejected", n, result.accepted, result.rejected)
     return result
@@ -228,13 +228,16 @@ def _blank_rows(table: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
 def _accepted_cases(
     text: dict[str, TextColumn],
     keep: np.ndarray,
-    referral: np.ndarray,
-    end: np.ndarray,
+    referral_u: np.ndarray,
+    end_u: np.ndarray,
     lsoa_of_postcode: pd.Series,
     la_code: str,
     key: bytes,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
-    """The minimised episode table for the accepted rows, and warnings about values kept as unknown."""
+    """The minimised episode table for the accepted rows, and warnings about values kept as unknown.
+
+    `referral_u` and `end_u` are the parsed distinct dates of the referral and end date columns.
+    """
     warnings: dict[str, dict[str, int]] = {}
     rows_of = {name: column.codes[keep] for name, column in text.items()}
 
@@ -252,7 +255,8 @@ def _accepted_cases(
     )
 
     dob_u, dob_error_u = parse_distinct_dates(text["date_of_birth"].values)
-    age, warnings["date_of_birth"] = _age_at_referral(dob_u[rows_of["date_of_birth"]], referral,
+    age, warnings["date_of_birth"] = _age_at_referral(_yyyymmdd(dob_u)[rows_of["date_of_birth"]],
+                                                       _yyyymmdd(referral_u)[rows_of["referral_date"]],
                                                        np.asarray(dob_error_u, dtype=object)[rows_of["date_of_birth"]])
 
     cases = pd.DataFrame(
@@ -261,8 +265,8 @@ def _accepted_cases(
             "family_id": _pseudonyms(text["family_id"], rows_of["family_id"], key),
             "lsoa11cd": _category(lsoa_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
             "lad_code": la_code,
-            "referral_date": referral,
-            "end_date": end,
+            "referral_date": referral_u[rows_of["referral_date"]],
+            "end_date": end_u[rows_of["end_date"]],
             "service": _category(text["service"].values, rows_of["service"]),
             "needs_mask": needs_mask,
             "outcome": pd.Categorical.from_codes(outcome_code, categories=outcome_keys),
@@ -305,13 +309,13 @@ def _tally(codes: np.ndarray, unknown_per_distinct: list[list[str]]) -> dict[str
 
 
 def _age_at_referral(dob: np.ndarray, referral: np.ndarray, dob_error: np.ndarray) -> tuple[pd.array, dict[str, int]]:
-    """Whole years between date of birth and referral; the date of birth itself is not kept."""
-    known = ~np.isnat(dob) & ~np.isnat(referral)
-    age = np.zeros(len(dob), dtype=np.int64)
-    if known.any():
-        born, referred = dob[known], referral[known]
-        years = referred.astype("datetime64[Y]").astype(np.int64) - born.astype("datetime64[Y]").astype(np.int64)
-        age[known] = years - (_month_day(referred) < _month_day(born))
+    """Whole years between date of birth and referral, from yyyymmdd numbers; the date of birth is not kept.
+
+    Both arguments are per-row yyyymmdd integers (-1 where unknown): (referral - birth) // 10000 is
+    the age in whole years, birthdays included.
+    """
+    known = (dob >= 0) & (referral >= 0)
+    age = np.where(known, (referral - dob) // 10000, 0)
     after_referral = known & (dob > referral)
     over_oldest = known & ~after_referral & (age > OLDEST_AGE)
     shown = known & ~after_referral & ~over_oldest
@@ -320,13 +324,17 @@ def _age_at_referral(dob: np.ndarray, referral: np.ndarray, dob_error: np.ndarra
         "after_referral_date": int(after_referral.sum()),
         "age_over_25": int(over_oldest.sum()),
     }
-    return pd.arrays.IntegerArray(age, mask=~shown), {k: v for k, v in warnings.items() if v}
+    return pd.arrays.IntegerArray(age.astype(np.int64), mask=~shown), {k: v for k, v in warnings.items() if v}
 
 
-def _month_day(dates: np.ndarray) -> np.ndarray:
-    """Month and day as one comparable number (March 5th -> 204), for 'has the birthday passed'."""
-    month = dates.astype("datetime64[M]")
-    return (month.astype(np.int64) % 12) * 100 + (dates.astype("datetime64[D]") - month).astype(np.int64)
+def _yyyymmdd(dates: np.ndarray) -> np.ndarray:
+    """datetime64 values as yyyymmdd integers (-1 for NaT); meant for distinct values, not rows."""
+    days = dates.astype("datetime64[D]")
+    months = dates.astype("datetime64[M]")
+    years = dates.astype("datetime64[Y]")
+    number = ((years.astype(np.int64) + 1970) * 10000 + (months - years).astype(np.int64) * 100
+              + (days - months).astype(np.int64) + 101)
+    return np.where(np.isnat(dates), -1, number)
 
 
 def _reject_report(reason: np.ndarray, checks: _Checks, la_code: str, council_names: Mapping[str, str]) -> pd.DataFrame:
