@@ -279,14 +279,13 @@ def _accepted_cases(
 
 
 def _pseudonyms(column: TextColumn, codes: np.ndarray, key: bytes) -> pd.Series:
-    """Keyed pseudonyms for the chosen rows (blank IDs stay missing); only the IDs used are hashed."""
-    used, codes_in_used = np.unique(codes, return_inverse=True)
-    hexed = pseudonyms_of_distinct(column.values[used], key)
+    """Keyed pseudonyms for the chosen rows (`codes` into the column's distinct values); blank IDs stay missing."""
+    hexed = pseudonyms_of_distinct(column.values, key)
     values = pa.array(hexed, type=pa.binary(16)).cast(pa.string())
-    blank = column.values[used] == ""
+    blank = column.values == ""
     if blank.any():
         values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
-    return pd.Series(values.take(pa.array(codes_in_used)), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.Series(values.take(pa.array(codes)), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def _category(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
