@@ -10,7 +10,7 @@ from ehmap.needmap import CaseFilter
 from ehmap.taxonomy import NEEDS
 from ui.state import (
     council_names,
-    current_dataset,
+    dataset_for_council,
     hotspot_areas,
     locality_file_columns,
     population,
@@ -21,15 +21,11 @@ from ui.widgets import legend
 
 la_code = selected_council()
 council = council_names()[la_code]
-result, label, is_demo = current_dataset()
+result, label, elsewhere = dataset_for_council(la_code)
 st.title(f"Hot spots: {council}")
 
-if result is None or result.la_code != la_code:
-    data_council = council_names().get(result.la_code, result.la_code) if result else None
-    st.warning(
-        f"The dataset in use ({label}) covers {data_council}, not {council}. "
-        f"Choose {data_council} in the sidebar, or upload an export for {council} on *Your data*."
-    )
+if elsewhere:
+    st.warning(elsewhere)
     st.stop()
 
 cases = result.cases

@@ -6,20 +6,16 @@ from streamlit_folium import st_folium
 from ehmap.maps import area_map, classify
 from ehmap.needmap import CaseFilter, need_map_table
 from ehmap.taxonomy import NEEDS
-from ui.state import council_areas, council_names, current_dataset, population, selected_council
+from ui.state import council_areas, council_names, dataset_for_council, population, selected_council
 from ui.widgets import legend
 
 la_code = selected_council()
 council = council_names()[la_code]
-result, label, is_demo = current_dataset()
+result, label, elsewhere = dataset_for_council(la_code)
 st.title(f"Need map: {council}")
 
-if result is None or result.la_code != la_code:
-    data_council = council_names().get(result.la_code, result.la_code) if result else None
-    st.warning(
-        f"The dataset in use ({label}) covers {data_council}, not {council}. "
-        f"Choose {data_council} in the sidebar, or upload an export for {council} on *Your data*."
-    )
+if elsewhere:
+    st.warning(elsewhere)
     st.stop()
 
 cases = result.cases
