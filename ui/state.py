@@ -173,3 +173,75 @@ def uploaded_locality_areas(data: bytes, filename: str, name_column: str, la_cod
     from ehmap.areas import locality_area_set, read_localities
 
     return locality_area_set(la_code, read_localities(data, filename, name_column), f"Localities from {filename}")
+
+
+# --- performance and trends (appended by the performance feature) --------------------------------
+
+PERIOD_KEY = "shared_period"  # (start, end) referral dates, shared by the pages that filter by period
+
+
+@st.cache_data(show_spinner=False)
+def idaci_deciles() -> tuple[pd.Series | None, str | None]:
+    """National IDACI decile (IoD2019) per LSOA 2011 for case-mix strata, or None with the reason it is missing."""
+    item, problem = indicator_on_lsoa11("iod2019")
+    if item is None or "idaci_decile" not in item.values.columns:
+        return None, problem or "The IoD2019 file has no IDACI decile column."
+    return item.values.set_index("lsoa11cd")["idaci_decile"], None
+
+
+@st.cache_data(show_spinner="Assigning LSOAs to wards...")
+def ward_names(la_code: str) -> pd.Series:
+    """LSOA 2011 code -> electoral ward name (ONS best fit), the localities used by the performance pages."""
+    wards = hotspot_areas("ward", la_code)
+    return wards.lsoa_to_area.map(wards.areas.set_index("code")["name"])
+
+
+def period_selector(cases: pd.DataFrame, key: str, container=st) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A referral-period picker whose choice carries across pages (kept under PERIOD_KEY)."""
+    first, last = cases["referral_date"].min().date(), cases["referral_date"].max().date()
+    start, end = st.session_state.get(PERIOD_KEY, (first, last))
+    start, end = min(max(start, first), last), max(min(end, last), first)
+    chosen = container.date_input("Referrals between", value=(start, end), min_value=first, max_value=last,
+                                  format="DD/MM/YYYY", key=key)
+    start, end = (chosen[0], chosen[1]) if len(chosen) == 2 else (chosen[0], chosen[0])
+    st.session_state[PERIOD_KEY] = (start, end)
+    return pd.Timestamp(start), pd.Timestamp(end)
+
+
+# --- coverage (appended by the coverage feature) -------------------------------------------------
+
+SERVICES_UPLOAD_KEY = "coverage_services_upload"  # the uploaded services file's bytes and name, this session only
+
+
+@st.cache_data(show_spinner="Placing each LSOA at the centre of its postcodes (first run: about 10 s)...")
+def coverage_centres(la_code: str) -> pd.DataFrame:
+    """The council's LSOA centres (mean postcode grid reference), from the on-disk cache of all LSOAs."""
+    from ehmap.coverage import council_centres, lsoa_centres
+
+    return council_centres(council_areas(la_code), lsoa_centres(postcode_directory()))
+
+
+@st.cache_data(show_spinner=False)
+def coverage_idaci(la_code: str) -> tuple[pd.DataFrame | None, str | None]:
+    """IoD2019 IDACI scores of the council's LSOAs, or None and why."""
+    from ehmap.coverage import council_idaci
+
+    return council_idaci(council_areas(la_code)["lsoa11cd"])
+
+
+@st.cache_data(show_spinner="Reading the services file...", max_entries=8)
+def services_file(data: bytes, filename: str, la_code: str):
+    """A services file validated and located for a council (`ehmap.services.ServicesResult`; raises ExportError)."""
+    from ehmap.exports import read_export
+    from ehmap.services import ingest_services
+
+    area = council_areas(la_code).union_all()
+    return ingest_services(read_export(data, filename), la_code, postcode_directory(), area)
+
+
+def demo_services():
+    """The demo's fictional Croydon services (`ServicesResult`)."""
+    from ehmap.catalogue import ROOT
+
+    path = ROOT / "demo" / "croydon_services.csv"
+    return services_file(path.read_bytes(), path.name, DEMO_LA_CODE)
