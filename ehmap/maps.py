@@ -151,10 +151,13 @@ def area_map(
         tooltip=folium.GeoJsonTooltip(fields=list(tooltip_fields), aliases=list(tooltip_fields.values()), sticky=True),
     ).add_to(fmap)
     _Attribution(attribution).add_to(fmap)
+    fmap.get_root().header.add_child(folium.Element(
+        "<style>.leaflet-control-attribution{font-size:10px;line-height:1.3;max-width:70%}</style>"
+    ))
     return fmap
 
 
-def zoom_to_fit(west: float, south: float, east: float, north: float, width_px: int = 680, height_px: int = 600) -> float:
+def zoom_to_fit(west: float, south: float, east: float, north: float, width_px: int = 640, height_px: int = 480) -> float:
     """The largest web-mercator zoom (in quarter steps) at which the extent fits a map of this size."""
     def mercator_y(lat: float) -> float:
         return np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))
