@@ -48,6 +48,8 @@ pages = st.navigation(
         st.Page("pages/deprivation.py", title="Deprivation context", icon="🏘️"),
         st.Page("pages/need_deprivation.py", title="Need and deprivation", icon="🔀"),
         st.Page("pages/poverty.py", title="Destabilised by poverty", icon="💷"),
+        st.Page("pages/performance.py", title="Which services help most", icon="📊"),
+        st.Page("pages/trends.py", title="Trends", icon="📈"),
         st.Page("pages/data_sources.py", title="Data sources", icon="📂"),
         st.Page("pages/about.py", title="About and sources", icon="ℹ️"),
     ]

@@ -89,6 +89,47 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def infer_council(path: Path, mapping_path: Path | None = None) -> str:
+    """The council most of an export's postcodes are in (for commands where --la is optional)."""
+    from ehmap.exports import match_columns
+    from ehmap.postcodes import normalise_postcodes
+
+    try:
+        table = read_export(path.read_bytes(), path.name)
+    except OSError as error:
+        raise ExportError(f"{path} could not be opened ({error.strerror}).") from None
+    column = match_columns(list(table.columns), load_mapping(mapping_path) if mapping_path else None)["postcode"]
+    postcodes = normalise_postcodes(table[column].astype("string")).fillna("").to_numpy(dtype=object)
+    lads = PostcodeDirectory.load().lookup(postcodes).lad_code.dropna()
+    if lads.empty:
+        raise ExportError(f"No postcode in {path} is in the ONS Postcode Directory: give the council with --la.")
+    return str(lads.mode().iloc[0])
+
+
+def _performance_command(args: argparse.Namespace) -> int:
+    from ehmap.performance import outcome_table, performance_csv
+
+    la_code = args.la or infer_council(args.cases, args.mapping)
+    result = ingest_file(args.cases, la_code, args.mapping)
+    localities = None
+    if args.by == "locality":
+        from ehmap.areas import area_set
+
+        wards = area_set("ward", la_code)
+        localities = wards.lsoa_to_area.map(wards.areas.set_index("code")["name"])
+    try:
+        table = outcome_table(result.cases, args.by, localities)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    performance_csv(table).to_csv(args.out, index=False)
+    for note in table.notes:
+        print(note)
+    print(f"{len(table.shown) - 1} groups by {args.by} from {result.accepted} episodes of {la_code} -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     hot.add_argument("--out", required=True, type=Path, help="CSV file to write")
     hot.set_defaults(run=_hotspots_command)
+    perf = commands.add_parser("performance", help="outcome measures per service (or referral source, locality) as CSV")
+    perf.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    perf.add_argument("--by", default="service", choices=["service", "referral_source", "locality"],
+                      help="grouping; locality = electoral ward (ONS LSOA->ward best fit)")
+    perf.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
+    perf.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
+    perf.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    perf.set_defaults(run=_performance_command)
     return parser
 
 
