@@ -45,6 +45,7 @@ pages = st.navigation(
         st.Page("pages/need_map.py", title="Need map", icon="🗺️", default=True),
         st.Page("pages/your_data.py", title="Your data", icon="📄"),
         st.Page("pages/hotspots.py", title="Hot spots", icon="🔥"),
+        st.Page("pages/coverage.py", title="Service coverage", icon="📍"),
         st.Page("pages/deprivation.py", title="Deprivation context", icon="🏘️"),
         st.Page("pages/need_deprivation.py", title="Need and deprivation", icon="🔀"),
         st.Page("pages/poverty.py", title="Destabilised by poverty", icon="💷"),

@@ -130,6 +130,26 @@ def _performance_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _coverage_command(args: argparse.Namespace) -> int:
+    from ehmap.coverage import area_csv, coverage_for_files
+
+    result = ingest_file(args.cases, args.la, args.mapping)
+    try:
+        table, services = coverage_for_files(result, args.services, args.la, args.need, args.type, args.bands, args.poor_access)
+    except (LookupError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    area_csv(table).to_csv(args.out, index=False)
+    if services.rejected:
+        services.rejects.to_csv(args.out.with_name(f"{args.out.stem}_service_rejects.csv"), index=False)
+    for note in [*table.notes, table.straight_line_note]:
+        print(note)
+    print(f"services: {services.rows_read} rows read, {services.accepted} accepted, {services.rejected} rejected; "
+          f"{len(table.areas)} LSOAs, {int(table.areas['flag'].sum())} flagged (below expected, poor access) -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     hot.add_argument("--out", required=True, type=Path, help="CSV file to write")
     hot.set_defaults(run=_hotspots_command)
+    cov = commands.add_parser("coverage", help="access to services, expected vs observed episodes and gap flags per LSOA, as CSV")
+    cov.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    cov.add_argument("--services", required=True, type=Path, help="services file (CSV or XLSX)")
+    cov.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")
+    cov.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
+    cov.add_argument("--type", action="append", help="count only services of this type (repeatable), e.g. family_hub")
+    cov.add_argument("--bands", default="1,1.5,2", help="distance bands in miles, comma-separated (default 1,1.5,2)")
+    cov.add_argument("--poor-access", type=float, help="miles beyond which access is poor (default: the first band)")
+    cov.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in the case export")
+    cov.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    cov.set_defaults(run=_coverage_command)
     perf = commands.add_parser("performance", help="outcome measures per service (or referral source, locality) as CSV")
     perf.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
     perf.add_argument("--by", default="service", choices=["service", "referral_source", "locality"],

@@ -1,0 +1,230 @@
+"""Service coverage: where need is high and reach is low, beside the services that could reach it."""
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from ehmap.coverage import (
+    GAP_COLOURS,
+    MILE_M,
+    TYPE_COLOURS,
+    DistanceBands,
+    add_catchments,
+    add_services,
+    add_site,
+    catchments,
+    coverage,
+    gap_choropleth,
+    outreach_csv,
+    what_if,
+)
+from ehmap.demo import DEMO_LA_CODE
+from ehmap.exports import ExportError
+from ehmap.maps import LegendEntry, area_map
+from ehmap.postcodes import format_postcode, normalise_postcodes
+from ehmap.services import SERVICE_TYPES
+from ehmap.taxonomy import NEEDS
+from ui.state import (
+    council_areas,
+    council_names,
+    coverage_centres,
+    coverage_idaci,
+    dataset_for_council,
+    demo_services,
+    population,
+    postcode_directory,
+    selected_council,
+    services_file,
+)
+from ui.widgets import legend
+
+la_code = selected_council()
+council = council_names()[la_code]
+st.title(f"Service coverage: {council}")
+st.caption(
+    "Where families in need are not being reached: expected demand from deprivation against the episodes "
+    "recorded, beside the straight-line distance to the nearest service. No case locations are shown."
+)
+
+result, label, problem = dataset_for_council(la_code)
+if problem:
+    st.warning(problem)
+    st.stop()
+children, population_missing = population()
+if children is None:
+    st.warning(f"Expected demand needs the number of children in each area. {population_missing}")
+    st.stop()
+
+with st.expander("Services file", expanded=la_code != DEMO_LA_CODE):
+    st.markdown(
+        "A CSV or Excel file with a **name**, a **type** (family hub, children's centre, school, domestic abuse "
+        "service, parenting programme, youth service, health, VCS, other), a **postcode** or **easting/northing** "
+        "or **latitude/longitude**, the **needs served** (blank: all needs), and optionally opening hours, "
+        "capacity and the **team** name your case records use."
+    )
+    upload = st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file")
+try:
+    if upload is not None:
+        services_result, services_label = services_file(upload.getvalue(), upload.name, la_code), upload.name
+    elif la_code == DEMO_LA_CODE:
+        services_result, services_label = demo_services(), "demo services (fictional, at real Croydon postcodes)"
+    else:
+        st.info(f"Upload {council}'s services file above to see coverage.")
+        st.stop()
+except ExportError as error:
+    st.error(str(error))
+    st.stop()
+services = services_result.services
+st.caption(
+    f"Services from {services_label}: {services_result.rows_read} rows read, {services_result.accepted} accepted, "
+    f"{services_result.rejected} rejected."
+)
+if services_result.rejected:
+    with st.expander(f"Rejected service rows ({services_result.rejected})"):
+        st.dataframe(services_result.rejects, hide_index=True, width="stretch")
+if services.empty:
+    st.warning("No row of the services file could be used; see the rejected rows.")
+    st.stop()
+
+bands = DistanceBands()
+needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
+present_types = [kind for kind in SERVICE_TYPES if kind in set(services["type"])]
+controls = st.columns([2, 3, 1.5])
+need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="coverage_need")
+types = controls[1].multiselect(
+    "Service types counted",
+    options=present_types,
+    default=present_types,
+    format_func=SERVICE_TYPES.get,
+    key="coverage_types",
+)
+poor_miles = controls[2].selectbox(
+    "Poor access beyond",
+    options=list(bands.miles),
+    format_func=lambda m: f"{m:g} mile{'s' if m != 1 else ''}",
+    key="coverage_poor_access",
+)
+idaci, idaci_missing = coverage_idaci(la_code)
+centres = coverage_centres(la_code)
+table = coverage(
+    result.cases,
+    centres,
+    services,
+    children,
+    idaci,
+    need,
+    None if set(types) == set(present_types) else types,
+    bands,
+    poor_miles,
+)
+
+with st.expander("What if: a new site", expanded=False):
+    site_columns = st.columns([2, 1.5])
+    site_postcode = site_columns[0].text_input("Postcode of a hypothetical new site", key="coverage_site_postcode")
+    site_band = site_columns[1].selectbox(
+        "Within",
+        options=list(bands.miles),
+        index=list(bands.miles).index(poor_miles),
+        format_func=lambda m: f"{m:g} mile{'s' if m != 1 else ''}",
+        key="coverage_site_band",
+    )
+site = None
+if site_postcode.strip():
+    normalised = normalise_postcodes(pd.Series([site_postcode], dtype="string")).fillna("")
+    found = postcode_directory().lookup(normalised.to_numpy(dtype=object))
+    if not found.has_grid[0]:
+        st.error(f"'{site_postcode.strip()}' is not a postcode with a grid reference in the ONS Postcode Directory.")
+    else:
+        site = what_if(table, float(found.easting[0]), float(found.northing[0]), site_band)
+        site_label = f"New site at {format_postcode(normalised.iloc[0])}"
+
+flagged = table.flagged
+summary = st.columns(4)
+summary[0].metric(
+    "Areas flagged",
+    len(flagged),
+    help="Observed significantly below expected (95% upper limit under 1) "
+    f"and no service within {poor_miles:g} miles (straight line)",
+)
+summary[1].metric("Children 0-17 in flagged areas", f"{int(flagged['children'].fillna(0).sum()):,}")
+summary[2].metric(f"Episodes in {council} ({needs[need]})", table.council_observed)
+summary[3].metric("Services counted", len(table.services))
+if site is not None:
+    st.success(
+        f"{site_label}: {site.children_reached:,} children in {len(site.reached)} flagged area(s) come within "
+        f"{site_band:g} miles (straight line). Flagged areas: {site.flagged_before} before, {site.flagged_after} after."
+    )
+
+choropleth = gap_choropleth(table)
+geometry = council_areas(la_code).merge(table.areas.drop(columns=["easting", "northing"]), on=["lsoa11cd", "lsoa11nm"])
+geometry["expected_text"] = geometry["expected"].map(lambda v: f"{v:.1f}")
+geometry["distance_text"] = geometry["distance_miles"].map(lambda v: "" if v != v else f"{v:.2f} miles")
+tooltip = {
+    "lsoa11nm": "LSOA",
+    "children": "Children 0-17",
+    "expected_text": "Expected",
+    "observed": "Observed",
+    "nearest_service": "Nearest service",
+    "distance_text": "Distance (straight line)",
+}
+map_column, side_column = st.columns([3, 2])
+with map_column:
+    toggles = st.columns(2)
+    show_catchments = toggles[0].toggle("Catchments (nearest service)", value=False, key="coverage_catchments")
+    basemap = toggles[1].toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key="coverage_basemap")
+    fmap = area_map(geometry, choropleth.colours, tooltip, basemap=basemap)
+    if show_catchments and len(table.services):
+        add_catchments(fmap, catchments(council_areas(la_code), centres, table.services))
+    add_services(fmap, table.services)
+    if site is not None:
+        add_site(fmap, site.easting, site.northing, site.band_m, site_label)
+    st_folium(
+        fmap,
+        key="coverage_map",
+        returned_objects=[],
+        height=620,
+        use_container_width=True,
+        center=fmap.location,
+        zoom=fmap.options.get("zoom", 11),
+    )
+with side_column:
+    legend("Gap", choropleth.legend)
+    counted_types = [kind for kind in SERVICE_TYPES if kind in set(table.services["type"])]
+    legend("Services (circles)", [LegendEntry(TYPE_COLOURS[kind], SERVICE_TYPES[kind]) for kind in counted_types])
+    for note in table.notes:
+        st.caption(note)
+    if idaci_missing:
+        st.caption(f"Deprivation not used: {idaci_missing}")
+    st.caption(table.straight_line_note)
+    st.caption(table.suppression_note)
+    if site is not None and len(site.reached):
+        st.markdown(f"**Flagged areas the new site reaches within {site_band:g} miles**")
+        st.dataframe(
+            site.reached.rename(
+                columns={
+                    "lsoa11cd": "LSOA code",
+                    "lsoa11nm": "Area",
+                    "children": "Children 0-17",
+                    "distance_m": "Distance to site (m)",
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+st.subheader("Outreach list")
+flagged_only = st.toggle("Flagged areas only", value=False, key="coverage_flagged_only")
+outreach = outreach_csv(table, flagged_only)
+st.caption(
+    f"Ranked: flagged areas ({GAP_COLOURS['flag'][1].lower()}) first, then by gap (expected minus observed); "
+    "areas whose count is hidden follow by expected demand, so their place cannot reveal the count. "
+    f"Distances are to the nearest counted service; {bands.walk_kmh:g} km/h walking; 1 mile = {MILE_M:,.0f} m."
+)
+st.dataframe(outreach, hide_index=True, width="stretch")
+st.download_button(
+    "Download the outreach list (CSV)",
+    data=outreach.to_csv(index=False).encode("utf-8"),
+    file_name=f"ehmap_outreach_{la_code}_{need or 'all'}.csv",
+    mime="text/csv",
+    key="coverage_download",
+)
