@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.stats import binom, norm
 
 from ehmap import funnel
-from ehmap.disclosure import SUPPRESSION_NOTE, shown_counts, suppression_mask
+from ehmap.disclosure import SUPPRESSION_NOTE, primary_suppression, shown_counts, suppression_mask
 from ehmap.taxonomy import NEED_BITS
 
 REREFERRAL_MONTHS = 12
@@ -173,6 +173,29 @@ def _raw_counts(cases: pd.DataFrame, groups: pd.Series, flags: pd.DataFrame) -> 
     return counts.sort_index()
 
 
+# (whole, part): where both are shown and whole - part is 1-5, the whole is hidden too (it would give that count away)
+_DIFFERENCES = (("episodes", "closed"), ("closed", "rereferral_eligible"))
+
+
+def _with_partner(counts: pd.Series, mask: pd.Series) -> pd.Series:
+    """Hide the smallest visible non-zero count as well when a column has exactly one hidden count (total shown)."""
+    mask = mask.copy()
+    if mask.sum() == 1:
+        visible = counts.where(~mask & (counts > 0))
+        if visible.notna().any():
+            mask.loc[visible.idxmin()] = True
+    return mask
+
+
+def _masks(counts: pd.DataFrame) -> pd.DataFrame:
+    """Which counts to hide: 1-5, differences of 1-5 between a shown whole and its shown part, and partners."""
+    masks = pd.DataFrame({c: suppression_mask(counts[c]) for c in _COUNTS})
+    for whole, part in _DIFFERENCES:
+        gap = primary_suppression(counts[whole] - counts[part]) & ~masks[whole] & ~masks[part]
+        masks[whole] = _with_partner(counts[whole], masks[whole] | gap)
+    return masks
+
+
 def outcome_table(
     cases: pd.DataFrame,
     by: str = "service",
@@ -184,7 +207,7 @@ def outcome_table(
     groups = group_labels(cases, by, lsoa_to_locality)
     flags = episode_flags(cases, as_of)
     counts = _raw_counts(cases, groups, flags)
-    masks = pd.DataFrame({c: suppression_mask(counts[c]) for c in _COUNTS})
+    masks = _masks(counts)
     shown = pd.DataFrame({"group": counts.index.astype(str)})
     for column in _COUNTS:
         shown[column] = shown_counts(counts[column], masks[column]).to_numpy()

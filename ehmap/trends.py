@@ -1,7 +1,8 @@
 """Trends over time: referrals, open caseload and closure outcomes per month or quarter, by need or service.
 
-Tables returned here are safe to show: counts of 1-5 are `c` (no totals are published beside them,
-so no secondary suppression is needed) and a share is blank wherever its numerator or denominator is.
+Tables returned here are safe to show: counts of 1-5 are `c` and a share is blank wherever its numerator
+or denominator is. Split by service or need, the other counts are also rounded to the nearest 5: open caseload
+moves by referrals minus closures, so exact neighbouring counts would give a hidden one away.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ehmap.disclosure import primary_suppression
+from ehmap.disclosure import SMALLEST_SHOWN, round_to_base
 from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY
 
 FREQUENCIES = {"month": "M", "quarter": "Q"}
 SPLITS = ("none", "service", "need")
+ROUNDED_SMALLEST_SHOWN = 8  # rounded to 5, 6 and 7 would show as 5: hidden as well
 ALL_EPISODES = "All episodes"
 
 
@@ -73,17 +75,19 @@ def trend_table(
             )
         )
     table = pd.concat(rows, ignore_index=True)
-    return _safe(table)
+    return _safe(table, rounded=by != "none")
 
 
-def _safe(table: pd.DataFrame) -> pd.DataFrame:
-    """Counts 1-5 blanked (value) and shown as 'c' (text); shares hidden with their counts."""
+def _safe(table: pd.DataFrame, rounded: bool) -> pd.DataFrame:
+    """Counts 1-5 blanked (shown as 'c'), the rest rounded to 5 when `rounded` (6 and 7, which would show as 5,
+    are hidden too); shares hidden with their counts."""
     out = table[["period", "period_start", "group"]].copy()
-    hidden = {
-        c: primary_suppression(table[c]) for c in ("referrals", "open_caseload", "closures", "needs_met", "step_up")
-    }
+    limit = ROUNDED_SMALLEST_SHOWN if rounded else SMALLEST_SHOWN
+    counts = ("referrals", "open_caseload", "closures", "needs_met", "step_up")
+    hidden = {c: (table[c] > 0) & (table[c] < limit) for c in counts}
     for column in ("referrals", "open_caseload", "closures"):
-        out[column] = table[column].astype(float).mask(hidden[column])
+        values = round_to_base(table[column]).astype(float) if rounded else table[column].astype(float)
+        out[column] = values.mask(hidden[column])
     for share in ("needs_met", "step_up"):
         hide = (hidden[share] | hidden["closures"] | (table["closures"] == 0)).to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):

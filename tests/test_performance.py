@@ -76,7 +76,8 @@ def test_council_row_gives_the_known_rates_with_wilson_intervals(cases):
     # Team A alone is below council level: its counts of 1-5 are 'c' and the shares built on them are blank
     team = table.shown.set_index("group").loc["Team A"]
     assert team["step_up"] == "c" and np.isnan(team["step_up_pct"]) and np.isnan(team["rereferral_lower"])
-    assert team["episodes"] == "9" and team["closed"] == "8"
+    # 1 open episode (9 - 8) and 1 recent closure (8 - 7) would be given away: the wholes are hidden
+    assert (team["episodes"], team["closed"], team["rereferral_eligible"]) == ("c", "c", "7")
     assert "same pseudonymised case ID" in performance.REREFERRAL_RULE
 
 
@@ -160,3 +161,40 @@ def test_trends_count_referrals_open_caseload_and_hide_small_counts(cases):
     assert "c" in shown["referrals"].tolist()
     with pytest.raises(ValueError, match=r"frequency must be one of month, quarter; got 'week'\."):
         trends.trend_table(cases, "week")
+
+
+def test_a_whole_that_would_give_away_a_small_difference_is_hidden_with_a_partner():
+    rows = []
+    for service, episodes, closed in (("A", 20, 17), ("B", 30, 20), ("C", 40, 30)):
+        for i in range(episodes):
+            rows.append(
+                {
+                    "case_id": f"{service}{i}",
+                    "family_id": f"F{service}{i}",
+                    "lsoa11cd": "E01001001",
+                    "lad_code": CROYDON,
+                    "referral_date": pd.Timestamp("2020-01-01"),
+                    "end_date": pd.Timestamp("2020-03-01") if i < closed else pd.NaT,
+                    "service": service,
+                    "needs_mask": 1,
+                    "outcome": "needs_met" if i < closed else None,
+                    "referral_source": "School",
+                    "age_at_referral": 8,
+                }
+            )
+    cases = pd.DataFrame(rows).astype({"outcome": "category", "service": "category", "age_at_referral": "Int64"})
+    shown = performance.outcome_table(cases, as_of=pd.Timestamp("2022-01-01")).shown.set_index("group")
+    # A has 3 open episodes: its episode count is hidden, and B's with it (the council total is shown)
+    assert shown["episodes"].tolist() == ["c", "c", "40", "90"]
+    assert shown["closed"].tolist() == ["17", "20", "30", "67"]
+    assert shown.loc["A", "needs_met_pct"] == 100.0
+
+
+def test_split_trends_round_counts_to_five_so_caseload_arithmetic_reveals_nothing(cases):
+    doubled = pd.concat([cases] * 2, ignore_index=True)
+    by_service = trends.trend_table(doubled, "quarter", by="service").set_index("period")
+    # 10 referrals and 8 open: both shown as 10; the 6 closures in Q2 would show as 5, so they are hidden
+    assert by_service.loc["2022Q1", "referrals"] == 10 and by_service.loc["2022Q1", "open_caseload"] == 10
+    assert np.isnan(by_service.loc["2022Q2", "closures"])
+    unsplit = trends.trend_table(doubled, "quarter").set_index("period")
+    assert unsplit.loc["2022Q1", "open_caseload"] == 8
