@@ -131,11 +131,18 @@ def _performance_command(args: argparse.Namespace) -> int:
 
 
 def _coverage_command(args: argparse.Namespace) -> int:
-    from ehmap.coverage import area_csv, coverage_for_files
+    from ehmap.coverage import area_csv, check_coverage_arguments, coverage_for_files
 
+    try:
+        check_coverage_arguments(args.services, args.need, args.bands)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     result = ingest_file(args.cases, args.la, args.mapping)
     try:
-        table, services = coverage_for_files(result, args.services, args.la, args.need, args.type, args.bands, args.poor_access)
+        table, services = coverage_for_files(
+            result, args.services, args.la, args.need, args.type, args.bands, args.poor_access
+        )
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -145,8 +152,9 @@ def _coverage_command(args: argparse.Namespace) -> int:
         services.rejects.to_csv(args.out.with_name(f"{args.out.stem}_service_rejects.csv"), index=False)
     for note in [*table.notes, table.straight_line_note]:
         print(note)
+    flagged = int(table.areas["flag"].sum())
     print(f"services: {services.rows_read} rows read, {services.accepted} accepted, {services.rejected} rejected; "
-          f"{len(table.areas)} LSOAs, {int(table.areas['flag'].sum())} flagged (below expected, poor access) -> {args.out}")
+          f"{len(table.areas)} LSOAs, {flagged} flagged (below expected, poor access) -> {args.out}")
     return 0
 
 
@@ -182,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     hot.add_argument("--out", required=True, type=Path, help="CSV file to write")
     hot.set_defaults(run=_hotspots_command)
-    cov = commands.add_parser("coverage", help="access to services, expected vs observed episodes and gap flags per LSOA, as CSV")
+    cov = commands.add_parser(
+        "coverage", help="access to services, expected vs observed episodes and gap flags per LSOA, as CSV"
+    )
     cov.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
     cov.add_argument("--services", required=True, type=Path, help="services file (CSV or XLSX)")
     cov.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")

@@ -42,6 +42,7 @@ from ehmap.ingest import IngestResult
 from ehmap.maps import Choropleth, LegendEntry
 from ehmap.needmap import CaseFilter, episodes_by_lsoa
 from ehmap.services import SERVICE_TYPES, ServicesResult, services_serving
+from ehmap.taxonomy import NEED_BITS
 
 log = logging.getLogger(__name__)
 
@@ -498,6 +499,15 @@ def parse_bands(text: str) -> DistanceBands:
     return DistanceBands(miles)
 
 
+def check_coverage_arguments(services_path: Path, need: str = "all", bands: str = "1,1.5,2") -> None:
+    """Fail fast, before anything is loaded, on an unknown need, bad bands or an unreadable services file."""
+    if need != "all" and need not in NEED_BITS:
+        raise ValueError(f"Unknown need '{need}'; valid needs are {sorted(NEED_BITS)} or 'all'.")
+    parse_bands(bands)
+    if not services_path.is_file():
+        raise ValueError(f"{services_path} could not be opened (No such file or directory).")
+
+
 def coverage_for_files(
     cases: IngestResult,
     services_path: Path,
@@ -508,6 +518,7 @@ def coverage_for_files(
     poor_access_miles: float | None = None,
 ) -> tuple[Coverage, ServicesResult]:
     """The coverage table for an ingested case export and a services file (what the CLI writes)."""
+    check_coverage_arguments(services_path, need, bands)
     from ehmap.exports import read_export
     from ehmap.geography import council_lsoas
     from ehmap.indicators import child_population
@@ -557,14 +568,18 @@ GAP_COLOURS = {
     "below": ("#fd8d3c", "Below expected, a service within reach"),
     "poor": ("#fee391", "Poor access, reached as expected"),
     "fine": ("#f7f7f7", "Reached as expected, a service within reach"),
+    "reached": ("#2c7fb8", "Flagged now, within the band of the new site"),
 }
 
 
-def gap_choropleth(result: Coverage) -> Choropleth:
-    """Colour each area by its gap category (flagged / below expected / poor access / fine)."""
+def gap_choropleth(result: Coverage, reached: list[str] | None = None) -> Choropleth:
+    """Colour each area by its gap category; flagged areas a what-if site reaches (`reached` codes) apart."""
     areas = result.areas
+    newly = areas["lsoa11cd"].isin(reached or []) & areas["flag"]
     category = np.select(
-        [areas["flag"], areas["below_expected"], areas["poor_access"]], ["flag", "below", "poor"], "fine"
+        [newly, areas["flag"], areas["below_expected"], areas["poor_access"]],
+        ["reached", "flag", "below", "poor"],
+        "fine",
     )
     colours = pd.Series([GAP_COLOURS[c][0] for c in category], index=areas.index, dtype=object)
     legend = [LegendEntry(*GAP_COLOURS[c]) for c in GAP_COLOURS if (category == c).any()]

@@ -397,6 +397,17 @@ class ServiceLinks:
     episode_service: pd.Series  # per episode: the services file's name, <NA> when unmatched
     values: pd.DataFrame  # case_service, episodes, linked_to (blank when unmatched)
 
+    def shown_values(self) -> pd.DataFrame:
+        """The case-record service values with episode counts safe to show (1-5 as `c`, with a secondary cell)."""
+        from ehmap.disclosure import shown_counts, suppression_mask
+
+        counts = self.values["episodes"].astype("int64")
+        out = self.values.copy()
+        out["episodes"] = shown_counts(counts, suppression_mask(counts)).to_numpy()
+        return out.rename(
+            columns={"case_service": "Service in case records", "episodes": "Episodes", "linked_to": "Linked to"}
+        )
+
     @property
     def linked_share(self) -> float:
         """Share of episodes linked to a service in the file."""

