@@ -11,6 +11,7 @@ from ehmap.taxonomy import NEEDS
 from ui.state import (
     council_names,
     dataset_for_council,
+    period_selector,
     hotspot_areas,
     locality_file_columns,
     population,
@@ -31,19 +32,16 @@ if elsewhere:
 cases = result.cases
 children, population_missing = population()
 needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
-first, last = cases["referral_date"].min().date(), cases["referral_date"].max().date()
 geographies = {"lsoa11": "LSOA (2011)", "ward": "Electoral ward", "custom": "Your localities (upload)"}
 measures = {key: title for key, title in MEASURES.items() if children is not None or key == "count"}
 measure_keys = ["smoothed_rate", "rate", "count"] if children is not None else ["count"]
 
 controls = st.columns([2, 2, 1.6, 1.8, 1.4])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="hotspots_need")
-period = controls[1].date_input("Referrals between", value=(first, last), min_value=first, max_value=last,
-                                format="DD/MM/YYYY", key="hotspots_period")
+start, end = period_selector(cases, "hotspots_period", controls[1])
 geography = controls[2].selectbox("Geography", options=list(geographies), format_func=geographies.get, key="hotspots_geography")
 measure = controls[3].radio("Measure", measure_keys, format_func=measures.get, key="hotspots_measure")
 statistic = controls[4].radio("Statistic", list(STATISTIC_TITLES), format_func=STATISTIC_TITLES.get, key="hotspots_statistic")
-start, end = (period[0], period[1]) if len(period) == 2 else (period[0], period[0])
 
 with st.expander("Neighbours, smoothing and permutations"):
     options = st.columns(4)

@@ -6,7 +6,7 @@ from streamlit_folium import st_folium
 from ehmap.maps import area_map, classify
 from ehmap.needmap import CaseFilter, need_map_table
 from ehmap.taxonomy import NEEDS
-from ui.state import council_areas, council_names, dataset_for_council, population, selected_council
+from ui.state import council_areas, council_names, dataset_for_council, period_selector, population, selected_council
 from ui.widgets import legend
 
 la_code = selected_council()
@@ -22,15 +22,13 @@ cases = result.cases
 children, population_missing = population()
 needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
 services = [None, *sorted(cases["service"].dropna().unique())]
-first, last = cases["referral_date"].min().date(), cases["referral_date"].max().date()
 
 controls = st.columns([2, 2, 2, 1.4])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="need_map_need")
-period = controls[1].date_input("Referrals between", value=(first, last), min_value=first, max_value=last, format="DD/MM/YYYY", key="need_map_period")
+start, end = period_selector(cases, "need_map_period", controls[1])
 service = controls[2].selectbox("Service", options=services, format_func=lambda s: s or "All services", key="need_map_service")
 measures = ["Rate per 1,000 children", "Episodes"] if children is not None else ["Episodes"]
 measure = controls[3].radio("Measure", measures, key="need_map_measure")
-start, end = (period[0], period[1]) if len(period) == 2 else (period[0], period[0])
 
 table = need_map_table(cases, council_areas(la_code), CaseFilter(need, start, end, service), children)
 areas = table.areas
