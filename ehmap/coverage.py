@@ -596,6 +596,14 @@ def to_wgs84(easting: np.ndarray, northing: np.ndarray) -> tuple[np.ndarray, np.
     return np.asarray(lat), np.asarray(lon)
 
 
+def from_wgs84(lat: float, lon: float) -> tuple[float, float]:
+    """A WGS84 latitude/longitude (e.g. a map click) as British National Grid easting and northing."""
+    from pyproj import Transformer
+
+    easting, northing = Transformer.from_crs("EPSG:4326", WORKING_CRS, always_xy=True).transform(lon, lat)
+    return float(easting), float(northing)
+
+
 def add_services(fmap: folium.Map, services: pd.DataFrame) -> None:
     """Services as circle markers coloured by type, with a tooltip (no icons: Font Awesome would need a CDN)."""
     lat, lon = to_wgs84(services["easting"].to_numpy(), services["northing"].to_numpy())

@@ -14,6 +14,7 @@ from ehmap.coverage import (
     add_site,
     catchments,
     coverage,
+    from_wgs84,
     gap_choropleth,
     outreach_csv,
     what_if,
@@ -37,6 +38,14 @@ from ui.state import (
     services_file,
 )
 from ui.widgets import legend
+
+
+def miles_text(miles: float) -> str:
+    """'1 mile', '1.5 miles'."""
+    return f"{miles:g} mile{'s' if miles != 1 else ''}"
+
+
+CLICKED_SITE_KEY = "coverage_clicked_site"  # (lat, lon) of the last map click placing a what-if site
 
 la_code = selected_council()
 council = council_names()[la_code]
@@ -104,7 +113,7 @@ types = controls[1].multiselect(
 poor_miles = controls[2].selectbox(
     "Poor access beyond",
     options=list(bands.miles),
-    format_func=lambda m: f"{m:g} mile{'s' if m != 1 else ''}",
+    format_func=miles_text,
     key="coverage_poor_access",
 )
 idaci, idaci_missing = coverage_idaci(la_code)
@@ -128,15 +137,25 @@ with st.expander("What if: a new site", expanded=False):
         "Within",
         options=list(bands.miles),
         index=list(bands.miles).index(poor_miles),
-        format_func=lambda m: f"{m:g} mile{'s' if m != 1 else ''}",
+        format_func=miles_text,
         key="coverage_site_band",
     )
+    click_mode = st.toggle("Or place it by clicking the map", value=False, key="coverage_site_click")
 site = None
-if site_postcode.strip():
+notice = st.empty()  # one fixed slot for the what-if's messages, so the map below never moves (and remounts)
+clicked_point = st.session_state.get(CLICKED_SITE_KEY) if click_mode else None
+if clicked_point:
+    site = what_if(table, *from_wgs84(*clicked_point), site_band)
+    site_label = f"New site at the clicked point ({clicked_point[0]:.5f}, {clicked_point[1]:.5f})"
+elif click_mode:
+    notice.info("Click the map to place the new site.")
+elif site_postcode.strip():
     normalised = normalise_postcodes(pd.Series([site_postcode], dtype="string")).fillna("")
     found = postcode_directory().lookup(normalised.to_numpy(dtype=object))
     if not found.has_grid[0]:
-        st.error(f"'{site_postcode.strip()}' is not a postcode with a grid reference in the ONS Postcode Directory.")
+        notice.error(
+            f"'{site_postcode.strip()}' is not a postcode with a grid reference in the ONS Postcode Directory."
+        )
     else:
         site = what_if(table, float(found.easting[0]), float(found.northing[0]), site_band)
         site_label = f"New site at {format_postcode(normalised.iloc[0])}"
@@ -147,15 +166,16 @@ summary[0].metric(
     "Areas flagged",
     len(flagged),
     help="Observed significantly below expected (95% upper limit under 1) "
-    f"and no service within {poor_miles:g} miles (straight line)",
+    f"and no service within {miles_text(poor_miles)} (straight line)",
 )
 summary[1].metric("Children 0-17 in flagged areas", f"{int(flagged['children'].fillna(0).sum()):,}")
 summary[2].metric(f"Episodes in {council} ({needs[need]})", table.council_observed)
 summary[3].metric("Services counted", len(table.services))
 if site is not None:
-    st.success(
+    notice.success(
         f"{site_label}: {site.children_reached:,} children in {len(site.reached)} flagged area(s) come within "
-        f"{site_band:g} miles (straight line). Flagged areas: {site.flagged_before} before, {site.flagged_after} after."
+        f"{miles_text(site_band)} (straight line). "
+        f"Flagged areas: {site.flagged_before} before, {site.flagged_after} after."
     )
 
 choropleth = gap_choropleth(table, list(site.reached["lsoa11cd"]) if site is not None else None)
@@ -181,15 +201,21 @@ with map_column:
     add_services(fmap, table.services)
     if site is not None:
         add_site(fmap, site.easting, site.northing, site.band_m, site_label)
-    st_folium(
+    returned = st_folium(
         fmap,
         key="coverage_map",
-        returned_objects=[],
+        returned_objects=["last_clicked"],  # the same in both modes: changing it would remount the map
         height=620,
         use_container_width=True,
         center=fmap.location,
         zoom=fmap.options.get("zoom", 11),
     )
+    last_clicked = (returned or {}).get("last_clicked") if click_mode else None
+    if last_clicked:
+        point = (round(float(last_clicked["lat"]), 6), round(float(last_clicked["lng"]), 6))
+        if point != st.session_state.get(CLICKED_SITE_KEY):
+            st.session_state[CLICKED_SITE_KEY] = point
+            st.rerun()
 with side_column:
     legend("Gap", choropleth.legend)
     counted_types = [kind for kind in SERVICE_TYPES if kind in set(table.services["type"])]
@@ -201,7 +227,7 @@ with side_column:
     st.caption(table.straight_line_note)
     st.caption(table.suppression_note)
     if site is not None and len(site.reached):
-        st.markdown(f"**Flagged areas the new site reaches within {site_band:g} miles**")
+        st.markdown(f"**Flagged areas the new site reaches within {miles_text(site_band)}**")
         st.dataframe(
             site.reached.rename(
                 columns={

@@ -20,6 +20,7 @@ from ehmap.coverage import (
     council_idaci,
     coverage,
     fit_demand,
+    from_wgs84,
     gap_choropleth,
     lsoa_centres,
     nearest,
@@ -27,6 +28,7 @@ from ehmap.coverage import (
     outreach_list,
     parse_bands,
     ratio_interval,
+    to_wgs84,
     what_if,
 )
 from ehmap.demo import DEMO_FILE
@@ -123,6 +125,8 @@ def test_distance_bands_in_miles_and_walking_minutes():
         "no service",
     ]
     assert parse_bands("0.5, 1").miles == (0.5, 1.0)
+    lat, lon = to_wgs84(np.array([532491.0]), np.array([169123.0]))  # CR7 8PU, and back (PROJ, metre-level)
+    assert_allclose(from_wgs84(float(lat[0]), float(lon[0])), (532491.0, 169123.0), atol=1e-3)
     with pytest.raises(
         ValueError, match=r"Distance bands must be positive miles in increasing order; got \(2.0, 1.0\)"
     ):

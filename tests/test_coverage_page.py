@@ -112,7 +112,8 @@ def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url,
     with screenshot_on_failure(page, "coverage"):
         page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_role("link", name="Service coverage").click()
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        # a map being replaced leaves a hidden (width -1) copy for a moment: look in the shown one
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]:not([width="-1"])')
         shapes = frame.locator("path.leaflet-interactive")
         shapes.nth(220 + 26 - 1).wait_for(state="attached", timeout=90_000)  # 220 LSOAs and 26 service markers
         assert shapes.count() == 246
@@ -124,5 +125,14 @@ def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url,
         page.get_by_text("come within", exact=False).first.wait_for(timeout=60_000)
         frame.locator(f'path.leaflet-interactive[fill="{reached}"]').first.wait_for(state="attached", timeout=60_000)
         assert frame.locator(f'path.leaflet-interactive[fill="{flag}"]').count() < 6
+        # or place the site by clicking the map
+        page.get_by_text("Or place it by clicking the map").click()
+        page.get_by_text("Click the map to place the new site.").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        container = frame.locator(".leaflet-container").first
+        box = container.bounding_box()
+        container.click(position={"x": box["width"] / 2, "y": box["height"] / 2})
+        page.get_by_text("New site at the clicked point", exact=False).first.wait_for(timeout=60_000)
+        shapes.nth(220 + 26 - 1).wait_for(state="attached", timeout=60_000)
         assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
         page.screenshot(path=str(ARTIFACTS / "coverage_what_if.png"))
