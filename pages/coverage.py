@@ -22,6 +22,7 @@ from ehmap.coverage import (
 from ehmap.demo import DEMO_LA_CODE
 from ehmap.exports import ExportError
 from ehmap.maps import LegendEntry, area_map
+from ehmap.needmap import CaseFilter
 from ehmap.postcodes import format_postcode, normalise_postcodes
 from ehmap.services import SERVICE_TYPES, link_cases
 from ehmap.taxonomy import NEEDS
@@ -32,6 +33,7 @@ from ui.state import (
     coverage_idaci,
     dataset_for_council,
     demo_services,
+    period_selector,
     population,
     postcode_directory,
     selected_council,
@@ -101,16 +103,17 @@ with st.expander(f"Episodes linked to a service in the file by name or team: {li
 bands = DistanceBands()
 needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
 present_types = [kind for kind in SERVICE_TYPES if kind in set(services["type"])]
-controls = st.columns([2, 3, 1.5])
+controls = st.columns([2, 2, 3, 1.5])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="coverage_need")
-types = controls[1].multiselect(
+start, end = period_selector(result.cases, "coverage_period", controls[1])
+types = controls[2].multiselect(
     "Service types counted",
     options=present_types,
     default=present_types,
     format_func=SERVICE_TYPES.get,
     key="coverage_types",
 )
-poor_miles = controls[2].selectbox(
+poor_miles = controls[3].selectbox(
     "Poor access beyond",
     options=list(bands.miles),
     format_func=miles_text,
@@ -128,6 +131,7 @@ table = coverage(
     None if set(types) == set(present_types) else types,
     bands,
     poor_miles,
+    CaseFilter(start=start.date(), end=end.date()),
 )
 
 with st.expander("What if: a new site", expanded=False):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 from test_browser import ARTIFACTS, app_url, page, screenshot_on_failure  # noqa: F401  (the browser fixtures)
 
@@ -60,6 +62,13 @@ def test_coverage_page_shows_demo_gap_areas_and_services_offline(directory):
     assert "Distances are straight-line" in captions and "Poisson regression" in captions
     assert "26 rows read, 26 accepted, 0 rejected" in captions
     assert any(e.label == "Episodes linked to a service in the file by name or team: 100%" for e in at.expander)
+    # a shorter referral period counts fewer episodes, and the expected demand is refitted to them
+    assert metric(at, "Episodes in Croydon (All needs)") == "4377"
+    at.date_input(key="coverage_period").set_value((datetime.date(2024, 4, 1), datetime.date(2025, 3, 31))).run()
+    assert not at.exception, [e.message for e in at.exception]
+    in_year = int(metric(at, "Episodes in Croydon (All needs)"))
+    assert 1000 < in_year < 4377
+    assert outreach(at)["Expected"].sum() == pytest.approx(in_year, rel=0.01)
 
 
 @functools.lru_cache(maxsize=4)
