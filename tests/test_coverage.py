@@ -314,3 +314,16 @@ def test_coverage_cli_writes_one_row_per_lsoa(directory, tmp_path, capsys):
         == 2
     )
     assert "none.csv could not be opened (No such file or directory)." in capsys.readouterr().err
+
+
+def test_without_idaci_or_matching_services_the_council_average_and_poor_access_are_said(
+    croydon, demo_services, demo_cases
+):
+    _, centres, population, _ = croydon
+    result = coverage(demo_cases, centres, demo_services, population, None, need="housing", service_types=["school"])
+    assert result.model.method == "council_average" and result.notes[0] == result.model.describe()
+    assert result.areas["_expected"].sum() == pytest.approx(int(result.council_observed))  # the council's own rate
+    assert len(result.services) == 0 and result.areas["poor_access"].all()
+    assert (result.areas["band"] == "no service").all() and (result.areas["nearest_service"] == "").all()
+    assert "No service in the file serves this need with the chosen types: every area has poor access." in result.notes
+    assert list(result.flagged["lsoa11cd"]) == list(result.areas.loc[result.areas["below_expected"], "lsoa11cd"])
