@@ -46,3 +46,19 @@ def council_names() -> dict[str, str]:
 
 
 CROYDON = "E09000008"
+
+
+@pytest.fixture(scope="session")
+def app_url(directory):
+    """The real app, served once for all browser tests on a free loopback port."""
+    from browser_support import serve_app
+
+    yield from serve_app()
+
+
+@pytest.fixture()
+def page():
+    """A fresh headless Debian Chromium page that refuses every request off this machine."""
+    from browser_support import chromium_page
+
+    yield from chromium_page()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_browser import ARTIFACTS, app_url, page, screenshot_on_failure  # noqa: F401  (the browser fixtures)
+from browser_support import ARTIFACTS, screenshot_on_failure
 
 from ehmap.coverage import GAP_COLOURS
 from ehmap.maps import STATIC_URL

@@ -10,7 +10,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
-from tests.test_browser import ARTIFACTS, app_url, page, screenshot_on_failure  # noqa: F401 (fixtures)
+from browser_support import ARTIFACTS, screenshot_on_failure
 from tests.test_performance import HEADER, ROWS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
