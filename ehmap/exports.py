@@ -13,6 +13,7 @@ import io
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -179,32 +180,50 @@ def load_mapping(path: Path) -> dict[str, str]:
     return {str(field): value for field, value in raw.items()}
 
 
-def match_columns(headers: list[str], mapping: Mapping[str, str] | None = None, require: bool = True) -> dict[str, str]:
-    """Field -> header for the export's headers; raises ExportError naming a missing required field.
+@dataclass(frozen=True)
+class ColumnSchema:
+    """The fields a kind of file has: header synonyms in priority order, which are required, their labels."""
 
-    With `require=False` it returns whatever matched, to pre-fill a mapping step.
+    synonyms: Mapping[str, tuple[str, ...]]
+    required: tuple[str, ...]
+    labels: Mapping[str, str]
+
+
+CASE_EXPORT = ColumnSchema(FIELD_SYNONYMS, REQUIRED_FIELDS, FIELD_LABELS)
+
+
+def match_columns(
+    headers: list[str],
+    mapping: Mapping[str, str] | None = None,
+    require: bool = True,
+    schema: ColumnSchema = CASE_EXPORT,
+) -> dict[str, str]:
+    """Field -> header for a file's headers; raises ExportError naming a missing required field.
+
+    An explicit `mapping` (field -> header) wins; other fields take the first synonym present that is
+    not already used. With `require=False` it returns whatever matched, to pre-fill a mapping step.
     """
     by_key: dict[str, str] = {}
     for header in headers:
         by_key.setdefault(header_key(header), header)
     matched: dict[str, str] = {}
     for field, header in (mapping or {}).items():
-        if field not in FIELD_SYNONYMS:
-            raise ExportError(f"The column mapping names an unknown field '{field}'; valid fields are {sorted(FIELD_SYNONYMS)}.")
+        if field not in schema.synonyms:
+            raise ExportError(f"The column mapping names an unknown field '{field}'; valid fields are {sorted(schema.synonyms)}.")
         if header_key(header) not in by_key:
             raise ExportError(f"The column mapping maps {field} to '{header}', which is not a column; the columns found are {headers}.")
         matched[field] = by_key[header_key(header)]
-    for field, synonyms in FIELD_SYNONYMS.items():
+    for field, synonyms in schema.synonyms.items():
         if field in matched:
             continue
         used = set(matched.values())
         found = next((by_key[header_key(s)] for s in synonyms if by_key.get(header_key(s)) not in (None, *used)), None)
         if found is not None:
             matched[field] = found
-    for field in REQUIRED_FIELDS:
+    for field in schema.required:
         if require and field not in matched:
             raise ExportError(
-                f"No {FIELD_LABELS[field]} column: expected one headed {' / '.join(FIELD_SYNONYMS[field])}"
+                f"No {schema.labels[field]} column: expected one headed {' / '.join(schema.synonyms[field])}"
                 f" (or a column mapping); the columns found are {headers}."
             )
     return matched

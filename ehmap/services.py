@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ehmap.exports import ExportError, header_key
+from ehmap.exports import ColumnSchema, ExportError, match_columns
 from ehmap.geocode import PostcodeDirectory
 from ehmap.postcodes import is_valid_postcode, normalise_postcodes
 from ehmap.taxonomy import NEED_BITS, NEED_KEYS, needs_text, parse_needs
@@ -50,6 +50,7 @@ SERVICE_FIELD_LABELS = {
     "team": "team",
 }
 REQUIRED_SERVICE_FIELDS = ("name", "type")
+SERVICES_FILE = ColumnSchema(SERVICE_FIELD_SYNONYMS, REQUIRED_SERVICE_FIELDS, SERVICE_FIELD_LABELS)
 
 # Service types: key -> label; a type cell matches a key, a label or an alias (case and punctuation ignored).
 SERVICE_TYPES: dict[str, str] = {
@@ -121,36 +122,7 @@ def parse_service_type(text: str) -> str | None:
 
 def match_service_columns(headers: list[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """Field -> header for a services file; raises ExportError naming what is missing."""
-    by_key: dict[str, str] = {}
-    for header in headers:
-        by_key.setdefault(header_key(header), header)
-    matched: dict[str, str] = {}
-    for field, header in (mapping or {}).items():
-        if field not in SERVICE_FIELD_SYNONYMS:
-            raise ExportError(
-                f"The column mapping names an unknown field '{field}'; "
-                f"valid fields are {sorted(SERVICE_FIELD_SYNONYMS)}."
-            )
-        if header_key(header) not in by_key:
-            raise ExportError(
-                f"The column mapping maps {field} to '{header}', which is not a column; "
-                f"the columns found are {headers}."
-            )
-        matched[field] = by_key[header_key(header)]
-    for field, synonyms in SERVICE_FIELD_SYNONYMS.items():
-        if field in matched:
-            continue
-        used = set(matched.values())
-        found = next((by_key[header_key(s)] for s in synonyms if by_key.get(header_key(s)) not in (None, *used)), None)
-        if found is not None:
-            matched[field] = found
-    for field in REQUIRED_SERVICE_FIELDS:
-        if field not in matched:
-            raise ExportError(
-                f"No {SERVICE_FIELD_LABELS[field]} column: expected one headed "
-                f"{' / '.join(SERVICE_FIELD_SYNONYMS[field])}"
-                f" (or a column mapping); the columns found are {headers}."
-            )
+    matched = match_columns(headers, mapping, schema=SERVICES_FILE)
     has_grid = "easting" in matched and "northing" in matched
     has_latlon = "latitude" in matched and "longitude" in matched
     if not ("postcode" in matched or has_grid or has_latlon):
