@@ -51,6 +51,7 @@ pages = st.navigation(
         st.Page("pages/poverty.py", title="Destabilised by poverty", icon="💷"),
         st.Page("pages/performance.py", title="Which services help most", icon="📊"),
         st.Page("pages/trends.py", title="Trends", icon="📈"),
+        st.Page("pages/business_case.py", title="Business case", icon="🧮"),
         st.Page("pages/data_sources.py", title="Data sources", icon="📂"),
         st.Page("pages/about.py", title="About and sources", icon="ℹ️"),
     ]

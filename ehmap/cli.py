@@ -130,6 +130,33 @@ def _performance_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _business_case_command(args: argparse.Namespace) -> int:
+    from ehmap.business_case import business_case_csv, costs_avoided, read_deflators, read_unit_costs
+
+    try:
+        costs = read_unit_costs(args.costs)
+        deflators = read_deflators(args.deflators) if args.deflators else None
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    la_code = args.la or infer_council(args.cases, args.mapping)
+    result = ingest_file(args.cases, la_code, args.mapping)
+    try:
+        case = costs_avoided(result.cases, costs, deflators=deflators, year=args.year)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    business_case_csv(case).to_csv(args.out, index=False)
+    for note in case.notes:
+        print(note)
+    total = case.total()
+    summary = (f"total £{total[0]:,.0f} / £{total[1]:,.0f} / £{total[2]:,.0f} (low / central / high)"
+               if total else "lines in their own price years, not added up")
+    print(f"{len(case.lines)} cost lines from {result.accepted} episodes of {la_code}; {summary} -> {args.out}")
+    return 0
+
+
 def _coverage_command(args: argparse.Namespace) -> int:
     from ehmap.coverage import area_csv, check_coverage_arguments, coverage_for_files
 
@@ -211,6 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     perf.add_argument("--out", required=True, type=Path, help="CSV file to write")
     perf.set_defaults(run=_performance_command)
+    case = commands.add_parser("business-case", help="costs likely avoided per cost line (low/central/high) as CSV")
+    case.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    case.add_argument("--costs", type=Path, help="unit costs CSV: code,item,value,unit,price_year,source "
+                      "(default: the shipped GMCA Unit Cost Database v1.4 rows)")
+    case.add_argument("--deflators", type=Path, help="deflator series CSV: year,index (none shipped; without it "
+                      "each cost stays in its own price year)")
+    case.add_argument("--year", help="price year to uprate to, e.g. 2024/25 (default: the series' latest)")
+    case.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
+    case.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
+    case.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    case.set_defaults(run=_business_case_command)
     return parser
 
 
