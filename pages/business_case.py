@@ -80,8 +80,8 @@ with figures:
     total = case.total()
     if total:
         st.metric(f"Total, {case.costs['price_basis'].iloc[0]} prices", _pounds(*total))
-    lines = business_case_csv(case)[["title", "code", "base_count", "events_low", "events_central", "events_high",
-                                     "unit_cost", "price_basis", "cost_low", "cost_central", "cost_high"]]
+    lines = business_case_csv(case)[["title", "cost_low", "cost_central", "cost_high", "price_basis", "code",
+                                     "unit_cost", "base_count", "events_low", "events_central", "events_high"]]
     st.dataframe(
         lines.rename(columns={
             "title": "Cost line", "code": "Unit cost code", "base_count": "Council count it starts from",
@@ -125,7 +125,7 @@ with figures:
     if extra:
         st.metric("Likely extra costs elsewhere", _pounds(*extra))
     st.dataframe(
-        cut.lines[["title", "code", "price_basis", "cost_low", "cost_central", "cost_high"]].round(0).rename(columns={
+        cut.lines[["title", "cost_low", "cost_central", "cost_high", "price_basis", "code"]].round(0).rename(columns={
             "title": "Cost line", "code": "Unit cost code", "price_basis": "Price year", "cost_low": "£ low",
             "cost_central": "£ central", "cost_high": "£ high",
         }),

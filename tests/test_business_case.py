@@ -293,3 +293,39 @@ def test_business_case_page_on_the_demo_shows_no_small_count(directory):
     at.number_input(key="business_case_cut").set_value(250_000).run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("£250,000" in m.value for m in at.markdown)
+
+
+def test_shipped_unit_costs_match_the_domain_digest_file():
+    """Parse the table in ../shared/domain.md itself (when present) and compare with the shipped file."""
+    import re
+
+    digest = REPO.parent / "shared" / "domain.md"
+    if not digest.is_file():
+        pytest.skip("../shared/domain.md is not present")
+    parsed = {}
+    for codes, _, value in re.findall(r"^\| ([A-Z&0-9.]+(?: / [A-Z&0-9.]+)?) \| ([^|]+) \| ([^|]+) \|$",
+                                       digest.read_text(encoding="utf-8"), flags=re.M):
+        match = re.fullmatch(r"([\d,]+(?: / [\d,]+)?) \((\d{4}/\d{2})\)", value.strip())
+        if not match:
+            continue
+        for code, pounds in zip(codes.split(" / "), match.group(1).split(" / "), strict=True):
+            parsed[code] = (int(pounds.replace(",", "")), match.group(2))
+    assert parsed == DOMAIN_TABLE
+    assert {row.code: (row.value, row.price_year) for row in read_unit_costs().itertuples()} == parsed
+
+
+def test_business_case_page_renders_in_chromium_offline(app_url, page):
+    from browser_support import ARTIFACTS, screenshot_on_failure
+
+    with screenshot_on_failure(page, "business_case_page"):
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.get_by_role("link", name="Business case", exact=True).click()  # not the pre-navigation "business case"
+        page.get_by_text("Business case: Croydon").wait_for(timeout=90_000)
+        page.get_by_text("What would a cut cost elsewhere?").wait_for(timeout=60_000)
+        page.get_by_text("Assumptions behind these figures").first.wait_for(timeout=30_000)
+        page.get_by_text("National reference figures").wait_for(timeout=30_000)
+        page.get_by_text("Synthetic demo data (Croydon)").first.wait_for(timeout=30_000)  # the frame's banner
+        page.locator('[data-testid="stDataFrame"]').nth(4).wait_for(state="visible", timeout=30_000)
+        page.wait_for_timeout(1500)  # let the tables paint before the screenshot
+        page.screenshot(path=str(ARTIFACTS / "business_case.png"))
+        assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
