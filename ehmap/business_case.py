@@ -82,13 +82,8 @@ def financial_year(value: object) -> str:
     return f"{start}/{(start + 1) % 100:02d}"
 
 
-def read_unit_costs(source: Path | str | pd.DataFrame | None = None) -> pd.DataFrame:
-    """Unit costs (code, item, value, unit, price_year, source) from a CSV file or frame (default: GMCA v1.4).
-
-    Raises ValueError naming the column or row when the table cannot be used.
-    """
-    if source is None:
-        source = UNIT_COSTS_FILE
+def _text_table(source: Path | str | pd.DataFrame) -> pd.DataFrame:
+    """A small CSV file (comment lines '#') or a frame, as text with lower-case column names."""
     if isinstance(source, pd.DataFrame):
         table = source.copy()
     else:
@@ -97,6 +92,17 @@ def read_unit_costs(source: Path | str | pd.DataFrame | None = None) -> pd.DataF
         except OSError as error:
             raise ValueError(f"{source} could not be opened ({error.strerror}).") from None
     table.columns = [str(c).strip().lower() for c in table.columns]
+    return table
+
+
+def read_unit_costs(source: Path | str | pd.DataFrame | None = None) -> pd.DataFrame:
+    """Unit costs (code, item, value, unit, price_year, source) from a CSV file or frame (default: GMCA v1.4).
+
+    Raises ValueError naming the column or row when the table cannot be used.
+    """
+    if source is None:
+        source = UNIT_COSTS_FILE
+    table = _text_table(source)
     missing = [c for c in _REQUIRED_COST_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"The unit-cost table has no {', '.join(missing)} column; it needs {', '.join(COST_COLUMNS)}.")
@@ -118,14 +124,7 @@ def read_unit_costs(source: Path | str | pd.DataFrame | None = None) -> pd.DataF
 
 def read_deflators(source: Path | str | pd.DataFrame) -> pd.Series:
     """A deflator series (financial year 'YYYY/YY' -> index) from a CSV file or frame with columns year, index."""
-    if isinstance(source, pd.DataFrame):
-        table = source.copy()
-    else:
-        try:
-            table = pd.read_csv(source, comment="#", dtype=str, keep_default_na=False)
-        except OSError as error:
-            raise ValueError(f"{source} could not be opened ({error.strerror}).") from None
-    table.columns = [str(c).strip().lower() for c in table.columns]
+    table = _text_table(source)
     if not {"year", "index"} <= set(table.columns):
         raise ValueError(f"A deflator series needs columns year and index; got {', '.join(table.columns) or 'none'}.")
     table = table[(table["year"].astype(str).str.strip() != "") & table["year"].notna()]

@@ -53,6 +53,17 @@ class ExportError(ValueError):
     """The file as a whole cannot be used; the message is one sentence for the user."""
 
 
+def reconciliation(rows_read: int, accepted: int, rejects: pd.DataFrame, reasons: Mapping[str, str]) -> dict[str, object]:
+    """rows_read = accepted + rejected, with rejected rows counted per reason (in `reasons` order, zeros omitted)."""
+    by_reason = rejects["reason"].value_counts()
+    return {
+        "rows_read": rows_read,
+        "accepted": accepted,
+        "rejected": len(rejects),
+        "rejected_by_reason": {reason: int(by_reason[reason]) for reason in reasons if reason in by_reason.index},
+    }
+
+
 def header_key(header: object) -> str:
     """Headers compare case-insensitively, ignoring spaces, underscores and punctuation."""
     return re.sub(r"[^a-z0-9]", "", str(header).lower())

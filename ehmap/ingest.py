@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ehmap.dates import parse_distinct_dates
-from ehmap.exports import FIELD_SYNONYMS, match_columns
+from ehmap.exports import FIELD_SYNONYMS, match_columns, reconciliation
 from ehmap.geocode import PostcodeDirectory
 from ehmap.postcodes import is_valid_postcode, normalise_postcodes
 from ehmap.pseudonymise import pseudonyms_of_distinct
@@ -69,12 +69,8 @@ class IngestResult:
 
     def summary(self) -> dict[str, object]:
         """The reconciliation as written to summary.json (reason codes with no rows omitted)."""
-        by_reason = self.rejects["reason"].value_counts()
         return {
-            "rows_read": self.rows_read,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "rejected_by_reason": {r: int(by_reason[r]) for r in REJECT_REASONS if r in by_reason.index},
+            **reconciliation(self.rows_read, self.accepted, self.rejects, REJECT_REASONS),
             "la_code": self.la_code,
             "columns_used": self.columns_used,
             "missing_optional_columns": sorted(set(FIELD_SYNONYMS) - set(self.columns_used)),

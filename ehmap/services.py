@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ehmap.exports import ColumnSchema, ExportError, match_columns
+from ehmap.exports import ColumnSchema, ExportError, match_columns, reconciliation
 from ehmap.geocode import PostcodeDirectory
 from ehmap.postcodes import is_valid_postcode, normalise_postcodes
 from ehmap.taxonomy import NEED_BITS, NEED_KEYS, needs_text, parse_needs
@@ -153,12 +153,8 @@ class ServicesResult:
 
     def summary(self) -> dict[str, object]:
         """The reconciliation (reason codes with no rows omitted)."""
-        by_reason = self.rejects["reason"].value_counts()
         return {
-            "rows_read": self.rows_read,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "rejected_by_reason": {r: int(by_reason[r]) for r in REJECT_REASONS if r in by_reason.index},
+            **reconciliation(self.rows_read, self.accepted, self.rejects, REJECT_REASONS),
             "la_code": self.la_code,
             "columns_used": self.columns_used,
         }
