@@ -46,6 +46,7 @@ MEASURES: dict[str, tuple[str, str | None]] = {
     "rereferral": (f"re-referral rate within {REREFERRAL_MONTHS} months", None),
 }
 GROUPINGS = {"service": "Service (team)", "referral_source": "Referral source", "locality": "Locality"}
+NOT_COMPARED = "not compared: a count under 6"
 
 
 def _check(name: str, value: str, valid) -> None:
@@ -400,12 +401,13 @@ def compare(
     ).to_numpy()
     positions, readings = [], []
     for i, name in enumerate(table["unit"]):
+        if hidden[i]:  # where a hidden point lies against the limits would narrow down its count: not said
+            positions.append(NOT_COMPARED)
+            readings.append(f"{name}: a count under 6, so its {label} is neither drawn nor compared.")
+            continue
         where = funnel.position(value[i], {c: (at_points[c][0][i], at_points[c][1][i]) for c in funnel.LIMITS})
         positions.append(where)
-        sentence = funnel.reading(str(name), label, where, adjusted)
-        if hidden[i]:
-            sentence += " Its count is under 6, so the point is not drawn."
-        readings.append(sentence)
+        readings.append(funnel.reading(str(name), label, where, adjusted))
     points = pd.DataFrame(
         {
             "group": table["unit"].astype(str),

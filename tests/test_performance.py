@@ -117,7 +117,8 @@ def test_demo_comparison_flags_the_built_in_service_effects(directory, council_n
     assert points.loc["Domestic Abuse Service", "position"] == "within"  # ...explained by its case mix
     assert points.loc["Family Support Central", "position"].startswith("above")
     assert_allclose(points.loc["Family Support Central", "value"], 1.4, atol=0.15)
-    assert points.loc["Parenting Programme", "position"].startswith("below")
+    assert points.loc["Parenting Programme", "position"] == performance.NOT_COMPARED  # hidden: where it lies is not said
+    assert "Parenting Programme: a count under 6, so its step-up rate" in " ".join(adjusted.readings)
     assert points.loc["Parenting Programme", "events"] == "c" and np.isnan(points.loc["Parenting Programme", "value"])
     assert "IDACI quintile" in adjusted.strata and "Not used" not in adjusted.strata
     assert any(
