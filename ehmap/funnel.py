@@ -121,8 +121,12 @@ class Dispersion:
 
 
 def dispersion(z: np.ndarray, s: np.ndarray, fraction: float = WINSOR_FRACTION) -> Dispersion:
-    """phi and tau^2 from transformed-scale z-scores and standard errors (FunnelPlotR's method)."""
+    """phi and tau^2 from transformed-scale z-scores and standard errors (FunnelPlotR's method).
+
+    Units with no z-score (nothing expected) take no part."""
     z, s = np.asarray(z, dtype=float), np.asarray(s, dtype=float)
+    scored = np.isfinite(z) & np.isfinite(s)
+    z, s = z[scored], s[scored]
     units = len(z)
     if units < 2:
         return Dispersion(1.0, 0.0, units, False)
@@ -141,8 +145,9 @@ def proportion_z(events: np.ndarray, volume: np.ndarray, p0: float) -> tuple[np.
 
 
 def ratio_z(observed: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Square-root z-scores and standard errors of observed/expected ratios against 1."""
+    """Square-root z-scores and standard errors of observed/expected ratios against 1 (NaN where nothing is expected)."""
     e = np.asarray(expected, dtype=float)
+    e = np.where(e > 0, e, np.nan)
     s = 1 / (2 * np.sqrt(e))
     return (np.sqrt(np.asarray(observed, dtype=float) / e) - 1) / s, s
 
