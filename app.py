@@ -41,19 +41,27 @@ if is_demo:
     st.info(f"**{label}.** Upload your own export on *Your data*; it stays in your session only.", icon="🧪")
 
 pages = st.navigation(
-    [
-        st.Page("pages/need_map.py", title="Need map", icon="🗺️", default=True),
-        st.Page("pages/your_data.py", title="Your data", icon="📄"),
-        st.Page("pages/hotspots.py", title="Hot spots", icon="🔥"),
-        st.Page("pages/coverage.py", title="Service coverage", icon="📍"),
-        st.Page("pages/deprivation.py", title="Deprivation context", icon="🏘️"),
-        st.Page("pages/need_deprivation.py", title="Need and deprivation", icon="🔀"),
-        st.Page("pages/poverty.py", title="Destabilised by poverty", icon="💷"),
-        st.Page("pages/performance.py", title="Which services help most", icon="📊"),
-        st.Page("pages/trends.py", title="Trends", icon="📈"),
-        st.Page("pages/business_case.py", title="Business case", icon="🧮"),
-        st.Page("pages/data_sources.py", title="Data sources", icon="📂"),
-        st.Page("pages/about.py", title="About and sources", icon="ℹ️"),
-    ]
+    {  # grouped by the three questions a service head asks, then the data behind them
+        "Where are the needs?": [
+            st.Page("pages/need_map.py", title="Need map", icon="🗺️", default=True),
+            st.Page("pages/hotspots.py", title="Hot spots", icon="🔥"),
+            st.Page("pages/deprivation.py", title="Deprivation context", icon="🏘️"),
+            st.Page("pages/need_deprivation.py", title="Need and deprivation", icon="🔀"),
+            st.Page("pages/poverty.py", title="Destabilised by poverty", icon="💷"),
+        ],
+        "Do services reach them?": [st.Page("pages/coverage.py", title="Service coverage", icon="📍")],
+        "What works?": [
+            st.Page("pages/performance.py", title="Which services help most", icon="📊"),
+            st.Page("pages/trends.py", title="Trends", icon="📈"),
+            st.Page("pages/business_case.py", title="Business case", icon="🧮"),
+            st.Page("pages/report.py", title="Board report", icon="🖨️"),
+        ],
+        "Data": [
+            st.Page("pages/your_data.py", title="Your data", icon="📄"),
+            st.Page("pages/data_sources.py", title="Data sources", icon="📂"),
+            st.Page("pages/about.py", title="About and sources", icon="ℹ️"),
+        ],
+    },
+    expanded=True,
 )
 pages.run()

@@ -65,6 +65,10 @@ class AreaSet:
         """Council LSOAs that count towards no area."""
         return sorted(self.lsoa_to_area.index[self.lsoa_to_area.isna()])
 
+    def area_names(self) -> pd.Series:
+        """LSOA 2011 code -> the name of its area (<NA> where none), e.g. the localities services are compared by."""
+        return self.lsoa_to_area.map(self.areas.set_index("code")["name"])
+
 
 def lsoa_area_set(la_code: str) -> AreaSet:
     """The council's LSOAs as areas."""

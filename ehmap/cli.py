@@ -1,8 +1,10 @@
-"""Command-line interface: `python -m ehmap ingest FILE --la LAD_CODE --out DIR [--mapping FILE]`."""
+"""Command-line interface: `python -m ehmap COMMAND ...` (ingest, context, hotspots, coverage, performance,
+business-case, report); `python -m ehmap COMMAND --help` for each command's options."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -115,8 +117,7 @@ def _performance_command(args: argparse.Namespace) -> int:
     if args.by == "locality":
         from ehmap.areas import area_set
 
-        wards = area_set("ward", la_code)
-        localities = wards.lsoa_to_area.map(wards.areas.set_index("code")["name"])
+        localities = area_set("ward", la_code).area_names()
     try:
         table = outcome_table(result.cases, args.by, localities)
     except ValueError as error:
@@ -185,6 +186,49 @@ def _coverage_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_command(args: argparse.Namespace) -> int:
+    from ehmap.board_report import ReportChoices, build_report, report_data
+    from ehmap.business_case import read_deflators, read_unit_costs
+    from ehmap.report import render_html, render_pdf
+
+    kinds = {".pdf": render_pdf, ".html": render_html, ".htm": render_html}
+    unknown = [str(out) for out in args.out if out.suffix.lower() not in kinds]
+    if unknown:
+        print(f"error: --out must end in .pdf or .html; got {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    la_code = args.la or infer_council(args.cases, args.mapping)
+    result = ingest_file(args.cases, la_code, args.mapping)
+    dates = result.cases["referral_date"]
+    try:
+        choices = ReportChoices(
+            start=args.start or dates.min().date(), end=args.end or dates.max().date(),
+            sections=tuple(args.section or ReportChoices.__dataclass_fields__["sections"].default),
+            needs=tuple(None if need == "all" else need for need in args.need or ["all"]),
+            measure=args.measure, by=args.by,
+            adjusted=not args.unadjusted, frequency=args.frequency, marking=args.marking,
+            costs=read_unit_costs(args.costs) if args.costs else None,
+            deflators=read_deflators(args.deflators) if args.deflators else None, price_year=args.year,
+        )
+        council = {c.code: c.name for c in councils()}[la_code]
+        report = build_report(report_data(result, council, f"{args.cases.name} (case export)", args.by), choices)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for out in args.out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rendered = kinds[out.suffix.lower()](report)
+        out.write_bytes(rendered if isinstance(rendered, bytes) else rendered.encode("utf-8"))
+        print(f"{report.title}: {len(report.sections)} sections -> {out}")
+    return 0
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2024-04-01") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -249,6 +293,29 @@ def build_parser() -> argparse.ArgumentParser:
     case.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     case.add_argument("--out", required=True, type=Path, help="CSV file to write")
     case.set_defaults(run=_business_case_command)
+    paper = commands.add_parser("report", help="the board paper (PDF and/or HTML): need map, services, trends, "
+                                "business case, sources; no count under 6")
+    paper.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    paper.add_argument("--out", required=True, type=Path, action="append",
+                       help="file to write, .pdf or .html (repeat for both)")
+    paper.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
+    paper.add_argument("--from", dest="start", type=_iso_date,
+                       help="first referral date, e.g. 2024-04-01 (default: the earliest)")
+    paper.add_argument("--to", dest="end", type=_iso_date, help="last referral date (default: the latest)")
+    paper.add_argument("--section", action="append", choices=["need_map", "performance", "trends", "business_case"],
+                       help="a section to include (repeatable; default: all)")
+    paper.add_argument("--need", action="append", help="a need map: need key (e.g. domestic_abuse) or 'all' "
+                       "(repeatable; default: all)")
+    paper.add_argument("--measure", default="step_up", choices=["step_up", "needs_met", "disengaged", "rereferral"])
+    paper.add_argument("--by", default="service", choices=["service", "referral_source", "locality"])
+    paper.add_argument("--unadjusted", action="store_true", help="compare raw shares, without case-mix adjustment")
+    paper.add_argument("--frequency", default="quarter", choices=["month", "quarter"])
+    paper.add_argument("--marking", default="OFFICIAL", help="protective marking printed on every page")
+    paper.add_argument("--costs", type=Path, help="unit costs CSV (default: the shipped GMCA v1.4 rows)")
+    paper.add_argument("--deflators", type=Path, help="deflator series CSV: year,index")
+    paper.add_argument("--year", help="price year to uprate to, e.g. 2024/25")
+    paper.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
+    paper.set_defaults(run=_report_command)
     return parser
 
 

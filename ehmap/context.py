@@ -105,6 +105,14 @@ def load_on_lsoa11(source_id: str, folder: Path | None = None) -> OnLsoa11:
     return OnLsoa11(source, carried.values, carried.method_note())
 
 
+def idaci_deciles(iod2019: OnLsoa11) -> pd.Series:
+    """National IDACI decile per LSOA 2011 from the loaded IoD2019, for case-mix strata."""
+    values = iod2019.values
+    if "idaci_decile" not in values.columns:
+        raise ValueError("The IoD2019 file has no IDACI decile column.")
+    return values.set_index("lsoa11cd")["idaci_decile"]
+
+
 def column_name(source_id: str, column_id: str) -> str:
     """The joined table's name for one indicator column, e.g. 'iod2019_imd_score'."""
     return f"{source_id}_{column_id}"

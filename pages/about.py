@@ -4,7 +4,7 @@ import streamlit as st
 
 from ehmap.catalogue import boundary_set, indicator_sources
 from ehmap.disclosure import SUPPRESSION_NOTE
-from ehmap.geocode import DIRECTORY_PACKAGE
+from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_PACKAGE, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.indicators import SourceMissing, source_path
 
 st.title("About and sources")
@@ -32,11 +32,8 @@ rows = []
 for boundaries in (boundary_set("lsoa11"), boundary_set("wards_dec2022")):
     where = f"installed ({boundaries.source_package} package)" if boundaries.source_package else "read from the data folder when present"
     rows.append({"Source": boundaries.title, "Vintage": boundaries.vintage, "Status": where, "Attribution": boundaries.attribution})
-rows.append({
-    "Source": "ONS Postcode Directory (subset)", "Vintage": "November 2025", "Status": f"installed ({DIRECTORY_PACKAGE} package)",
-    "Attribution": "Contains public sector information licensed under the Open Government Licence v3.0. "
-                   "Contains OS data © Crown copyright and database right; Royal Mail data © Royal Mail copyright and database right.",
-})
+rows.append({"Source": DIRECTORY_TITLE, "Vintage": DIRECTORY_VINTAGE,
+             "Status": f"installed ({DIRECTORY_PACKAGE} package)", "Attribution": DIRECTORY_ATTRIBUTION})
 for source in indicator_sources():
     try:
         status = f"loaded from {source_path(source)}"

@@ -15,7 +15,14 @@ from ehmap.business_case import (
     read_unit_costs,
 )
 from ehmap.needmap import CaseFilter
-from ui.state import council_names, dataset_for_council, period_selector, selected_council
+from ui.state import (
+    BUSINESS_CASE_INPUTS_KEY,
+    BusinessCaseInputs,
+    council_names,
+    dataset_for_council,
+    period_selector,
+    selected_council,
+)
 
 la_code = selected_council()
 council = council_names()[la_code]
@@ -68,6 +75,7 @@ try:
 except (ValueError, TypeError) as error:
     st.error(str(error))
     st.stop()
+st.session_state[BUSINESS_CASE_INPUTS_KEY] = BusinessCaseInputs(costs, assumptions, deflators, target_year.strip() or None)
 
 st.header("Costs likely avoided")
 outcomes = case.outcomes

@@ -180,20 +180,23 @@ def uploaded_locality_areas(data: bytes, filename: str, name_column: str, la_cod
 PERIOD_KEY = "shared_period"  # (start, end) referral dates, shared by the pages that filter by period
 
 
-@st.cache_data(show_spinner=False)
 def idaci_deciles() -> tuple[pd.Series | None, str | None]:
     """National IDACI decile (IoD2019) per LSOA 2011 for case-mix strata, or None with the reason it is missing."""
+    from ehmap.context import idaci_deciles as deciles_of
+
     item, problem = indicator_on_lsoa11("iod2019")
-    if item is None or "idaci_decile" not in item.values.columns:
-        return None, problem or "The IoD2019 file has no IDACI decile column."
-    return item.values.set_index("lsoa11cd")["idaci_decile"], None
+    if item is None:
+        return None, problem
+    try:
+        return deciles_of(item), None
+    except ValueError as error:
+        return None, str(error)
 
 
 @st.cache_data(show_spinner="Assigning LSOAs to wards...")
 def ward_names(la_code: str) -> pd.Series:
     """LSOA 2011 code -> electoral ward name (ONS best fit), the localities used by the performance pages."""
-    wards = hotspot_areas("ward", la_code)
-    return wards.lsoa_to_area.map(wards.areas.set_index("code")["name"])
+    return hotspot_areas("ward", la_code).area_names()
 
 
 def period_selector(cases: pd.DataFrame, key: str, container=st) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -245,3 +248,29 @@ def demo_services():
 
     path = ROOT / "demo" / "croydon_services.csv"
     return services_file(path.read_bytes(), path.name, DEMO_LA_CODE)
+
+
+# --- board report ---------------------------------------------------------------------------------
+
+BUSINESS_CASE_INPUTS_KEY = "business_case_inputs"  # the Business case page's edited inputs, for the report
+
+
+@dataclass(frozen=True)
+class BusinessCaseInputs:
+    """Unit costs, assumptions, deflators and price year as last edited on the Business case page."""
+
+    costs: pd.DataFrame
+    assumptions: dict
+    deflators: pd.Series | None
+    year: str | None
+
+
+def report_data(la_code: str, result: IngestResult, label: str, by: str):
+    """The board report's inputs from the cached reference data (`ehmap.board_report.ReportData`)."""
+    from ehmap.board_report import ReportData
+
+    children, _ = population()
+    idaci, _ = idaci_deciles()
+    return ReportData(result.cases, la_code, council_names()[la_code], label,
+                      (result.rows_read, result.accepted, result.rejected), council_areas(la_code), children, idaci,
+                      ward_names(la_code) if by == "locality" else None)

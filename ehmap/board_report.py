@@ -1,0 +1,400 @@
+"""The board report: the need map, service comparison, trends and business case of one period, as one paper.
+
+Every table is built from the same disclosure-safe tables the pages show; on top of that the paper applies
+the stricter rule a published paper needs: no count from 1 to 5 anywhere, council totals included
+(`ehmap.report.Report.check_disclosure` refuses to render one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+import ehmap
+from ehmap.areas import area_set
+from ehmap.business_case import NATIONAL_REFERENCE, UNIT_COSTS_FILE, costs_avoided
+from ehmap.catalogue import boundary_set, indicator_source
+from ehmap.charts import choropleth_png, funnel_png, trend_png
+from ehmap.context import idaci_deciles, load_on_lsoa11
+from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE
+from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_TITLE, DIRECTORY_VINTAGE
+from ehmap.geography import council_lsoas
+from ehmap.indicators import SourceMissing, child_population
+from ehmap.ingest import IngestResult
+from ehmap.maps import OGL_ATTRIBUTION, classify
+from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, need_map_table
+from ehmap.performance import GROUPINGS, MEASURES, compare, outcome_table
+from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table, count_text
+from ehmap.smoothing import eb_global
+from ehmap.taxonomy import NEEDS
+from ehmap.trends import FREQUENCIES, shown_trend_table, trend_table
+
+SECTIONS = {
+    "need_map": "Where needs are",
+    "performance": "Which services help most",
+    "trends": "Trends",
+    "business_case": "Business case",
+}
+REPORT_RULE = (
+    "No count from 1 to 5 appears in this paper, council totals included: such counts show as 'c', with the "
+    "next-smallest count in a row or column where one hidden count could be worked out from a total."
+)
+TOP_AREAS = 10
+OGL_TEXT = OGL_ATTRIBUTION.replace("&copy;", "©")
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """What a paper is made from: one council's accepted episodes and the reference tables to set them in."""
+
+    cases: pd.DataFrame
+    la_code: str
+    council: str
+    dataset_label: str
+    reconciliation: tuple[int, int, int]  # rows read, accepted, rejected
+    lsoas: gpd.GeoDataFrame  # the council's LSOA 2011 polygons
+    population: pd.DataFrame | None = None  # lsoa11cd, children
+    idaci_decile: pd.Series | None = None  # lsoa11cd -> national IDACI decile (case-mix strata)
+    localities: pd.Series | None = None  # lsoa11cd -> locality name (only to compare by locality)
+
+
+@dataclass(frozen=True)
+class ReportChoices:
+    """What the paper covers: the referral period, its sections and the options of each."""
+
+    start: dt.date
+    end: dt.date
+    sections: tuple[str, ...] = tuple(SECTIONS)
+    needs: tuple[str | None, ...] = (None,)  # one need map per entry (None: all needs)
+    measure: str = "step_up"
+    by: str = "service"
+    adjusted: bool = True
+    frequency: str = "quarter"
+    marking: str = "OFFICIAL"
+    costs: pd.DataFrame | None = None  # unit costs (default: the shipped GMCA v1.4 rows)
+    assumptions: dict = field(default_factory=dict)  # business-case assumptions overriding the defaults
+    deflators: pd.Series | None = None
+    price_year: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.sections if s not in SECTIONS]
+        if unknown:
+            raise ValueError(f"Unknown report section(s) {unknown}; choose from {list(SECTIONS)}.")
+        if self.start > self.end:
+            raise ValueError(f"The period starts ({self.start}) after it ends ({self.end}).")
+        if self.measure not in MEASURES:
+            raise ValueError(f"Unknown measure '{self.measure}'; choose from {list(MEASURES)}.")
+        if self.by not in GROUPINGS:
+            raise ValueError(f"Unknown grouping '{self.by}'; choose from {list(GROUPINGS)}.")
+        known = {need.key for need in NEEDS}
+        if any(need is not None and need not in known for need in self.needs):
+            raise ValueError(f"Unknown need in {list(self.needs)}; choose from {sorted(known)} (or None for all).")
+        if self.frequency not in FREQUENCIES:
+            raise ValueError(f"Unknown frequency '{self.frequency}'; choose from {list(FREQUENCIES)}.")
+
+
+def _count_cell(text: object) -> str:
+    """A count cell from an ehmap table ('c' or a whole number as text) under the paper's rule."""
+    if pd.isna(text) or str(text) == SUPPRESSED:
+        return SUPPRESSED
+    return count_text(int(float(str(text).replace(",", ""))))
+
+
+def _share_cell(pct: float, lower: float, upper: float) -> str:
+    return "" if pd.isna(pct) else f"{pct:.1f}% ({lower:.1f} to {upper:.1f})"
+
+
+def _day(date: dt.date) -> str:
+    """A date as GOV.UK writes it: 1 April 2022."""
+    return f"{date.day} {date:%B %Y}"
+
+
+def _need_title(need: str | None) -> str:
+    return "all needs" if need is None else {n.key: n.headline for n in NEEDS}[need]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices) -> Section:
+    total = outcome_table(chosen, "service").shown.iloc[-1]
+    families = chosen["family_id"].nunique() if "family_id" in chosen else 0
+    counts = Table(
+        ("Episodes referred in the period", "Count"),
+        (
+            ("Episodes referred", _count_cell(total["episodes"])),
+            ("Families (pseudonymised family IDs)", count_text(int(families))),
+            ("Episodes closed so far", _count_cell(total["closed"])),
+            ("Closed with needs met", _count_cell(total["needs_met"])),
+            ("Stepped up to children's social care", _count_cell(total["step_up"])),
+        ),
+        count_columns=("Count",),
+    )
+    shares = Table(
+        ("Of the closed episodes", "Share (95% interval)"),
+        (
+            ("Needs met", _share_cell(total["needs_met_pct"], total["needs_met_lower"], total["needs_met_upper"])),
+            ("Stepped up to children's social care",
+             _share_cell(total["step_up_pct"], total["step_up_lower"], total["step_up_upper"])),
+            ("Disengaged", _share_cell(total["disengaged_pct"], total["disengaged_lower"], total["disengaged_upper"])),
+            ("Re-referred within 12 months (of those closed 12+ months before the data date)",
+             _share_cell(total["rereferral_pct"], total["rereferral_lower"], total["rereferral_upper"])),
+        ),
+    )
+    chosen_titles = ", ".join(SECTIONS[s].lower() for s in choices.sections) or "the headline figures only"
+    intro = Paragraph(
+        f"Early Help episodes in {data.council} referred between {_day(choices.start)} and "
+        f"{_day(choices.end)}. This paper covers {chosen_titles}. Figures come from {data.dataset_label}; "
+        "outcomes of episodes still open are not yet known."
+    )
+    return Section("Summary", (intro, counts, shares))
+
+
+def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
+    case_filter = CaseFilter(need_key, choices.start, choices.end)
+    table = need_map_table(data.cases, data.lsoas, case_filter, data.population)
+    areas = table.areas.copy()
+    need = _need_title(need_key)
+    if table.has_rates:
+        raw = episodes_by_lsoa(case_filter.apply(data.cases), pd.Index(areas["lsoa11cd"]))
+        children = areas["children"].to_numpy(dtype=float)
+        known = np.isfinite(children) & (children > 0)
+        smoothed = np.full(len(areas), np.nan)
+        smoothed[known] = eb_global(raw.to_numpy()[known], children[known]).smoothed * PER_CHILDREN
+        areas["smoothed"] = pd.Series(smoothed).where(areas["episodes"].to_numpy() != SUPPRESSED).round(1).to_numpy()
+        values, legend_title, decimals = areas["smoothed"], "Episodes per 1,000\nchildren (smoothed)", 1
+        measure = ("episodes per 1,000 children aged 0-17, smoothed by empirical Bayes towards the council rate "
+                   "(small populations give unstable raw rates)")
+    else:
+        values, legend_title, decimals = areas["episodes_value"], "Episodes", 0
+        measure = "episodes (no population file, so no rates)"
+    choropleth = classify(values, areas["episodes"], decimals=decimals)
+    png = choropleth_png(data.lsoas, choropleth.colours, choropleth.legend, legend_title,
+                         OGL_TEXT + " Case data: " + data.dataset_label + ".")
+    figure = Figure(
+        png,
+        f"{need[0].upper()}{need[1:]}: {measure}, by LSOA (2011), referrals {_day(choices.start)} to "
+        f"{_day(choices.end)}. British National Grid. {SUPPRESSION_NOTE} {OGL_TEXT}",
+        f"Map of {data.council}'s {len(areas)} LSOAs shaded by {measure}.",
+    )
+    blocks: list = [
+        Paragraph(f"{_count_cell(table.council_total)} episodes referred in the period"
+                  + ("" if need_key is None else f" recorded the need '{need}'")
+                  + f", across {data.council}'s {len(areas)} LSOAs."),
+        figure,
+    ]
+    if table.has_rates:
+        ranked = areas[areas["episodes"] != SUPPRESSED].dropna(subset=["smoothed"])
+        ranked = ranked.sort_values(["smoothed", "lsoa11cd"], ascending=[False, True]).head(TOP_AREAS)
+        rows = tuple(
+            (row.lsoa11nm, row.lsoa11cd, _count_cell(row.episodes), f"{row.children:,.0f}",
+             f"{row.rate:.1f} ({row.rate_lower:.1f} to {row.rate_upper:.1f})", f"{row.smoothed:.1f}")
+            for row in ranked.itertuples()
+        )
+        blocks.append(Table(
+            ("LSOA", "Code", "Episodes", "Children 0-17", "Rate per 1,000 (95% CI)", "Smoothed rate"),
+            rows, count_columns=("Episodes",), caption=f"The {len(rows)} LSOAs with the highest smoothed rates",
+            notes=("Children 0-17: ONS mid-2020 population estimates. Exact Poisson 95% intervals.",),
+        ))
+    return Section(f"{SECTIONS['need_map']}: {need}", tuple(blocks))
+
+
+def _performance(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices) -> Section:
+    grouping = GROUPINGS[choices.by]
+    label = MEASURES[choices.measure][0]
+    blocks: list = []
+    try:
+        comparison = compare(chosen, choices.measure, choices.by, choices.adjusted, data.idaci_decile,
+                             lsoa_to_locality=data.localities)
+    except ValueError as error:
+        blocks.append(Paragraph(f"No funnel plot: {error}"))
+        comparison = None
+    if comparison is not None:
+        x_title = "Expected events for the case mix" if comparison.adjusted else "Closed episodes"
+        y_title = "Observed / expected" if comparison.adjusted else label.capitalize()
+        shown = comparison.points[comparison.points["shown"]]
+        blocks.append(Figure(
+            funnel_png(comparison.curve, shown, comparison.target, x_title, y_title),
+            " ".join([f"{label.capitalize()} by {grouping.lower()}.", *comparison.notes, comparison.strata]).strip(),
+            f"Funnel plot of the {label} of each {grouping.lower()} against its volume, with 95% and 99.8% limits.",
+        ))
+        blocks.append(Bullets(tuple(comparison.readings)))
+    table = outcome_table(chosen, choices.by, data.localities)
+    rows = tuple(
+        (str(r["group"]), _count_cell(r["episodes"]), _count_cell(r["closed"]),
+         _share_cell(r["needs_met_pct"], r["needs_met_lower"], r["needs_met_upper"]),
+         _count_cell(r["step_up"]), _share_cell(r["step_up_pct"], r["step_up_lower"], r["step_up_upper"]),
+         _share_cell(r["disengaged_pct"], r["disengaged_lower"], r["disengaged_upper"]),
+         _share_cell(r["rereferral_pct"], r["rereferral_lower"], r["rereferral_upper"]),
+         "" if pd.isna(r["median_days"]) else f"{r['median_days']:.0f}")
+        for _, r in table.shown.iterrows()
+    )
+    blocks.append(Table(
+        (grouping, "Episodes", "Closed", "Needs met % (95% CI)", "Stepped up", "Step-up % (95% CI)",
+         "Disengaged % (95% CI)", "Re-referred % (95% CI)", "Median days open"),
+        rows, count_columns=("Episodes", "Closed", "Stepped up"), caption=f"Outcome measures by {grouping.lower()}",
+        notes=tuple(table.notes),
+    ))
+    return Section(SECTIONS["performance"], tuple(blocks))
+
+
+def _trends(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
+    table = trend_table(chosen, choices.frequency, "none", pd.Timestamp(choices.start), pd.Timestamp(choices.end))
+    png = trend_png(table, {"referrals": "Referrals", "open_caseload": "Open caseload (end of period)"},
+                    choices.frequency.capitalize())
+    shown = shown_trend_table(table)
+    rows = tuple(
+        (r["period"], _count_cell(r["referrals"]), _count_cell(r["open_caseload"]), _count_cell(r["closures"]),
+         "" if pd.isna(r["needs_met_pct"]) else f"{r['needs_met_pct']:.1f}",
+         "" if pd.isna(r["step_up_pct"]) else f"{r['step_up_pct']:.1f}")
+        for _, r in shown.iterrows()
+    )
+    caption = (f"Referrals and open caseload per {choices.frequency}, episodes referred in the period. "
+               "Hidden values (1 to 5) are gaps in the lines.")
+    return Section(SECTIONS["trends"], (
+        Figure(png, caption, f"Line chart of referrals and open caseload per {choices.frequency}."),
+        Table((choices.frequency.capitalize(), "Referrals", "Open caseload", "Closures", "Needs met %", "Step-up %"),
+              rows, count_columns=("Referrals", "Open caseload", "Closures"),
+              notes=("Open caseload: episodes referred by the end of the period and not yet closed. Shares are of "
+                     "the closures in the period.",)),
+    ))
+
+
+def _pounds(value: float) -> str:
+    return f"£{value:,.0f}"
+
+
+def _business_case(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
+    case = costs_avoided(chosen, choices.costs, choices.assumptions or None, choices.deflators, choices.price_year)
+    outcomes = case.outcomes
+    rows, hidden_line = [], False
+    for line in case.lines.itertuples():
+        base = count_text(int(line.base_count))
+        hidden = base == SUPPRESSED
+        hidden_line |= hidden
+        estimate = [SUPPRESSED] * 2 if hidden else [
+            f"{line.events_central:,.1f} ({line.events_low:,.1f} to {line.events_high:,.1f})",
+            f"{_pounds(line.cost_central)} ({_pounds(line.cost_low)} to {_pounds(line.cost_high)})"]
+        rows.append((line.title, f"{line.code}: {_pounds(line.unit_cost)} ({line.price_basis})",
+                     f"{base} {line.base}", *estimate))
+    blocks: list = [Paragraph(
+        f"From {count_text(outcomes.closed)} closed episodes in the period, of which "
+        f"{count_text(outcomes.step_ups)} stepped up to children's social care. Every figure is a low / central / "
+        "high range, shown with the assumptions behind it; assumptions marked [assumption] have no published "
+        "source and should be replaced with local evidence before the figures are relied on."
+    )]
+    total = case.total()
+    if total and not hidden_line:
+        blocks.append(Paragraph(f"Total costs likely avoided ({case.costs['price_basis'].iloc[0]} prices): "
+                                f"{_pounds(total[1])} (range {_pounds(total[0])} to {_pounds(total[2])})."))
+    elif hidden_line:
+        blocks.append(Paragraph("No total is given: a line rests on a council count under 6, which is hidden."))
+    blocks.append(Table(
+        ("Cost line", "Unit cost (price year)", "Council count it starts from", "Events avoided: central (low to high)",
+         "Costs avoided: central (low to high)"),
+        tuple(rows), caption="Costs likely avoided", notes=tuple(case.notes),
+    ))
+    assumptions = case.assumptions()
+    blocks.append(Table(
+        ("Assumption", "Low", "Central", "High", "Unit", "Basis"),
+        tuple((a.assumption, f"{a.low:,.2f}".rstrip("0").rstrip("."), f"{a.central:,.2f}".rstrip("0").rstrip("."),
+               f"{a.high:,.2f}".rstrip("0").rstrip("."), a.unit, a.basis) for a in assumptions.itertuples()),
+        caption="Assumptions and unit costs behind these figures",
+    ))
+    blocks.append(Table(("Figure", "Source", "Caveat"), tuple(NATIONAL_REFERENCE),
+                        caption="National reference figures (context only, not used above)"))
+    return Section(SECTIONS["business_case"], tuple(blocks))
+
+
+def _sources(data: ReportData, choices: ReportChoices) -> Section:
+    lsoa = boundary_set("lsoa11")
+    rows = [
+        ("Case data", "Your council's case-management export" if "demo" not in data.dataset_label.lower()
+         else data.dataset_label, f"referrals {_day(choices.start)} to {_day(choices.end)}",
+         "Not published. Identifiers pseudonymised, postcodes dropped after assigning each episode its LSOA."),
+        (lsoa.title, lsoa.publisher, lsoa.vintage, f"{lsoa.licence}. {lsoa.attribution}"),
+        (DIRECTORY_TITLE, "Office for National Statistics", DIRECTORY_VINTAGE, DIRECTORY_ATTRIBUTION),
+    ]
+    used = []
+    if data.population is not None and "need_map" in choices.sections:
+        used.append("population_mid2020")
+    if data.idaci_decile is not None and "performance" in choices.sections and choices.adjusted:
+        used.append("iod2019")
+    for source_id in used:
+        source = indicator_source(source_id)
+        rows.append((source.title, source.publisher, source.vintage, f"{source.licence}. {source.attribution}"))
+    if "business_case" in choices.sections:
+        origin = "GMCA Unit Cost Database v1.4 (rows shipped with ehmap)" if choices.costs is None else \
+            "Unit costs given by the council"
+        rows.append((origin, "Greater Manchester Combined Authority" if choices.costs is None else data.council,
+                     "v1.4" if choices.costs is None else "as given", f"Read from {UNIT_COSTS_FILE.name}"
+                     if choices.costs is None else "As entered on the Business case page"))
+    read, accepted, rejected = data.reconciliation
+    return Section("Data sources, licences and methods", (
+        Table(("Source", "Publisher", "Vintage", "Licence and attribution"), tuple(rows)),
+        Paragraph(OGL_TEXT),
+        Table(("Case export", "Rows"), (("Rows read", count_text(read)), ("Accepted", count_text(accepted)),
+                                        ("Rejected (listed in the rejects report)", count_text(rejected))),
+              count_columns=("Rows",)),
+        Bullets((
+            f"Small numbers: {SUPPRESSION_NOTE} {REPORT_RULE}",
+            "Each episode is placed in the LSOA (2011) of its postcode, within its own council; rates are per "
+            "1,000 children aged 0-17 (ONS mid-2020).",
+            "Service comparisons use funnel plots (Spiegelhalter 2005) with 95% and 99.8% limits; with case-mix "
+            "adjustment, each group's observed events are set against those expected by indirect standardisation.",
+            f"Produced by ehmap {ehmap.__version__}; the data stayed on the machine that ran it.",
+        )),
+    ))
+
+
+def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | None = None) -> Report:
+    """The paper for the chosen period and sections, checked to hold no count from 1 to 5."""
+    if choices.by == "locality" and "performance" in choices.sections and data.localities is None:
+        raise ValueError("Comparing by locality needs each LSOA's locality: give ReportData.localities.")
+    chosen = CaseFilter(start=choices.start, end=choices.end).apply(data.cases)
+    if chosen.empty:
+        raise ValueError(f"No episode was referred between {choices.start} and {choices.end}.")
+    sections = [_summary(chosen, data, choices)]
+    if "need_map" in choices.sections:
+        sections += [_need_map(data, choices, need) for need in dict.fromkeys(choices.needs)]
+    if "performance" in choices.sections:
+        sections.append(_performance(chosen, data, choices))
+    if "trends" in choices.sections:
+        sections.append(_trends(chosen, choices))
+    if "business_case" in choices.sections:
+        sections.append(_business_case(chosen, choices))
+    sections.append(_sources(data, choices))
+    produced = produced or dt.date.today()
+    report = Report(
+        title=f"Early Help in {data.council}: needs, reach and what works",
+        subtitle=(f"Referrals {_day(choices.start)} to {_day(choices.end)}. Produced on {_day(produced)} "
+                  f"with ehmap from {data.dataset_label}."),
+        marking=choices.marking.strip(),
+        produced=produced,
+        sections=tuple(sections),
+    )
+    report.check_disclosure()
+    return report
+
+
+def report_data(result: IngestResult, council: str, dataset_label: str, by: str = "service") -> ReportData:
+    """A paper's inputs read from the installed and configured reference data (the CLI's path; the app caches its own).
+
+    A missing population or IoD2019 file leaves that part out and the paper says so.
+    """
+    try:
+        population = child_population()
+    except SourceMissing:
+        population = None
+    try:
+        idaci = idaci_deciles(load_on_lsoa11("iod2019"))
+    except (SourceMissing, ValueError):
+        idaci = None
+    localities = area_set("ward", result.la_code).area_names() if by == "locality" else None
+    return ReportData(result.cases, result.la_code, council, dataset_label,
+                      (result.rows_read, result.accepted, result.rejected), council_lsoas(result.la_code),
+                      population, idaci, localities)
