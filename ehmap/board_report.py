@@ -20,21 +20,33 @@ from ehmap.business_case import NATIONAL_REFERENCE, UNIT_COSTS_FILE, costs_avoid
 from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.charts import choropleth_png, funnel_png, trend_png
 from ehmap.context import idaci_deciles, load_on_lsoa11
+from ehmap.coverage import (
+    MILE_M,
+    TYPE_COLOURS,
+    council_centres,
+    council_idaci,
+    coverage,
+    gap_choropleth,
+    lsoa_centres,
+    outreach_csv,
+)
 from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.geography import council_lsoas
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
-from ehmap.maps import OGL_ATTRIBUTION, classify
+from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
 from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, need_map_table
 from ehmap.performance import GROUPINGS, MEASURES, compare, outcome_table
 from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table, count_text
+from ehmap.services import SERVICE_TYPES, ServicesResult
 from ehmap.smoothing import eb_global
 from ehmap.taxonomy import NEEDS
 from ehmap.trends import FREQUENCIES, shown_trend_table, trend_table
 
 SECTIONS = {
     "need_map": "Where needs are",
+    "coverage": "Service coverage",
     "performance": "Which services help most",
     "trends": "Trends",
     "business_case": "Business case",
@@ -45,6 +57,16 @@ REPORT_RULE = (
 )
 TOP_AREAS = 10
 OGL_TEXT = OGL_ATTRIBUTION.replace("&copy;", "©")
+
+
+@dataclass(frozen=True)
+class CoverageInputs:
+    """What the coverage section needs beside the episodes: the services and where the council's LSOAs are."""
+
+    services: pd.DataFrame  # `ehmap.services.ServicesResult.services`
+    label: str  # where the services came from, e.g. the file name
+    centres: pd.DataFrame  # `ehmap.coverage.council_centres`
+    idaci: pd.DataFrame | None = None  # `ehmap.coverage.council_idaci` (None: demand from children alone)
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,7 @@ class ReportData:
     population: pd.DataFrame | None = None  # lsoa11cd, children
     idaci_decile: pd.Series | None = None  # lsoa11cd -> national IDACI decile (case-mix strata)
     localities: pd.Series | None = None  # lsoa11cd -> locality name (only to compare by locality)
+    coverage: CoverageInputs | None = None  # services and LSOA centres (only for the coverage section)
 
 
 @dataclass(frozen=True)
@@ -203,6 +226,52 @@ def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) ->
     return Section(f"{SECTIONS['need_map']}: {need}", tuple(blocks))
 
 
+def _coverage(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
+    title = f"{SECTIONS['coverage']}: {_need_title(need_key)}"
+    if data.coverage is None or data.population is None:
+        missing = "a services file (upload one on Service coverage, or give --services)" \
+            if data.coverage is None else "the child population file"
+        return Section(title, (Paragraph(f"Not shown: coverage needs {missing}."),))
+    inputs = data.coverage
+    result = coverage(data.cases, inputs.centres, inputs.services, data.population, inputs.idaci, need_key,
+                      case_filter=CaseFilter(start=choices.start, end=choices.end))
+    flagged = result.flagged
+    miles = result.poor_access_m / MILE_M
+    choropleth = gap_choropleth(result)
+    counted = result.services
+    points = pd.DataFrame({"easting": counted["easting"], "northing": counted["northing"],
+                           "colour": counted["type"].map(TYPE_COLOURS).fillna(TYPE_COLOURS["other"])})
+    types = [kind for kind in SERVICE_TYPES if kind in set(counted["type"])]
+    png = choropleth_png(data.lsoas, choropleth.colours, choropleth.legend, "Gap", OGL_TEXT, points,
+                         [LegendEntry(TYPE_COLOURS[kind], SERVICE_TYPES[kind]) for kind in types], "Services")
+    outreach = outreach_csv(result).head(TOP_AREAS)
+    rows = tuple(
+        (r["Area"], r["LSOA code"], f"{r['Children 0-17']:,}", f"{r['Expected']:.1f}", _count_cell(r["Observed"]),
+         "" if pd.isna(r["Gap (expected - observed)"]) else f"{r['Gap (expected - observed)']:.1f}",
+         r["Nearest service"], f"{r['Distance (miles, straight line)']:.2f}", r["Gap flag"])
+        for _, r in outreach.iterrows()
+    )
+    blocks = (
+        Paragraph(
+            f"{count_text(len(flagged))} of {data.council}'s {len(result.areas)} LSOAs are flagged: significantly "
+            f"fewer episodes than expected from their children and deprivation, and no counted service within "
+            f"{miles:g} mile{'s' if miles != 1 else ''} (straight line). "
+            f"{int(flagged['children'].fillna(0).sum()):,} children aged 0-17 live in them."
+        ),
+        Figure(png, f"Coverage gaps for {_need_title(need_key)}, by LSOA (2011), referrals {_day(choices.start)} to "
+               f"{_day(choices.end)}; circles are the {len(counted)} services counted, from {inputs.label}. "
+               f"{' '.join(result.notes)} {OGL_TEXT}",
+               f"Map of {data.council}'s LSOAs coloured by coverage gap, with the services as circles."),
+        Table(("Area", "LSOA code", "Children 0-17", "Expected", "Observed", "Gap", "Nearest service",
+               "Miles", "Flag"), rows, count_columns=("Observed",),
+              caption=f"Outreach list: the first {len(rows)} LSOAs",
+              notes=("Ranked: flagged areas first, then by gap (expected minus observed); areas whose count is "
+                     "hidden follow by expected demand, so their place cannot reveal the count.",
+                     result.straight_line_note, result.suppression_note)),
+    )
+    return Section(title, blocks)
+
+
 def _performance(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices) -> Section:
     grouping = GROUPINGS[choices.by]
     label = MEASURES[choices.measure][0]
@@ -333,6 +402,9 @@ def _sources(data: ReportData, choices: ReportChoices) -> Section:
         rows.append((origin, "Greater Manchester Combined Authority" if choices.costs is None else data.council,
                      "v1.4" if choices.costs is None else "as given", f"Read from {UNIT_COSTS_FILE.name}"
                      if choices.costs is None else "As entered on the Business case page"))
+    if "coverage" in choices.sections and data.coverage is not None:
+        rows.append(("Services file", data.coverage.label, "as given",
+                     "Service sites and the needs they serve, as given by the council"))
     read, accepted, rejected = data.reconciliation
     return Section("Data sources, licences and methods", (
         Table(("Source", "Publisher", "Vintage", "Licence and attribution"), tuple(rows)),
@@ -361,6 +433,8 @@ def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | N
     sections = [_summary(chosen, data, choices)]
     if "need_map" in choices.sections:
         sections += [_need_map(data, choices, need) for need in dict.fromkeys(choices.needs)]
+    if "coverage" in choices.sections:
+        sections += [_coverage(data, choices, need) for need in dict.fromkeys(choices.needs)]
     if "performance" in choices.sections:
         sections.append(_performance(chosen, data, choices))
     if "trends" in choices.sections:
@@ -381,10 +455,11 @@ def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | N
     return report
 
 
-def report_data(result: IngestResult, council: str, dataset_label: str, by: str = "service") -> ReportData:
+def report_data(result: IngestResult, council: str, dataset_label: str, by: str = "service",
+                services: ServicesResult | None = None, services_label: str = "") -> ReportData:
     """A paper's inputs read from the installed and configured reference data (the CLI's path; the app caches its own).
 
-    A missing population or IoD2019 file leaves that part out and the paper says so.
+    A missing population or IoD2019 file, or no services, leaves that part out and the paper says so.
     """
     try:
         population = child_population()
@@ -395,6 +470,11 @@ def report_data(result: IngestResult, council: str, dataset_label: str, by: str 
     except (SourceMissing, ValueError):
         idaci = None
     localities = area_set("ward", result.la_code).area_names() if by == "locality" else None
+    lsoas = council_lsoas(result.la_code)
+    reach = None
+    if services is not None:
+        centres = council_centres(lsoas, lsoa_centres())
+        reach = CoverageInputs(services.services, services_label, centres, council_idaci(lsoas["lsoa11cd"])[0])
     return ReportData(result.cases, result.la_code, council, dataset_label,
-                      (result.rows_read, result.accepted, result.rejected), council_lsoas(result.la_code),
-                      population, idaci, localities)
+                      (result.rows_read, result.accepted, result.rejected), lsoas, population, idaci, localities,
+                      reach)

@@ -7,11 +7,13 @@ the same classes, colours and hidden-area grey as the app's live maps.
 from __future__ import annotations
 
 import io
+import textwrap
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ehmap.geography import WORKING_CRS
@@ -30,6 +32,11 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _wrapped(label: str, width: int = 30) -> str:
+    """A legend label broken into lines that fit beside the map."""
+    return textwrap.fill(label, width)
+
+
 def _scale_bar(ax, west: float, south: float, width: float) -> None:
     """A bar of a round number of kilometres near the lower left corner of a map in metres."""
     km = max(1, int(round(width / 5000)))
@@ -39,8 +46,12 @@ def _scale_bar(ax, west: float, south: float, width: float) -> None:
 
 
 def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[LegendEntry], legend_title: str,
-                   attribution: str) -> bytes:
-    """A filled map of areas (any CRS; drawn in EPSG:27700) with its legend, scale bar and attribution."""
+                   attribution: str, points: pd.DataFrame | None = None,
+                   points_legend: list[LegendEntry] | None = None, points_title: str = "") -> bytes:
+    """A filled map of areas (any CRS; drawn in EPSG:27700) with its legend, scale bar and attribution.
+
+    `points` (easting, northing, colour) are drawn as circles over the areas, e.g. service sites.
+    """
     if areas.crs != WORKING_CRS:
         areas = areas.to_crs(WORKING_CRS)
     figure = Figure(figsize=(7.2, 6.0))
@@ -50,9 +61,16 @@ def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[Leg
     ax.set_aspect("equal")
     west, south, east, north = areas.total_bounds
     _scale_bar(ax, west, south, east - west)
-    handles = [Patch(facecolor=entry.colour, edgecolor="#8c8c8c", label=entry.label) for entry in legend]
+    handles = [Patch(facecolor=entry.colour, edgecolor="#8c8c8c", label=_wrapped(entry.label)) for entry in legend]
     figure.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(0.68, 0.96), fontsize=7.5,
                   title_fontsize=8, frameon=False, alignment="left")
+    if points is not None and len(points):
+        ax.scatter(points["easting"], points["northing"], s=22, c=list(points["colour"]), edgecolors="white",
+                   linewidths=0.7, zorder=3)
+        markers = [Line2D([], [], marker="o", linestyle="", markersize=5, markerfacecolor=entry.colour,
+                          markeredgecolor="white", label=_wrapped(entry.label)) for entry in points_legend or []]
+        figure.legend(handles=markers, title=points_title, loc="upper left", bbox_to_anchor=(0.68, 0.55),
+                      fontsize=7.5, title_fontsize=8, frameon=False, alignment="left")
     figure.text(0.01, 0.015, attribution, fontsize=5.8, color="#444444", wrap=True, va="bottom")
     return _png(figure)
 

@@ -210,7 +210,10 @@ def _report_command(args: argparse.Namespace) -> int:
             deflators=read_deflators(args.deflators) if args.deflators else None, price_year=args.year,
         )
         council = {c.code: c.name for c in councils()}[la_code]
-        report = build_report(report_data(result, council, f"{args.cases.name} (case export)", args.by), choices)
+        services = _services_for_report(args.services, la_code) if args.services else None
+        data = report_data(result, council, f"{args.cases.name} (case export)", args.by, services,
+                           args.services.name if args.services else "")
+        report = build_report(data, choices)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -220,6 +223,22 @@ def _report_command(args: argparse.Namespace) -> int:
         out.write_bytes(rendered if isinstance(rendered, bytes) else rendered.encode("utf-8"))
         print(f"{report.title}: {len(report.sections)} sections -> {out}")
     return 0
+
+
+def _services_for_report(path: Path, la_code: str):
+    """A services file read and placed for the report's coverage section (raises ValueError, ExportError)."""
+    from ehmap.geography import council_lsoas
+    from ehmap.services import ingest_services
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"{path} could not be opened ({error.strerror}).") from None
+    area = council_lsoas(la_code).union_all()
+    services = ingest_services(read_export(data, path.name), la_code, PostcodeDirectory.load(), area)
+    if services.accepted == 0:
+        raise ValueError(f"No row of {path.name} could be used as a service ({services.rejected} rejected).")
+    return services
 
 
 def _iso_date(text: str) -> dt.date:
@@ -302,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--from", dest="start", type=_iso_date,
                        help="first referral date, e.g. 2024-04-01 (default: the earliest)")
     paper.add_argument("--to", dest="end", type=_iso_date, help="last referral date (default: the latest)")
-    paper.add_argument("--section", action="append", choices=["need_map", "performance", "trends", "business_case"],
+    paper.add_argument("--services", type=Path, help="services file (CSV or XLSX) for the coverage section")
+    paper.add_argument("--section", action="append",
+                       choices=["need_map", "coverage", "performance", "trends", "business_case"],
                        help="a section to include (repeatable; default: all)")
     paper.add_argument("--need", action="append", help="a need map: need key (e.g. domestic_abuse) or 'all' "
                        "(repeatable; default: all)")

@@ -195,8 +195,8 @@ def _font_files() -> tuple[Path, Path]:
 
 
 def _column_widths(pdf: FPDF, table: Table, total: float, padding: float = 2.5) -> tuple[float, ...]:
-    """Column widths (mm) that never break a word: each column gets its longest word, and the room left goes to
-    the columns whose text would otherwise wrap, in proportion to how much more they need."""
+    """Column widths (mm) that never break a word: each column gets at least its longest word; the room left
+    lets the columns that need least extra stay on one line, and the rest share what remains."""
     shortest, natural = [], []
     for i, column in enumerate(table.columns):
         cells = [row[i] for row in table.rows]
@@ -208,9 +208,20 @@ def _column_widths(pdf: FPDF, table: Table, total: float, padding: float = 2.5) 
         return tuple(w * total / sum(natural) for w in natural)
     if sum(shortest) >= total:
         return tuple(w * total / sum(shortest) for w in shortest)
+    widths = list(shortest)
     spare = total - sum(shortest)
-    extra = [n - s for n, s in zip(natural, shortest)]
-    return tuple(s + spare * e / sum(extra) for s, e in zip(shortest, extra))
+    waiting = sorted(range(len(widths)), key=lambda i: natural[i] - shortest[i])
+    while waiting:  # columns needing least go unwrapped first; the rest share what is left
+        needs = sum(natural[j] - shortest[j] for j in waiting)
+        i = waiting[0]
+        if natural[i] - shortest[i] > spare / len(waiting):
+            for j in waiting:  # in proportion to how much more each needs
+                widths[j] += spare * (natural[j] - shortest[j]) / needs
+            break
+        widths[i] = natural[i]
+        spare -= natural[i] - shortest[i]
+        waiting.pop(0)
+    return tuple(widths)
 
 
 def render_pdf(report: Report) -> bytes:

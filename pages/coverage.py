@@ -31,13 +31,13 @@ from ui.state import (
     council_names,
     coverage_centres,
     coverage_idaci,
+    SERVICES_UPLOAD_KEY,
+    current_services,
     dataset_for_council,
-    demo_services,
     period_selector,
     population,
     postcode_directory,
     selected_council,
-    services_file,
 )
 from ui.widgets import legend
 
@@ -74,16 +74,21 @@ with st.expander("Services file", expanded=la_code != DEMO_LA_CODE):
         "capacity and the **team** name your case records use."
     )
     upload = st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file")
+if upload is not None:  # kept for this session, so the board report (and a return to this page) can use it
+    st.session_state[SERVICES_UPLOAD_KEY] = (upload.getvalue(), upload.name, la_code)
+elif st.session_state.get(SERVICES_UPLOAD_KEY, (None, None, None))[2] == la_code:
+    kept = st.columns([3, 1])
+    kept[0].caption(f"Using {st.session_state[SERVICES_UPLOAD_KEY][1]}, uploaded earlier in this session.")
+    if kept[1].button("Stop using it", key="coverage_forget_services"):
+        del st.session_state[SERVICES_UPLOAD_KEY]
+        st.rerun()
 try:
-    if upload is not None:
-        services_result, services_label = services_file(upload.getvalue(), upload.name, la_code), upload.name
-    elif la_code == DEMO_LA_CODE:
-        services_result, services_label = demo_services(), "demo services (fictional, at real Croydon postcodes)"
-    else:
-        st.info(f"Upload {council}'s services file above to see coverage.")
-        st.stop()
+    services_result, services_label = current_services(la_code)
 except ExportError as error:
     st.error(str(error))
+    st.stop()
+if services_result is None:
+    st.info(f"Upload {council}'s services file above to see coverage.")
     st.stop()
 services = services_result.services
 st.caption(

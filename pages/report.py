@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ehmap.board_report import SECTIONS, ReportChoices, build_report
+from ehmap.exports import ExportError
 from ehmap.performance import GROUPINGS, MEASURES
 from ehmap.report import render_html, render_pdf
 from ehmap.taxonomy import NEEDS
@@ -34,8 +35,8 @@ with left:
     st.markdown("**Sections** (a summary and the sources are always included)")
     sections = [key for key, title in SECTIONS.items() if st.checkbox(title, value=True, key=f"report_{key}")]
     needs = {"all": "All needs", **{need.key: need.headline for need in NEEDS}}
-    chosen_needs = st.multiselect("Need maps", list(needs), default=["all"], format_func=needs.get,
-                                  key="report_needs", disabled="need_map" not in sections)
+    chosen_needs = st.multiselect("Needs (a map, and a coverage map, for each)", list(needs), default=["all"],
+                                  format_func=needs.get, key="report_needs")
     frequency = st.radio("Trends per", ["quarter", "month"], format_func=str.capitalize, horizontal=True,
                          key="report_frequency", disabled="trends" not in sections)
 with right:
@@ -63,7 +64,13 @@ try:
 except ValueError as error:
     st.error(str(error))
     st.stop()
-data = report_data(la_code, result, label, by)
+try:
+    data = report_data(la_code, result, label, by, with_coverage="coverage" in sections)
+except ExportError as error:
+    st.error(f"The uploaded services file cannot be used: {error}")
+    st.stop()
+if "coverage" in sections and data.coverage is None:
+    st.caption("Service coverage needs a services file: upload one on the *Service coverage* page.")
 
 
 def paper():

@@ -30,11 +30,23 @@ def demo(directory, council_names, data_dir):
 
 
 @pytest.fixture(scope="module")
-def paper(demo, council_names):
-    """The demo's paper with every section, an all-needs and a domestic abuse map, rendered both ways."""
+def demo_services(directory):
+    from ehmap.exports import read_export
+    from ehmap.geography import council_lsoas
+    from ehmap.services import ingest_services
+
+    path = REPO / "demo" / "croydon_services.csv"
+    return ingest_services(read_export(path.read_bytes(), path.name), CROYDON, directory,
+                           council_lsoas(CROYDON).union_all())
+
+
+@pytest.fixture(scope="module")
+def paper(demo, demo_services, council_names):
+    """The demo's paper with every section, for all needs and domestic abuse, rendered both ways."""
     from ehmap.demo import DEMO_LABEL
 
-    data = report_data(demo, council_names[CROYDON], DEMO_LABEL)
+    data = report_data(demo, council_names[CROYDON], DEMO_LABEL, services=demo_services,
+                       services_label="croydon_services.csv")
     report = build_report(data, ReportChoices(START, END, needs=(None, "domestic_abuse")), produced=PRODUCED)
     return report, render_pdf(report), render_html(report)
 
@@ -111,7 +123,8 @@ def test_demo_paper_renders_to_pdf_with_every_part(paper):
         assert "OFFICIAL" in text and f"page {number} of {len(pages)}" in text
     text = " ".join(" ".join(pages).split())  # words wrapped in table cells joined again
     for title in ["Summary", "Where needs are: all needs", "Where needs are: Safe from domestic abuse",
-                  *list(SECTIONS.values())[1:], "Data sources, licences and methods"]:
+                  "Service coverage: all needs", "Service coverage: Safe from domestic abuse",
+                  *list(SECTIONS.values())[2:], "Data sources, licences and methods"]:
         assert title in text, title
     assert "Early Help in Croydon: needs, reach and what works" in text
     assert "Referrals 1 April 2022 to 31 March 2025. Produced on 25 November 2026" in text
@@ -119,10 +132,12 @@ def test_demo_paper_renders_to_pdf_with_every_part(paper):
                  "No count from 1 to 5 appears in this paper", "GMCA Unit Cost Database v1.4", "[assumption]",
                  "Low and high are the least and greatest result", "National reference figures", "[unverified]",
                  "IDACI quintile", "ONS Postcode Directory", "Population estimates, mid-2020",
-                 "English Indices of Deprivation 2019"]:
+                 "English Indices of Deprivation 2019", "Services file croydon_services.csv",
+                 "Outreach list: the first 10 LSOAs", "Distances are straight-line"]:
         assert must in text, must
     images = sum(len(page.images) for page in reader.pages)
-    assert images == sum(isinstance(b, Figure) for s in report.sections for b in s.blocks) == 4  # 2 maps, funnel, trend
+    figures = sum(isinstance(b, Figure) for s in report.sections for b in s.blocks)
+    assert images == figures == 6  # 2 need maps, 2 coverage maps, funnel, trend
 
 
 def test_demo_paper_has_no_count_under_6(paper, demo):
@@ -168,12 +183,28 @@ def test_need_map_table_counts_are_the_raw_counts(paper, demo):
         assert int(row[table.columns.index("Episodes")].replace(",", "")) == counts[row[1]] >= 6
 
 
+def test_outreach_counts_are_the_raw_counts_or_hidden(paper, demo):
+    report, _, _ = paper
+    title, table = next((t, tab) for t, tab in report.tables() if t == "Service coverage: Safe from domestic abuse")
+    from ehmap.taxonomy import NEED_BITS
+
+    period = demo.cases[(demo.cases["referral_date"] >= pd.Timestamp(START))
+                        & (demo.cases["referral_date"] <= pd.Timestamp(END))]
+    abuse = period[(period["needs_mask"].astype("int64") & NEED_BITS["domestic_abuse"]) != 0]
+    counts = abuse["lsoa11cd"].astype(object).value_counts()
+    assert len(table.rows) == 10
+    for row in table.rows:
+        raw = int(counts.get(row[1], 0))
+        shown = row[table.columns.index("Observed")]
+        assert shown == ("c" if 1 <= raw <= 5 else shown) and (shown == "c" or int(shown) == raw), (row, raw)
+
+
 def test_html_is_one_self_contained_file(paper):
     report, _, page = paper
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page.lower()
     sources = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert page.count("<img ") == 4 and page.count("<table>") == len(report.tables())
+    assert page.count("<img ") == 6 and page.count("<table>") == len(report.tables())
     assert page.count('<p class="marking">OFFICIAL</p>') == 2
     assert "Contains OS data ©" in page and "shown as &#x27;c&#x27;" in page
 
@@ -183,7 +214,7 @@ def test_html_paper_prints_in_chromium(paper, page):
     _, _, html = paper
     page.set_content(html, wait_until="load")
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.naturalWidth)")
-    assert len(widths) == 4 and min(widths) > 1000
+    assert len(widths) == 6 and min(widths) > 1000
     assert page.locator("h2").all_inner_texts()[0] == "Summary"
     printed = page.pdf(format="A4")
     assert len(PdfReader(io.BytesIO(printed)).pages) >= 6
@@ -235,13 +266,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_report_cli_writes_pdf_and_html(tmp_path):
     pdf, html = tmp_path / "paper.pdf", tmp_path / "out" / "paper.html"
     run = run_cli("--out", str(pdf), "--out", str(html), "--from", "2024-04-01", "--need", "domestic_abuse",
-                  "--by", "referral_source", "--measure", "needs_met", "--marking", "OFFICIAL-SENSITIVE")
+                  "--by", "referral_source", "--measure", "needs_met", "--marking", "OFFICIAL-SENSITIVE",
+                  "--services", "demo/croydon_services.csv")
     assert run.returncode == 0, run.stderr
     assert f"-> {pdf}" in run.stdout and f"-> {html}" in run.stdout
     text = pdf_text(pdf.read_bytes())
     assert "Referrals 1 April 2024 to 31 March 2025" in text and "OFFICIAL-SENSITIVE" in text
     assert "Where needs are: Safe from domestic abuse" in text and "Outcome measures by referral source" in text
     assert "Share closed with needs met by referral source" in text
+    assert "Service coverage: Safe from domestic abuse" in text and "from croydon_services.csv" in text
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
@@ -252,6 +285,7 @@ def test_report_cli_writes_pdf_and_html(tmp_path):
         (["--out", "x.pdf", "--from", "1/4/2024"], "'1/4/2024' is not a date like 2024-04-01"),
         (["--out", "x.pdf", "--from", "2030-01-01", "--to", "2030-02-01"], "error: No episode was referred between"),
         (["--out", "x.pdf", "--need", "poverty"], "error: Unknown need in ['poverty']"),
+        (["--out", "x.pdf", "--services", "nowhere.csv"], "nowhere.csv could not be opened (No such file or directory)"),
     ],
 )
 def test_report_cli_errors_in_one_line(tmp_path, args, message):
@@ -263,6 +297,17 @@ def test_report_cli_errors_in_one_line(tmp_path, args, message):
 
 
 # ------------------------------------------------------------------------------------------ the page
+
+
+def test_without_services_the_coverage_section_says_what_it_needs(demo, council_names):
+    from ehmap.demo import DEMO_LABEL
+
+    data = report_data(demo, council_names[CROYDON], DEMO_LABEL)
+    report = build_report(data, ReportChoices(START, END, sections=("coverage",)), PRODUCED)
+    section = report.sections[1]
+    assert section.title == "Service coverage: all needs"
+    assert section.blocks == (Paragraph("Not shown: coverage needs a services file (upload one on Service coverage, "
+                                        "or give --services)."),)
 
 
 def test_report_page_on_the_demo(directory, data_dir):

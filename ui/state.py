@@ -213,7 +213,7 @@ def period_selector(cases: pd.DataFrame, key: str, container=st) -> tuple[pd.Tim
 
 # --- coverage (appended by the coverage feature) -------------------------------------------------
 
-SERVICES_UPLOAD_KEY = "coverage_services_upload"  # the uploaded services file's bytes and name, this session only
+SERVICES_UPLOAD_KEY = "coverage_services_upload"  # (bytes, file name, council) of an uploaded services file
 
 
 @st.cache_data(show_spinner="Placing each LSOA at the centre of its postcodes (first run: about 10 s)...")
@@ -250,6 +250,20 @@ def demo_services():
     return services_file(path.read_bytes(), path.name, DEMO_LA_CODE)
 
 
+def current_services(la_code: str):
+    """The services file in use for a council: this session's upload, else the demo's for Croydon.
+
+    Returns (`ServicesResult` or None, label); raises ExportError for an unreadable upload.
+    """
+    upload = st.session_state.get(SERVICES_UPLOAD_KEY)
+    if upload is not None and upload[2] == la_code:
+        data, name, _ = upload
+        return services_file(data, name, la_code), name
+    if la_code == DEMO_LA_CODE:
+        return demo_services(), "demo services (fictional, at real Croydon postcodes)"
+    return None, ""
+
+
 # --- board report ---------------------------------------------------------------------------------
 
 BUSINESS_CASE_INPUTS_KEY = "business_case_inputs"  # the Business case page's edited inputs, for the report
@@ -265,12 +279,21 @@ class BusinessCaseInputs:
     year: str | None
 
 
-def report_data(la_code: str, result: IngestResult, label: str, by: str):
-    """The board report's inputs from the cached reference data (`ehmap.board_report.ReportData`)."""
-    from ehmap.board_report import ReportData
+def report_data(la_code: str, result: IngestResult, label: str, by: str, with_coverage: bool):
+    """The board report's inputs from the cached reference data (`ehmap.board_report.ReportData`).
+
+    With `with_coverage`, the services in use (see `current_services`) and the LSOA centres are added;
+    raises ExportError for an unreadable uploaded services file."""
+    from ehmap.board_report import CoverageInputs, ReportData
 
     children, _ = population()
     idaci, _ = idaci_deciles()
+    reach = None
+    if with_coverage:
+        services, services_label = current_services(la_code)
+        if services is not None:
+            reach = CoverageInputs(services.services, services_label, coverage_centres(la_code),
+                                   coverage_idaci(la_code)[0])
     return ReportData(result.cases, la_code, council_names()[la_code], label,
                       (result.rows_read, result.accepted, result.rejected), council_areas(la_code), children, idaci,
-                      ward_names(la_code) if by == "locality" else None)
+                      ward_names(la_code) if by == "locality" else None, reach)
