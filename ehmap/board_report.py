@@ -16,7 +16,7 @@ import pandas as pd
 
 import ehmap
 from ehmap.areas import area_set
-from ehmap.business_case import NATIONAL_REFERENCE, UNIT_COSTS_FILE, costs_avoided
+from ehmap.business_case import NATIONAL_REFERENCE, UNIT_COSTS_FILE, CutImpact, costs_avoided, cut_impact
 from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.charts import choropleth_png, funnel_png, trend_png
 from ehmap.context import idaci_deciles, load_on_lsoa11
@@ -102,6 +102,7 @@ class ReportChoices:
     assumptions: dict = field(default_factory=dict)  # business-case assumptions overriding the defaults
     deflators: pd.Series | None = None
     price_year: str | None = None
+    cut: tuple[str, float] | None = None  # (service, £ a year): what that cut would likely cost elsewhere
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sections if s not in SECTIONS]
@@ -368,6 +369,11 @@ def _business_case(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
         tuple(rows), caption="Costs likely avoided", notes=tuple(case.notes),
     ))
     assumptions = case.assumptions()
+    if choices.cut is not None:
+        cut = cut_impact(chosen, choices.cut[0], choices.cut[1], choices.costs, choices.assumptions or None,
+                         choices.deflators, choices.price_year)
+        blocks += _cut_blocks(cut)
+        assumptions = cut.assumptions()  # the same, and the practitioner cost per hour the cut is divided by
     blocks.append(Table(
         ("Assumption", "Low", "Central", "High", "Unit", "Basis"),
         tuple((a.assumption, f"{a.low:,.2f}".rstrip("0").rstrip("."), f"{a.central:,.2f}".rstrip("0").rstrip("."),
@@ -377,6 +383,25 @@ def _business_case(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
     blocks.append(Table(("Figure", "Source", "Caveat"), tuple(NATIONAL_REFERENCE),
                         caption="National reference figures (context only, not used above)"))
     return Section(SECTIONS["business_case"], tuple(blocks))
+
+
+def _cut_blocks(cut: CutImpact) -> list:
+    """What a cut to one service would likely cost elsewhere, as on the Business case page."""
+    low, central, high = cut.episodes_lost
+    per_low, per_central, per_high = cut.cost_per_episode
+    rows = tuple((line.title, f"{line.code} ({line.price_basis})",
+                  f"{_pounds(line.cost_central)} ({_pounds(line.cost_low)} to {_pounds(line.cost_high)})")
+                 for line in cut.lines.itertuples())
+    text = (f"What would a cut cost elsewhere? A cut of {_pounds(cut.amount)} a year to {cut.service} "
+            f"({_count_cell(cut.service_episodes)} episodes in the period) pays for about {central:,.0f} episodes "
+            f"(range {low:,.0f} to {high:,.0f}) at {_pounds(per_central)} an episode ({_pounds(per_low)} to "
+            f"{_pounds(per_high)}).")
+    total = cut.total()
+    if total:
+        text += f" Likely extra costs elsewhere: {_pounds(total[1])} (range {_pounds(total[0])} to {_pounds(total[2])})."
+    return [Paragraph(text), Table(("Cost line", "Unit cost (price year)", "Likely extra cost: central (low to high)"),
+                                   rows, caption=f"What a cut of {_pounds(cut.amount)} to {cut.service} would "
+                                   "likely cost elsewhere", notes=tuple(cut.notes))]
 
 
 def _sources(data: ReportData, choices: ReportChoices) -> Section:

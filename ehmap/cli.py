@@ -208,6 +208,7 @@ def _report_command(args: argparse.Namespace) -> int:
             adjusted=not args.unadjusted, frequency=args.frequency, marking=args.marking,
             costs=read_unit_costs(args.costs) if args.costs else None,
             deflators=read_deflators(args.deflators) if args.deflators else None, price_year=args.year,
+            cut=(args.cut_service, args.cut) if args.cut_service else None,
         )
         council = {c.code: c.name for c in councils()}[la_code]
         services = _services_for_report(args.services, la_code) if args.services else None
@@ -335,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--costs", type=Path, help="unit costs CSV (default: the shipped GMCA v1.4 rows)")
     paper.add_argument("--deflators", type=Path, help="deflator series CSV: year,index")
     paper.add_argument("--year", help="price year to uprate to, e.g. 2024/25")
+    paper.add_argument("--cut-service", help="a service whose cut the business case costs (with --cut)")
+    paper.add_argument("--cut", type=float, default=100_000, help="the cut, £ a year (default 100000)")
     paper.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     paper.set_defaults(run=_report_command)
     return parser

@@ -1,5 +1,7 @@
 """Business case: costs likely avoided by Early Help, and what a cut would cost elsewhere, with the assumptions."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -117,6 +119,9 @@ service = controls[0].selectbox("Service", services, key="business_case_service"
 amount = controls[1].number_input("Cut (£ a year)", min_value=1000, value=100_000, step=10_000, key="business_case_cut")
 try:
     cut = cut_impact(cases, service, float(amount), costs, assumptions, deflators, target_year.strip() or None)
+    st.session_state[BUSINESS_CASE_INPUTS_KEY] = replace(
+        st.session_state[BUSINESS_CASE_INPUTS_KEY], cut=(service, float(amount))
+    )
 except ValueError as error:
     st.error(str(error))
     st.stop()

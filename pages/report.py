@@ -51,8 +51,10 @@ with right:
 business = st.session_state.get(BUSINESS_CASE_INPUTS_KEY)
 if "business_case" in sections:
     st.caption("Business case: the unit costs and assumptions " + (
-        "as you edited them on the *Business case* page." if business else
-        "shipped with ehmap (edit them on the *Business case* page to use your own)."))
+        "as you edited them on the *Business case* page" if business else
+        "shipped with ehmap (edit them on the *Business case* page to use your own)") + (
+        f", and what a cut of £{business.cut[1]:,.0f} to {business.cut[0]} would cost elsewhere."
+        if business and business.cut else "."))
 try:
     choices = ReportChoices(
         start=start.date(), end=end.date(), sections=tuple(sections),
@@ -60,6 +62,7 @@ try:
         measure=measure, by=by, adjusted=adjusted, frequency=frequency, marking=marking,
         costs=business.costs if business else None, assumptions=business.assumptions if business else {},
         deflators=business.deflators if business else None, price_year=business.year if business else None,
+        cut=business.cut if business else None,
     )
 except ValueError as error:
     st.error(str(error))

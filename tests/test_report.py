@@ -47,7 +47,8 @@ def paper(demo, demo_services, council_names):
 
     data = report_data(demo, council_names[CROYDON], DEMO_LABEL, services=demo_services,
                        services_label="croydon_services.csv")
-    report = build_report(data, ReportChoices(START, END, needs=(None, "domestic_abuse")), produced=PRODUCED)
+    choices = ReportChoices(START, END, needs=(None, "domestic_abuse"), cut=("Parenting Programme", 250_000.0))
+    report = build_report(data, choices, produced=PRODUCED)
     return report, render_pdf(report), render_html(report)
 
 
@@ -133,7 +134,9 @@ def test_demo_paper_renders_to_pdf_with_every_part(paper):
                  "Low and high are the least and greatest result", "National reference figures", "[unverified]",
                  "IDACI quintile", "ONS Postcode Directory", "Population estimates, mid-2020",
                  "English Indices of Deprivation 2019", "Services file croydon_services.csv",
-                 "Outreach list: the first 10 LSOAs", "Distances are straight-line"]:
+                 "Outreach list: the first 10 LSOAs", "Distances are straight-line",
+                 "What would a cut cost elsewhere? A cut of £250,000 a year to Parenting Programme (185 episodes",
+                 "What a cut of £250,000 to Parenting Programme would likely cost elsewhere", "SS18.10"]:
         assert must in text, must
     images = sum(len(page.images) for page in reader.pages)
     figures = sum(isinstance(b, Figure) for s in report.sections for b in s.blocks)
@@ -286,6 +289,7 @@ def test_report_cli_writes_pdf_and_html(tmp_path):
         (["--out", "x.pdf", "--from", "2030-01-01", "--to", "2030-02-01"], "error: No episode was referred between"),
         (["--out", "x.pdf", "--need", "poverty"], "error: Unknown need in ['poverty']"),
         (["--out", "x.pdf", "--services", "nowhere.csv"], "nowhere.csv could not be opened (No such file or directory)"),
+        (["--out", "x.pdf", "--cut-service", "Choir"], "error: 'Choir' is not a service in the data; choose one of"),
     ],
 )
 def test_report_cli_errors_in_one_line(tmp_path, args, message):
@@ -323,6 +327,12 @@ def test_report_page_on_the_demo(directory, data_dir):
     assert at.selectbox(key="report_measure").disabled
     at.toggle(key="report_preview").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+
+    at.switch_page("pages/business_case.py").run()  # its edits (and its cut) are handed to the report
+    at.switch_page("pages/report.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "as you edited them on the *Business case* page, and what a cut of £100,000 to" in " ".join(
+        c.value for c in at.caption)
 
 
 def test_report_page_downloads_the_paper_in_chromium(app_url, page, tmp_path):

@@ -277,6 +277,7 @@ class BusinessCaseInputs:
     assumptions: dict
     deflators: pd.Series | None
     year: str | None
+    cut: tuple[str, float] | None = None  # (service, £ a year) of the "what would a cut cost" question
 
 
 def report_data(la_code: str, result: IngestResult, label: str, by: str, with_coverage: bool):
