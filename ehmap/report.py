@@ -243,6 +243,8 @@ def render_pdf(report: Report) -> bytes:
 
     pdf = _Paper(format="A4")
     pdf.set_title(report.title)
+    pdf.set_subject(report.subtitle)
+    pdf.set_lang("en-GB")
     pdf.set_creator("ehmap")
     pdf.set_margins(15, 14, 15)
     pdf.set_auto_page_break(True, margin=16)
