@@ -30,7 +30,7 @@ from ehmap.coverage import (
     lsoa_centres,
     outreach_csv,
 )
-from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE
+from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSED, SUPPRESSION_NOTE, count_text, stand_in_counts
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.geography import council_lsoas
 from ehmap.indicators import SourceMissing, child_population
@@ -38,7 +38,7 @@ from ehmap.ingest import IngestResult
 from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
 from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, need_map_table
 from ehmap.performance import GROUPINGS, MEASURES, compare, outcome_table
-from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table, count_text
+from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table
 from ehmap.services import SERVICE_TYPES, ServicesResult
 from ehmap.smoothing import eb_global
 from ehmap.taxonomy import NEEDS
@@ -184,15 +184,17 @@ def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) ->
     areas = table.areas.copy()
     need = _need_title(need_key)
     if table.has_rates:
-        raw = episodes_by_lsoa(case_filter.apply(data.cases), pd.Index(areas["lsoa11cd"]))
+        counts = episodes_by_lsoa(case_filter.apply(data.cases), pd.Index(areas["lsoa11cd"]))
+        hidden = pd.Series(areas["episodes"].to_numpy() == SUPPRESSED, index=counts.index)
+        published = stand_in_counts(counts, hidden).to_numpy()  # the smoothing prior must not carry hidden counts
         children = areas["children"].to_numpy(dtype=float)
         known = np.isfinite(children) & (children > 0)
         smoothed = np.full(len(areas), np.nan)
-        smoothed[known] = eb_global(raw.to_numpy()[known], children[known]).smoothed * PER_CHILDREN
+        smoothed[known] = eb_global(published[known], children[known]).smoothed * PER_CHILDREN
         areas["smoothed"] = pd.Series(smoothed).where(areas["episodes"].to_numpy() != SUPPRESSED).round(1).to_numpy()
         values, legend_title, decimals = areas["smoothed"], "Episodes per 1,000\nchildren (smoothed)", 1
         measure = ("episodes per 1,000 children aged 0-17, smoothed by empirical Bayes towards the council rate "
-                   "(small populations give unstable raw rates)")
+                   f"(small populations give unstable raw rates). {STAND_IN_NOTE}")
     else:
         values, legend_title, decimals = areas["episodes_value"], "Episodes", 0
         measure = "episodes (no population file, so no rates)"

@@ -16,7 +16,9 @@
   poor-access distance from every service that serves the need.
 
 Tables returned here are safe to show: episode counts of 1-5 (and a secondary cell) are `c`, and
-every value from which a hidden count could be worked out (ratio, interval, gap) is blank.
+every value from which a hidden count could be worked out (ratio, interval, gap) is blank. The model is
+fitted, and the below-expected flag computed, with every hidden count taken as `STAND_IN` (3): a model
+fitted to the true counts would let a reader solve its score equations back for them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from scipy.stats import chi2
 
 from ehmap.cache import atomic_write
 from ehmap.config import cache_dir
-from ehmap.disclosure import SUPPRESSION_NOTE, hide, shown_counts, suppression_mask
+from ehmap.disclosure import (
+    STAND_IN_NOTE,
+    SUPPRESSION_NOTE,
+    hide,
+    shown_counts,
+    stand_in_counts,
+    suppression_mask,
+)
 from ehmap.geocode import DIRECTORY_PACKAGE, PostcodeDirectory
 from ehmap.geography import WORKING_CRS, content_hash, lsoa_source_path
 from ehmap.ingest import IngestResult
@@ -331,12 +340,14 @@ def coverage(
     observed = episodes_by_lsoa(chosen_filter.apply(cases), index)
     children = population.set_index("lsoa11cd")["children"].reindex(index).astype(float)
     idaci_values = idaci.set_index("lsoa11cd")["idaci"].reindex(index).astype(float) if idaci is not None else None
-    model = fit_demand(
-        observed.to_numpy(), children.to_numpy(), None if idaci_values is None else idaci_values.to_numpy()
-    )
+    # Everything published below depends on a hidden count only through the stand-in: the fitted
+    # model's score equations would otherwise let a reader solve back for the hidden counts.
+    mask = suppression_mask(observed)
+    pooled = stand_in_counts(observed, mask).to_numpy()  # equals observed wherever the count is shown
+    model = fit_demand(pooled, children.to_numpy(), None if idaci_values is None else idaci_values.to_numpy())
     rate = model.rate(None if idaci_values is None else idaci_values.fillna(np.nanmean(idaci_values)).to_numpy())
     expected = children.fillna(0).to_numpy() * rate
-    ratio, lower, upper = ratio_interval(observed.to_numpy(), expected)
+    ratio, lower, upper = ratio_interval(pooled, expected)
     below = np.nan_to_num(upper, nan=np.inf) < 1
 
     access = access_table(centres, counted)
@@ -344,7 +355,6 @@ def coverage(
     poor_m = poor_miles * MILE_M
     poor = np.isnan(distance) | (distance > poor_m)
 
-    mask = suppression_mask(observed)
     areas = pd.DataFrame({"lsoa11cd": index, "lsoa11nm": centres["lsoa11nm"].to_numpy()})
     areas["children"] = children.astype("Int64").to_numpy()
     areas["idaci"] = np.nan if idaci_values is None else idaci_values.to_numpy()
@@ -355,7 +365,7 @@ def coverage(
     areas["ratio"] = np.where(hidden, np.nan, np.round(ratio, 2))
     areas["ratio_lower"] = np.where(hidden, np.nan, np.round(lower, 2))
     areas["ratio_upper"] = np.where(hidden, np.nan, np.round(upper, 2))
-    areas["gap"] = np.where(hidden, np.nan, np.round(expected - observed.to_numpy(), 1))
+    areas["gap"] = np.where(hidden, np.nan, np.round(expected - pooled, 1))
     areas["below_expected"] = below
     areas["nearest_service"] = access["nearest_service"].to_numpy()
     areas["nearest_type"] = access["nearest_type"].map(SERVICE_TYPES).fillna("").to_numpy()
@@ -371,7 +381,7 @@ def coverage(
     areas["easting"] = centres["easting"].to_numpy()
     areas["northing"] = centres["northing"].to_numpy()
     areas["_expected"] = expected  # unrounded, for the what-if and the ranking; holds no count
-    notes = [model.describe()]
+    notes = [model.describe(), STAND_IN_NOTE]
     if (centres.get("centre_from", pd.Series(dtype=str)) == "polygon").any():
         notes.append(
             f"{int((centres['centre_from'] == 'polygon').sum())} LSOA(s) have no postcode in the directory; "

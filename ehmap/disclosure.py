@@ -43,9 +43,34 @@ def shown_counts(counts: pd.Series, mask: pd.Series) -> pd.Series:
     return text.mask(mask, SUPPRESSED)
 
 
+def count_text(count: int) -> str:
+    """One count as published text: thousands separated, 'c' for 1 to 5 (for a lone figure, e.g. a total)."""
+    if 0 < count < SMALLEST_SHOWN:
+        return SUPPRESSED
+    return f"{count:,}"
+
+
 def hide(values: pd.Series, mask: pd.Series) -> pd.Series:
     """Blank out a derived value (rate, interval) wherever its count is hidden."""
     return values.mask(mask.to_numpy(), np.nan)
+
+
+STAND_IN = 3  # the middle of 1 to 5: what statistics that will be published use for every hidden count
+STAND_IN_NOTE = (
+    "Statistics derived from many areas (smoothed rates, hot spot scores, expected counts) take every hidden "
+    f"count as {STAND_IN}, so they reveal nothing about it that the 'c' does not."
+)
+
+
+def stand_in_counts(counts: pd.Series, mask: pd.Series) -> pd.Series:
+    """Counts for statistics that will be published: every hidden cell (primary or secondary) set to STAND_IN.
+
+    A statistic pooled over areas (an empirical Bayes prior, Gi* z-scores, a fitted demand model) published
+    to two decimals lets a reader solve back for the counts it was computed from: on the demo, 91-100% of
+    hidden LSOA counts came back exactly from the hot spot table. Computed from these counts, everything
+    published is a function of what is shown.
+    """
+    return counts.where(~mask.to_numpy(), STAND_IN)
 
 
 # --- two-way tables ------------------------------------------------------------------------------

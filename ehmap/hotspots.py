@@ -23,7 +23,7 @@ import pandas as pd
 from libpysal import weights as lpw
 
 from ehmap.areas import AreaSet
-from ehmap.disclosure import SUPPRESSION_NOTE, hide, shown_counts, suppression_mask
+from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSION_NOTE, hide, shown_counts, stand_in_counts, suppression_mask
 from ehmap.geography import WORKING_CRS
 from ehmap.maps import Choropleth, LegendEntry
 from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, poisson_rate_interval
@@ -174,8 +174,7 @@ def _graph_facts(w: lpw.W, codes: pd.Index) -> tuple[list[str], list[list[str]]]
     order = list(w.id_order)
     islands = [str(codes[order.index(i)]) for i in w.islands]
     labels = np.asarray(w.component_labels)
-    sizes = pd.Series(labels).value_counts()
-    main = sizes.index[0]
+    sizes = pd.Series(labels).value_counts()  # largest component first
     components = []
     for label in sizes.index[1:]:
         members = [str(codes[i]) for i in np.flatnonzero(labels == label)]
@@ -319,6 +318,8 @@ def hotspot_table(
     area_of = areas.lsoa_to_area.reindex(lsoa_index)
     codes = pd.Index(areas.areas["code"].astype(str), name="code")
     counts = by_lsoa.groupby(area_of.to_numpy(), dropna=True).sum().reindex(codes, fill_value=0).astype("int64")
+    mask = suppression_mask(counts)
+    published = stand_in_counts(counts, mask)  # every pooled statistic below is computed from these
     outside = int(by_lsoa[area_of.isna().to_numpy()].sum())
     table = pd.DataFrame({"code": codes, "name": areas.areas["name"].astype(str).to_numpy()})
     rate = lower = upper = smoothed = pd.Series(np.nan, index=codes)
@@ -329,21 +330,20 @@ def hotspot_table(
         if (children <= 0).any():
             empty = list(children.index[children <= 0][:5])
             raise ValueError(f"{int((children <= 0).sum())} area(s) have no child population (e.g. {empty}); rates cannot be computed.")
-        rate = counts / children * PER_CHILDREN
-        lower, upper = poisson_rate_interval(counts, children)
+        rate = published / children * PER_CHILDREN
+        lower, upper = poisson_rate_interval(published, children)
     w = spatial_weights(areas.areas, weights, k=k, threshold=threshold)
     if population is not None:
         estimate = (
-            eb_global(counts.to_numpy(), children.to_numpy())
+            eb_global(published.to_numpy(), children.to_numpy())
             if smoothing == "global"
-            else eb_local(counts.to_numpy(), children.to_numpy(), w.sparse)
+            else eb_local(published.to_numpy(), children.to_numpy(), w.sparse)
         )
         smoothed = pd.Series(estimate.smoothed * PER_CHILDREN, index=codes)
-    y = {"count": counts.astype(float), "rate": rate, "smoothed_rate": smoothed}[measure]
+    y = {"count": published.astype(float), "rate": rate, "smoothed_rate": smoothed}[measure]
     neighbours = WEIGHT_TITLES[weights].replace("the k nearest", f"the {k} nearest") if weights != "distance_band" \
         else f"areas whose interior points are within {threshold:,.0f} m"
     result = hotspots(y.to_numpy(), w, codes, statistic, permutations, seed, neighbours)
-    mask = suppression_mask(counts)
     table["count"] = shown_counts(counts, mask).to_numpy()
     table["count_value"] = hide(counts.astype(float), mask).to_numpy()
     table["children"] = children.to_numpy()
@@ -356,7 +356,8 @@ def hotspot_table(
     table["p"] = hide(pd.Series(result.p, index=codes), mask).round(4).to_numpy()
     table["p_fdr"] = hide(pd.Series(result.p_fdr, index=codes), mask).round(4).to_numpy()
     table["label"] = result.labels
-    note = SUPPRESSION_NOTE + " For an area shown as 'c', its smoothed rate and statistics are hidden too; its label is kept."
+    note = (SUPPRESSION_NOTE + " For an area shown as 'c', its smoothed rate and statistics are hidden too; its label "
+            "is kept. " + STAND_IN_NOTE)
     return HotspotTable(table, result, measure, smoothing, areas.rule, outside, note)
 
 

@@ -347,6 +347,20 @@ class Comparison:
         return list(self.points["reading"])
 
 
+DISPERSION_NOTE = (
+    "phi and tau\u00b2 are estimated from the {units} groups shown; groups with a count under 6 take no part."
+)
+
+
+def _shown_dispersion(z: np.ndarray, s: np.ndarray, hidden: np.ndarray) -> funnel.Dispersion:
+    """Overdispersion from the shown groups only.
+
+    phi is a mean over groups' z-scores: with hidden groups in it, it would be one more published equation in
+    their counts, which with the council total could narrow down or give away a hidden count."""
+    shown = ~np.asarray(hidden, dtype=bool)
+    return funnel.dispersion(np.asarray(z, dtype=float)[shown], np.asarray(s, dtype=float)[shown])
+
+
 def compare(
     cases: pd.DataFrame,
     measure: str = "step_up",
@@ -385,7 +399,14 @@ def compare(
         z, s = funnel.proportion_z(table["observed"], table["episodes"], p0)
         low, high = wilson_interval(table["observed"], table["episodes"])
         target = p0
-    disp = funnel.dispersion(z, s) if overdispersion != "none" else funnel.Dispersion(1.0, 0.0, len(table), False)
+    # hidden before anything is estimated: what is published must not depend on a hidden group's own count
+    hidden = (
+        suppression_mask(table["observed"].astype(int)) | suppression_mask(table["episodes"].astype(int))
+    ).to_numpy()
+    if overdispersion == "none":
+        disp = funnel.Dispersion(1.0, 0.0, int((~hidden).sum()), False)
+    else:
+        disp = _shown_dispersion(z, s, hidden)
     phi = disp.phi if overdispersion == "multiplicative" and disp.overdispersed else 1.0
     tau2 = disp.tau2 if overdispersion == "additive" else 0.0
 
@@ -396,9 +417,6 @@ def compare(
 
     at_points = limits(np.maximum(x, 1e-9))
     label = MEASURES[measure][0]
-    hidden = (
-        suppression_mask(table["observed"].astype(int)) | suppression_mask(table["episodes"].astype(int))
-    ).to_numpy()
     positions, readings = [], []
     for i, name in enumerate(table["unit"]):
         if hidden[i]:  # where a hidden point lies against the limits would narrow down its count: not said
@@ -425,7 +443,7 @@ def compare(
             "shown": ~hidden,
         }
     )
-    top = max(float(np.nanmax(x)) * 1.1, 10.0)
+    top = max(float(np.nanmax(np.append(x[~hidden], 0.0))) * 1.1, 10.0)  # the funnel's extent: shown groups only
     grid = np.unique(np.concatenate([np.linspace(1 if adjusted else 5, top, 200), np.geomspace(1, top, 100)]))
     curve_limits = limits(grid)
     curve = pd.DataFrame(
@@ -443,7 +461,7 @@ def compare(
     centre = "1 (as expected)" if adjusted else f"the council rate {p0:.1%}"
     notes = [f"Points are the {plotted}; limits are 95% and 99.8% ({kind}{widened}) around {centre}."]
     if overdispersion != "none":
-        notes.append(disp.describe())
+        notes.append(f"{disp.describe()} {DISPERSION_NOTE.format(units=disp.units)}")
     if measure == "rereferral":
         notes.append(REREFERRAL_RULE)
     return Comparison(

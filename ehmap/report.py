@@ -18,20 +18,13 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from ehmap.disclosure import SMALLEST_SHOWN, SUPPRESSED
+from ehmap.disclosure import SMALLEST_SHOWN
 
 _INTEGER = re.compile(r"^\d{1,3}(,\d{3})*$|^\d+$")
 
 
 class DisclosureError(ValueError):
     """A document would show a count from 1 to 5."""
-
-
-def count_text(count: int) -> str:
-    """A count as shown in a report: thousands separated, 'c' for 1 to 5."""
-    if 0 < count < SMALLEST_SHOWN:
-        return SUPPRESSED
-    return f"{count:,}"
 
 
 @dataclass(frozen=True)

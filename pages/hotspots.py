@@ -107,7 +107,8 @@ with side_column:
     st.caption(f"Without the correction, {uncorrected} area(s) would have looked significant at 95%.")
     st.caption(f"**How cases are placed.** {areas.rule} {areas.source_note}.")
     if table.outside:
-        st.caption(f"{table.outside} episode(s) are in LSOAs outside every area and are not counted.")
+        outside = "Fewer than 6" if table.outside < 6 else f"{table.outside:,}"  # never a count of 1 to 5
+        st.caption(f"{outside} episode(s) are in LSOAs outside every area and are not counted.")
     if measure == "smoothed_rate":
         st.caption("Smoothed rates are empirical Bayes estimates (Marshall 1991): small populations are pulled "
                    "towards the " + ("council's rate." if smoothing == "global" else "rate of their neighbours."))

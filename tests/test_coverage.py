@@ -15,6 +15,7 @@ from ehmap.coverage import (
     MILE_M,
     DistanceBands,
     access_table,
+    area_csv,
     catchments,
     council_centres,
     council_idaci,
@@ -32,9 +33,11 @@ from ehmap.coverage import (
     what_if,
 )
 from ehmap.demo import DEMO_FILE
+from ehmap.disclosure import STAND_IN, STAND_IN_NOTE, suppression_mask
 from ehmap.exports import read_export
 from ehmap.geography import council_lsoas
 from ehmap.indicators import child_population
+from ehmap.needmap import CaseFilter, episodes_by_lsoa
 from ehmap.services import ALL_NEEDS_MASK, ingest_services
 from ehmap.taxonomy import NEED_BITS
 
@@ -322,8 +325,41 @@ def test_without_idaci_or_matching_services_the_council_average_and_poor_access_
     _, centres, population, _ = croydon
     result = coverage(demo_cases, centres, demo_services, population, None, need="housing", service_types=["school"])
     assert result.model.method == "council_average" and result.notes[0] == result.model.describe()
-    assert result.areas["_expected"].sum() == pytest.approx(int(result.council_observed))  # the council's own rate
+    # the council's own rate, with every hidden count taken as the stand-in: a function of what is shown
+    shown = pd.to_numeric(result.areas["observed"], errors="coerce")
+    stand_in_total = shown.sum() + STAND_IN * (result.areas["observed"] == "c").sum()
+    assert result.areas["_expected"].sum() == pytest.approx(stand_in_total)
+    assert int(result.council_observed) != stand_in_total  # the true total differs: the model never saw it
     assert len(result.services) == 0 and result.areas["poor_access"].all()
     assert (result.areas["band"] == "no service").all() and (result.areas["nearest_service"] == "").all()
     assert "No service in the file serves this need with the chosen types: every area has poor access." in result.notes
     assert list(result.flagged["lsoa11cd"]) == list(result.areas.loc[result.areas["below_expected"], "lsoa11cd"])
+
+
+def test_published_coverage_does_not_change_with_a_hidden_count(croydon, demo_services, demo_cases):
+    """Two demo case tables differing only in one hidden LSOA's count publish the same table and model."""
+    _, centres, population, idaci = croydon
+    index = pd.Index(centres["lsoa11cd"].astype(str), name="lsoa11cd")
+    in_need = CaseFilter("domestic_abuse").apply(demo_cases)
+    counts = episodes_by_lsoa(in_need, index)
+    target = counts[counts.between(2, 4)].index[0]
+    dropped = in_need.index[in_need["lsoa11cd"].astype(str) == target][0]
+    fewer = demo_cases.drop(index=dropped)
+    fewer_counts = episodes_by_lsoa(CaseFilter("domestic_abuse").apply(fewer), index)
+    assert fewer_counts[target] == counts[target] - 1 and fewer_counts.drop(target).equals(counts.drop(target))
+    assert suppression_mask(fewer_counts).equals(suppression_mask(counts)) and suppression_mask(counts)[target]
+
+    results = [
+        coverage(cases, centres, demo_services, population, idaci, need="domestic_abuse")
+        for cases in (demo_cases, fewer)
+    ]
+    pd.testing.assert_frame_equal(area_csv(results[0]), area_csv(results[1]), check_exact=True)
+    assert results[0].model.describe() == results[1].model.describe()
+    assert results[0].model == results[1].model and STAND_IN_NOTE in results[0].notes
+
+    # the test is meaningful: a model fitted to the true counts (the old code) would have differed
+    children = population.set_index("lsoa11cd")["children"].reindex(index).to_numpy(dtype=float)
+    x = idaci.set_index("lsoa11cd")["idaci"].reindex(index).to_numpy(dtype=float)
+    true_fits = [fit_demand(c.to_numpy(), children, x) for c in (counts, fewer_counts)]
+    assert (true_fits[0].intercept, true_fits[0].slope) != (true_fits[1].intercept, true_fits[1].slope)
+    assert true_fits[0].describe() != true_fits[1].describe()

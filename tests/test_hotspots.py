@@ -3,6 +3,8 @@ calculations and, on the real Croydon demo, independently built neighbours and a
 
 from __future__ import annotations
 
+import datetime as dt
+
 import esda
 import geopandas as gpd
 import libpysal
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 from numpy.testing import assert_allclose
+from pandas.testing import assert_frame_equal
 from scipy.stats import false_discovery_control
 
 from ehmap.areas import lsoa_area_set, ward_area_set
@@ -18,7 +21,8 @@ from ehmap.config import pseudonymisation_key
 from ehmap.demo import load_demo
 from ehmap.hotspots import NOT_TESTED, confidence, fdr_adjust, hotspot_table, hotspots, spatial_weights
 from ehmap.indicators import child_population
-from ehmap.needmap import CaseFilter
+from ehmap.needmap import CaseFilter, episodes_by_lsoa
+from ehmap.smoothing import eb_global
 from ehmap.taxonomy import NEED_BITS
 
 CROYDON = "E09000008"
@@ -167,7 +171,11 @@ def test_croydon_gi_star_against_independent_neighbours_and_a_fixed_seed(demo_ca
     counts = ((demo_cases["needs_mask"] & NEED_BITS["substance_use"]) > 0).groupby(demo_cases["lsoa11cd"].astype(str)).sum()
     children = population.set_index("lsoa11cd")["children"]
     codes = croydon_lsoas.areas["code"]
-    rate = counts.reindex(codes, fill_value=0).to_numpy() / children.reindex(codes).to_numpy() * 1000
+    counts = counts.reindex(codes, fill_value=0).to_numpy()
+    hidden = (counts >= 1) & (counts <= 5)
+    assert hidden.sum() > 1  # so no secondary cell: each hidden count is a primary one
+    published = np.where(hidden, 3, counts)  # statistics take every hidden count as 3 (disclosure.STAND_IN)
+    rate = published / children.reindex(codes).to_numpy() * 1000
     assert_allclose(result.y, rate, rtol=1e-12)
     assert_allclose(result.z, hand_gi_star_z(rate, adjacency), rtol=1e-9)
     # pinned with seed 12345, 999 permutations: one hot spot and nine cold spots survive FDR at 95%
@@ -205,3 +213,31 @@ def test_croydon_wards_local_moran(demo_cases):
     adjacency = independent_queen(wards.areas)
     y = table.result.y
     assert_allclose(table.result.values, hand_local_moran(y, adjacency), rtol=1e-9)
+
+
+def one_fewer_in_a_hidden_area(cases: pd.DataFrame, case_filter: CaseFilter, lsoas: pd.Index) -> pd.DataFrame:
+    """The cases less one episode of an LSOA whose count is 2 to 5, so that it stays hidden ('c')."""
+    counts = case_filter.apply(cases)["lsoa11cd"].astype(str).value_counts().reindex(lsoas, fill_value=0)
+    lsoa = counts[(counts >= 2) & (counts <= 5)].index[0]
+    chosen = case_filter.apply(cases)
+    dropped = chosen.index[chosen["lsoa11cd"].astype(str) == lsoa][0]
+    return cases.drop(index=dropped)
+
+
+@pytest.mark.parametrize("measure", ["smoothed_rate", "rate", "count"])
+@pytest.mark.parametrize("smoothing", ["global", "local"])
+def test_published_hot_spot_table_reveals_nothing_about_a_hidden_count(demo_cases, croydon_lsoas, measure, smoothing):
+    """Solving z-scores and smoothed rates back for the hidden counts recovered 91-100% of them exactly when
+    statistics used the true counts; now the published table is the same whatever a hidden count (1-5) is."""
+    need = CaseFilter(need="substance_use", start=dt.date(2024, 4, 1), end=dt.date(2025, 3, 31))
+    fewer = one_fewer_in_a_hidden_area(demo_cases, need, croydon_lsoas.areas["code"])
+    population = child_population()
+    tables = [hotspot_table(cases, croydon_lsoas, need, population, measure, smoothing=smoothing, permutations=99)
+              for cases in (demo_cases, fewer)]
+    assert (tables[0].areas["count"] == "c").sum() > 10
+    assert_frame_equal(tables[0].for_csv(), tables[1].for_csv())
+    # with the true counts the smoothing prior (and so every published smoothed rate) would have differed
+    truth = [episodes_by_lsoa(need.apply(cases), pd.Index(croydon_lsoas.areas["code"])).to_numpy()
+             for cases in (demo_cases, fewer)]
+    children = tables[0].areas["children"].to_numpy()
+    assert eb_global(truth[0], children).prior_variance != eb_global(truth[1], children).prior_variance

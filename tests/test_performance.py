@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import binom
 
-from ehmap import performance, trends
+from ehmap import funnel, performance, trends
 from ehmap.exports import read_export
 from ehmap.ingest import ingest
 from tests.conftest import CROYDON
@@ -134,6 +134,50 @@ def test_demo_comparison_flags_the_built_in_service_effects(directory, council_n
         "group"
     )
     assert youth.loc["Youth Support", "position"].startswith("above")
+
+
+def all_groups_dispersion(cases: pd.DataFrame, adjusted: bool) -> funnel.Dispersion:
+    """Independent: phi and tau² of step-up per service over every service, hidden ones included."""
+    flags = performance.episode_flags(cases)
+    closed = flags["closed"].to_numpy()
+    events = pd.Series(flags["step_up"].to_numpy()[closed], dtype=float)
+    units = pd.Series(cases["service"].astype(str).to_numpy()[closed])
+    strata = performance.case_mix_strata(cases)[closed] if adjusted else pd.DataFrame(index=np.flatnonzero(closed))
+    table = funnel.indirect_standardisation(units, strata.reset_index(drop=True), events).table
+    if adjusted:
+        return funnel.dispersion(*funnel.ratio_z(table["observed"], table["expected"]))
+    return funnel.dispersion(*funnel.proportion_z(table["observed"], table["episodes"], events.mean()))
+
+
+def test_overdispersion_comes_from_the_shown_groups_only(directory, council_names):
+    from ehmap.demo import load_demo
+
+    demo = load_demo(directory, council_names, KEY).cases
+    # Move one step-up from Parenting Programme (3, hidden) to Family Hub New Addington (8, hidden as its
+    # partner) by swapping two closed episodes' outcomes within one case-mix stratum: the council total,
+    # every stratum total and every shown count stay as they are; only how the hidden services split changes.
+    flags = performance.episode_flags(demo)
+    stratum = performance.case_mix_strata(demo).astype(str).agg(" | ".join, axis=1)
+    here = flags["closed"] & (stratum == "3+ needs | safeguarding need | age 11-15")
+    giver = demo.index[here & flags["step_up"] & (demo["service"] == "Parenting Programme")][0]
+    taker = demo.index[here & ~flags["step_up"] & (demo["service"] == "Family Hub New Addington")][0]
+    moved = demo.copy()
+    moved.loc[[giver, taker], "outcome"] = demo.loc[[taker, giver], "outcome"].to_numpy()
+    for adjusted in (False, True):
+        for overdispersion in ("additive", "multiplicative"):
+            before = performance.compare(demo, "step_up", adjusted=adjusted, overdispersion=overdispersion)
+            after = performance.compare(moved, "step_up", adjusted=adjusted, overdispersion=overdispersion)
+            hidden = before.points.loc[~before.points["shown"], "group"].tolist()
+            assert hidden == ["Family Hub New Addington", "Parenting Programme"]
+            assert after.points["shown"].tolist() == before.points["shown"].tolist()
+            assert after.notes == before.notes
+            assert f"estimated from the {len(before.points) - 2} groups shown" in " ".join(before.notes)
+            pd.testing.assert_frame_equal(
+                after.points[after.points["shown"]], before.points[before.points["shown"]], check_exact=True
+            )
+            pd.testing.assert_frame_equal(after.curve, before.curve, check_exact=True)
+        # the move is seen by a dispersion over all services: the test above would catch hidden groups in phi
+        assert all_groups_dispersion(moved, adjusted).phi != all_groups_dispersion(demo, adjusted).phi
 
 
 def test_compare_and_group_labels_reject_bad_arguments_with_the_choices(cases):

@@ -14,7 +14,8 @@ import pytest
 from pypdf import PdfReader
 
 from ehmap.board_report import SECTIONS, ReportChoices, build_report, report_data
-from ehmap.report import DisclosureError, Figure, Paragraph, Report, Section, Table, count_text, render_html, render_pdf
+from ehmap.disclosure import count_text
+from ehmap.report import DisclosureError, Figure, Paragraph, Report, Section, Table, render_html, render_pdf
 from tests.conftest import CROYDON, REPO
 
 START, END = dt.date(2022, 4, 1), dt.date(2025, 3, 31)  # the demo's whole referral period
@@ -200,6 +201,24 @@ def test_outreach_counts_are_the_raw_counts_or_hidden(paper, demo):
         raw = int(counts.get(row[1], 0))
         shown = row[table.columns.index("Observed")]
         assert shown == ("c" if 1 <= raw <= 5 else shown) and (shown == "c" or int(shown) == raw), (row, raw)
+
+
+def test_need_map_reveals_nothing_about_a_hidden_count(demo, council_names):
+    """The smoothed-rate map and its table are the same whatever a hidden LSOA's count (1-5) is."""
+    from dataclasses import replace
+
+    from ehmap.demo import DEMO_LABEL
+    from ehmap.needmap import CaseFilter
+    from tests.test_hotspots import one_fewer_in_a_hidden_area
+
+    year = ReportChoices(dt.date(2024, 4, 1), END, sections=("need_map",), needs=("substance_use",))
+    data = report_data(demo, council_names[CROYDON], DEMO_LABEL)
+    fewer = one_fewer_in_a_hidden_area(data.cases, CaseFilter("substance_use", year.start, year.end),
+                                       pd.Index(data.lsoas["lsoa11cd"]))
+    sections = [build_report(d, year, PRODUCED).sections[1] for d in (data, replace(data, cases=fewer))]
+    figures = [[b.png for b in section.blocks if isinstance(b, Figure)] for section in sections]
+    tables = [[b for b in section.blocks if isinstance(b, Table)] for section in sections]
+    assert figures[0] == figures[1] and tables[0] == tables[1]
 
 
 def test_html_is_one_self_contained_file(paper):
