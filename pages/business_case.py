@@ -20,19 +20,11 @@ from ehmap.needmap import CaseFilter
 from ui.state import (
     BUSINESS_CASE_INPUTS_KEY,
     BusinessCaseInputs,
-    council_names,
-    dataset_for_council,
+    council_page,
     period_selector,
-    selected_council,
 )
 
-la_code = selected_council()
-council = council_names()[la_code]
-st.title(f"Business case: {council}")
-result, label, problem = dataset_for_council(la_code)
-if problem:
-    st.warning(problem)
-    st.stop()
+la_code, council, result, label = council_page("Business case")
 
 start, end = period_selector(result.cases, "business_case_period")
 cases = CaseFilter(start=start, end=end).apply(result.cases)

@@ -27,17 +27,15 @@ from ehmap.postcodes import format_postcode, normalise_postcodes
 from ehmap.services import SERVICE_TYPES, link_cases
 from ehmap.taxonomy import NEEDS
 from ui.state import (
+    SERVICES_UPLOAD_KEY,
     council_areas,
-    council_names,
+    council_page,
     coverage_centres,
     coverage_idaci,
-    SERVICES_UPLOAD_KEY,
     current_services,
-    dataset_for_council,
     period_selector,
     population,
     postcode_directory,
-    selected_council,
 )
 from ui.widgets import legend
 
@@ -49,18 +47,12 @@ def miles_text(miles: float) -> str:
 
 CLICKED_SITE_KEY = "coverage_clicked_site"  # (lat, lon) of the last map click placing a what-if site
 
-la_code = selected_council()
-council = council_names()[la_code]
-st.title(f"Service coverage: {council}")
+la_code, council, result, label = council_page("Service coverage")
 st.caption(
     "Where families in need are not being reached: expected demand from deprivation against the episodes "
     "recorded, beside the straight-line distance to the nearest service. No case locations are shown."
 )
 
-result, label, problem = dataset_for_council(la_code)
-if problem:
-    st.warning(problem)
-    st.stop()
 children, population_missing = population()
 if children is None:
     st.warning(f"Expected demand needs the number of children in each area. {population_missing}")

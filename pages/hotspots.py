@@ -4,30 +4,28 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from ehmap.areas import LocalityFileError
-from ehmap.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, MEASURES, STATISTIC_TITLES, hotspot_table, label_choropleth
+from ehmap.hotspots import (
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_SEED,
+    MEASURES,
+    STATISTIC_TITLES,
+    hotspot_table,
+    label_choropleth,
+)
 from ehmap.maps import area_map
 from ehmap.needmap import CaseFilter
 from ehmap.taxonomy import NEEDS
 from ui.state import (
-    council_names,
-    dataset_for_council,
-    period_selector,
+    council_page,
     hotspot_areas,
     locality_file_columns,
+    period_selector,
     population,
-    selected_council,
     uploaded_locality_areas,
 )
 from ui.widgets import legend
 
-la_code = selected_council()
-council = council_names()[la_code]
-result, label, elsewhere = dataset_for_council(la_code)
-st.title(f"Hot spots: {council}")
-
-if elsewhere:
-    st.warning(elsewhere)
-    st.stop()
+la_code, council, result, label = council_page("Hot spots")
 
 cases = result.cases
 children, population_missing = population()

@@ -6,17 +6,15 @@ from streamlit_folium import st_folium
 from ehmap.maps import area_map, classify
 from ehmap.needmap import CaseFilter, need_map_table
 from ehmap.taxonomy import NEEDS
-from ui.state import council_areas, council_names, dataset_for_council, period_selector, population, selected_council
+from ui.state import (
+    council_areas,
+    council_page,
+    period_selector,
+    population,
+)
 from ui.widgets import legend
 
-la_code = selected_council()
-council = council_names()[la_code]
-result, label, elsewhere = dataset_for_council(la_code)
-st.title(f"Need map: {council}")
-
-if elsewhere:
-    st.warning(elsewhere)
-    st.stop()
+la_code, council, result, label = council_page("Need map")
 
 cases = result.cases
 children, population_missing = population()

@@ -7,15 +7,14 @@ import streamlit as st
 from ehmap.funnel import OVERDISPERSION
 from ehmap.needmap import CaseFilter
 from ehmap.performance import COLUMN_TITLES, GROUPINGS, MEASURES, compare, outcome_table, performance_csv
-from ui.state import council_names, dataset_for_council, idaci_deciles, period_selector, selected_council, ward_names
+from ui.state import (
+    council_page,
+    idaci_deciles,
+    period_selector,
+    ward_names,
+)
 
-la_code = selected_council()
-council = council_names()[la_code]
-st.title(f"Which services help most: {council}")
-result, label, problem = dataset_for_council(la_code)
-if problem:
-    st.warning(problem)
-    st.stop()
+la_code, council, result, label = council_page("Which services help most")
 
 cases = result.cases
 controls = st.columns([2, 2, 2, 2])

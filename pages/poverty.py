@@ -8,20 +8,12 @@ from ehmap.maps import area_map, classify
 from ui.state import (
     council_areas,
     council_context_table,
-    council_names,
-    dataset_for_council,
+    council_page,
     population,
-    selected_council,
 )
 from ui.widgets import legend
 
-la_code = selected_council()
-council = council_names()[la_code]
-st.title(f"Destabilised by poverty: {council}")
-result, label, elsewhere = dataset_for_council(la_code)
-if elsewhere:
-    st.warning(elsewhere)
-    st.stop()
+la_code, council, result, label = council_page("Destabilised by poverty")
 context, missing = council_context_table(la_code)
 children, population_missing = population()
 deciles = {

@@ -9,20 +9,12 @@ from ehmap.report import render_html, render_pdf
 from ehmap.taxonomy import NEEDS
 from ui.state import (
     BUSINESS_CASE_INPUTS_KEY,
-    council_names,
-    dataset_for_council,
+    council_page,
     period_selector,
     report_data,
-    selected_council,
 )
 
-la_code = selected_council()
-council = council_names()[la_code]
-st.title(f"Board report: {council}")
-result, label, problem = dataset_for_council(la_code)
-if problem:
-    st.warning(problem)
-    st.stop()
+la_code, council, result, label = council_page("Board report")
 st.caption(
     "One paper for a board or budget meeting, from the analyses on the other pages: maps, charts and tables, "
     "the assumptions behind every estimate, the data sources and their licences. No count from 1 to 5 appears "

@@ -6,15 +6,9 @@ import streamlit as st
 from ehmap.disclosure import SUPPRESSION_NOTE
 from ehmap.needmap import CaseFilter
 from ehmap.trends import SPLITS, shown_trend_table, trend_table
-from ui.state import council_names, dataset_for_council, period_selector, selected_council
+from ui.state import council_page, period_selector
 
-la_code = selected_council()
-council = council_names()[la_code]
-st.title(f"Trends: {council}")
-result, label, problem = dataset_for_council(la_code)
-if problem:
-    st.warning(problem)
-    st.stop()
+la_code, council, result, label = council_page("Trends")
 
 cases = result.cases
 controls = st.columns([2, 2, 2, 2])

@@ -136,6 +136,21 @@ def council_context_table(la_code: str):
     return _council_context(la_code, signatures)
 
 
+def council_page(title: str) -> tuple[str, str, IngestResult, str]:
+    """Title the page '{title}: {council}' and return (la_code, council, dataset, its label).
+
+    Stops the page with a warning when the dataset in use covers another council.
+    """
+    la_code = selected_council()
+    council = council_names()[la_code]
+    st.title(f"{title}: {council}")
+    result, label, problem = dataset_for_council(la_code)
+    if problem:
+        st.warning(problem)
+        st.stop()
+    return la_code, council, result, label
+
+
 def dataset_for_council(la_code: str) -> tuple[IngestResult | None, str, str | None]:
     """The dataset in use, its label, and a message when it covers another council (pages then stop)."""
     result, label, _ = current_dataset()
