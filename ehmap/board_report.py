@@ -144,7 +144,7 @@ def _need_title(need: str | None) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices) -> Section:
+def _summary(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices, highlights: tuple[str, ...]) -> Section:
     total = outcome_table(chosen, "service").shown.iloc[-1]
     families = chosen["family_id"].nunique() if "family_id" in chosen else 0
     counts = Table(
@@ -175,7 +175,8 @@ def _summary(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices) -> 
         f"{_day(choices.end)}. This paper covers {chosen_titles}. Figures come from {data.dataset_label}; "
         "outcomes of episodes still open are not yet known."
     )
-    return Section("Summary", (intro, counts, shares))
+    key_points = (Paragraph("Key points"), Bullets(highlights)) if highlights else ()
+    return Section("Summary", (intro, *key_points, counts, shares))
 
 
 def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
@@ -226,7 +227,23 @@ def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) ->
             rows, count_columns=("Episodes",), caption=f"The {len(rows)} LSOAs with the highest smoothed rates",
             notes=("Children 0-17: ONS mid-2020 population estimates. Exact Poisson 95% intervals.",),
         ))
-    return Section(f"{SECTIONS['need_map']}: {need}", tuple(blocks))
+        highlights = _highest_rates(need, ranked, table.council_total, areas["children"].sum())
+    else:
+        highlights = ()
+    return Section(f"{SECTIONS['need_map']}: {need}", tuple(blocks), highlights)
+
+
+def _highest_rates(need: str, ranked: pd.DataFrame, council_total: str, children: float) -> tuple[str, ...]:
+    """The need map's key point: the three highest smoothed rates, beside the council's rate."""
+    if ranked.empty:
+        return ()
+    top = ranked.head(3)
+    rates = [f"{rate:.1f}" for rate in top["smoothed"]]
+    listed = ", ".join(rates[:-1]) + f" and {rates[-1]}" if len(rates) > 1 else rates[0]
+    council = ("" if council_total == SUPPRESSED or not children else
+               f"; the council's rate is {int(council_total.replace(',', '')) / children * PER_CHILDREN:.1f}")
+    return (f"{need[0].upper()}{need[1:]}: the highest smoothed rates are in {', '.join(top['lsoa11nm'])} "
+            f"({listed} episodes per 1,000 children{council}).",)
 
 
 def _coverage(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
@@ -272,7 +289,12 @@ def _coverage(data: ReportData, choices: ReportChoices, need_key: str | None) ->
                      "hidden follow by expected demand, so their place cannot reveal the count.",
                      result.straight_line_note, result.suppression_note)),
     )
-    return Section(title, blocks)
+    need = _need_title(need_key)
+    highlight = (f"{need[0].upper()}{need[1:]}: {len(flagged)} LSOA(s) flagged for outreach (fewer "
+                 f"episodes than expected and no service within {miles:g} mile{'s' if miles != 1 else ''}), home to "
+                 f"{int(flagged['children'].fillna(0).sum()):,} children." if len(flagged) else
+                 f"{need[0].upper()}{need[1:]}: no LSOA is both below its expected episodes and far from a service.")
+    return Section(title, blocks, (highlight,))
 
 
 def _performance(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices) -> Section:
@@ -295,6 +317,9 @@ def _performance(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices)
             f"Funnel plot of the {label} of each {grouping.lower()} against its volume, with 95% and 99.8% limits.",
         ))
         blocks.append(Bullets(tuple(comparison.readings)))
+        highlights = (_outside_limits(comparison, label, grouping),)
+    else:
+        highlights = ()
     table = outcome_table(chosen, choices.by, data.localities)
     rows = tuple(
         (str(r["group"]), _count_cell(r["episodes"]), _count_cell(r["closed"]),
@@ -311,7 +336,20 @@ def _performance(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices)
         rows, count_columns=("Episodes", "Closed", "Stepped up"), caption=f"Outcome measures by {grouping.lower()}",
         notes=tuple(table.notes),
     ))
-    return Section(SECTIONS["performance"], tuple(blocks))
+    return Section(SECTIONS["performance"], tuple(blocks), highlights)
+
+
+def _outside_limits(comparison, label: str, grouping: str) -> str:
+    """The comparison's key point: which groups lie outside the 95% limits, or that none does."""
+    shown = comparison.points[comparison.points["shown"]]
+    above = list(shown.loc[shown["position"].str.startswith("above"), "group"])
+    below = list(shown.loc[shown["position"].str.startswith("below"), "group"])
+    context = " for its case mix" if comparison.adjusted else ""
+    if not above and not below:
+        return f"{label.capitalize()}: every {grouping.lower()} shown is within the expected range{context}."
+    parts = [f"higher than expected{context}: {', '.join(above)}" if above else "",
+             f"lower than expected{context}: {', '.join(below)}" if below else ""]
+    return f"{label.capitalize()} " + "; ".join(p for p in parts if p) + " (outside the 95% limits)."
 
 
 def _trends(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
@@ -384,7 +422,13 @@ def _business_case(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
     ))
     blocks.append(Table(("Figure", "Source", "Caveat"), tuple(NATIONAL_REFERENCE),
                         caption="National reference figures (context only, not used above)"))
-    return Section(SECTIONS["business_case"], tuple(blocks))
+    if total and not hidden_line:
+        highlight = (f"Costs likely avoided: {_pounds(total[1])} (range {_pounds(total[0])} to {_pounds(total[2])}) "
+                     f"at {case.costs['price_basis'].iloc[0]} prices, on the assumptions listed with them.")
+    else:
+        highlight = ("Costs likely avoided are given per cost line, each in its own price year (see the business "
+                     "case), on the assumptions listed with them.")
+    return Section(SECTIONS["business_case"], tuple(blocks), (highlight,))
 
 
 def _cut_blocks(cut: CutImpact) -> list:
@@ -400,7 +444,8 @@ def _cut_blocks(cut: CutImpact) -> list:
             f"{_pounds(per_high)}).")
     total = cut.total()
     if total:
-        text += f" Likely extra costs elsewhere: {_pounds(total[1])} (range {_pounds(total[0])} to {_pounds(total[2])})."
+        text += (f" Likely extra costs elsewhere: {_pounds(total[1])} "
+                 f"(range {_pounds(total[0])} to {_pounds(total[2])}).")
     return [Paragraph(text), Table(("Cost line", "Unit cost (price year)", "Likely extra cost: central (low to high)"),
                                    rows, caption=f"What a cut of {_pounds(cut.amount)} to {cut.service} would "
                                    "likely cost elsewhere", notes=tuple(cut.notes))]
@@ -457,7 +502,7 @@ def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | N
     chosen = CaseFilter(start=choices.start, end=choices.end).apply(data.cases)
     if chosen.empty:
         raise ValueError(f"No episode was referred between {choices.start} and {choices.end}.")
-    sections = [_summary(chosen, data, choices)]
+    sections = []
     if "need_map" in choices.sections:
         sections += [_need_map(data, choices, need) for need in dict.fromkeys(choices.needs)]
     if "coverage" in choices.sections:
@@ -468,7 +513,8 @@ def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | N
         sections.append(_trends(chosen, choices))
     if "business_case" in choices.sections:
         sections.append(_business_case(chosen, choices))
-    sections.append(_sources(data, choices))
+    highlights = tuple(point for section in sections for point in section.highlights)
+    sections = [_summary(chosen, data, choices, highlights), *sections, _sources(data, choices)]
     produced = produced or dt.date.today()
     report = Report(
         title=f"Early Help in {data.council}: needs, reach and what works",

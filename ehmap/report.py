@@ -75,8 +75,11 @@ Block = Paragraph | Bullets | Figure | Table
 
 @dataclass(frozen=True)
 class Section:
+    """A titled part of the paper; `highlights` are its key points, which the paper's summary gathers."""
+
     title: str
     blocks: tuple[Block, ...]
+    highlights: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,11 @@ def test_demo_paper_renders_to_pdf_with_every_part(paper):
                  "English Indices of Deprivation 2019", "Services file croydon_services.csv",
                  "Outreach list: the first 10 LSOAs", "Distances are straight-line",
                  "What would a cut cost elsewhere? A cut of £250,000 a year to Parenting Programme (185 episodes",
-                 "What a cut of £250,000 to Parenting Programme would likely cost elsewhere", "SS18.10"]:
+                 "What a cut of £250,000 to Parenting Programme would likely cost elsewhere", "SS18.10",
+                 "Key points", "All needs: the highest smoothed rates are in Croydon 015D",
+                 "LSOA(s) flagged for outreach (fewer episodes than expected and no service within 1 mile)",
+                 "Step-up rate to children's social care higher than expected for its case mix: Family Support "
+                 "Central", "Costs likely avoided are given per cost line, each in its own price year"]:
         assert must in text, must
     images = sum(len(page.images) for page in reader.pages)
     figures = sum(isinstance(b, Figure) for s in report.sections for b in s.blocks)
