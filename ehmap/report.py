@@ -287,6 +287,8 @@ def _pdf_block(pdf: FPDF, block: Block) -> None:
         pdf.multi_cell(0, 3.8, block.caption, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(2)
     else:
+        if pdf.get_y() > pdf.h - pdf.b_margin - 25:  # a caption and heading row never end a page alone
+            pdf.add_page()
         if block.caption:
             pdf.set_font("DejaVu", "B", 9.5)
             pdf.multi_cell(0, 5, block.caption, new_x="LMARGIN", new_y="NEXT", align="L")
