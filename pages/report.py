@@ -64,8 +64,9 @@ try:
 except ExportError as error:
     st.error(f"The uploaded services file cannot be used: {error}")
     st.stop()
-if "coverage" in sections and data.coverage is None:
-    st.caption("Service coverage needs a services file: upload one on the *Service coverage* page.")
+if "coverage" in sections:
+    st.caption(f"Service coverage: the services from {data.coverage.label}." if data.coverage else
+               "Service coverage needs a services file: upload one on the *Service coverage* page.")
 
 
 def paper():

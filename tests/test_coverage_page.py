@@ -145,3 +145,26 @@ def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url,
         shapes.nth(220 + 26 - 1).wait_for(state="attached", timeout=60_000)
         assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
         page.screenshot(path=str(ARTIFACTS / "coverage_what_if.png"))
+
+
+def test_an_uploaded_services_file_is_kept_for_the_session_and_can_be_dropped(directory):
+    """An upload on this page is kept (for the board report and a return here) until the user drops it."""
+    from ui.state import SERVICES_UPLOAD_KEY
+
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    services = (Path(APP).parent / "demo" / "croydon_services.csv").read_bytes()
+    lines = services.decode("utf-8").splitlines()
+    mine = "\n".join(lines[:4]).encode("utf-8")  # the header and three services: as if uploaded earlier
+    at.session_state[SERVICES_UPLOAD_KEY] = (mine, "our_family_hubs.csv", "E09000008")
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Using our_family_hubs.csv, uploaded earlier in this session." in captions
+    assert "Services from our_family_hubs.csv: 3 rows read, 3 accepted, 0 rejected." in captions
+    assert int(metric(at, "Services counted")) <= 3
+    at.switch_page("pages/report.py").run()
+    assert "Service coverage: the services from our_family_hubs.csv." in " ".join(c.value for c in at.caption)
+    at.switch_page(PAGE).run()
+    at.button(key="coverage_forget_services").click().run()
+    assert SERVICES_UPLOAD_KEY not in at.session_state
+    assert "Services from demo services (fictional, at real Croydon postcodes)" in " ".join(c.value for c in at.caption)
