@@ -16,7 +16,14 @@ import pandas as pd
 
 import ehmap
 from ehmap.areas import area_set
-from ehmap.business_case import NATIONAL_REFERENCE, UNIT_COSTS_FILE, CutImpact, costs_avoided, cut_impact
+from ehmap.business_case import (
+    NATIONAL_REFERENCE,
+    UNIT_COSTS_FILE,
+    Assumption,
+    CutImpact,
+    costs_avoided,
+    cut_impact,
+)
 from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.charts import choropleth_png, funnel_png, trend_png
 from ehmap.context import idaci_deciles, load_on_lsoa11
@@ -37,7 +44,7 @@ from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
 from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
 from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, need_map_table
-from ehmap.performance import GROUPINGS, MEASURES, compare, outcome_table
+from ehmap.performance import GROUPINGS, MEASURES, Comparison, compare, outcome_table
 from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table
 from ehmap.services import SERVICE_TYPES, ServicesResult
 from ehmap.smoothing import eb_global
@@ -99,7 +106,7 @@ class ReportChoices:
     frequency: str = "quarter"
     marking: str = "OFFICIAL"
     costs: pd.DataFrame | None = None  # unit costs (default: the shipped GMCA v1.4 rows)
-    assumptions: dict = field(default_factory=dict)  # business-case assumptions overriding the defaults
+    assumptions: dict[str, Assumption] = field(default_factory=dict)  # overriding the business case's defaults
     deflators: pd.Series | None = None
     price_year: str | None = None
     cut: tuple[str, float] | None = None  # (service, £ a year): what that cut would likely cost elsewhere
@@ -339,7 +346,7 @@ def _performance(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices)
     return Section(SECTIONS["performance"], tuple(blocks), highlights)
 
 
-def _outside_limits(comparison, label: str, grouping: str) -> str:
+def _outside_limits(comparison: Comparison, label: str, grouping: str) -> str:
     """The comparison's key point: which groups lie outside the 95% limits, or that none does."""
     shown = comparison.points[comparison.points["shown"]]
     above = list(shown.loc[shown["position"].str.startswith("above"), "group"])

@@ -289,7 +289,7 @@ class BusinessCaseInputs:
     """Unit costs, assumptions, deflators and price year as last edited on the Business case page."""
 
     costs: pd.DataFrame
-    assumptions: dict
+    assumptions: dict  # key -> ehmap.business_case.Assumption
     deflators: pd.Series | None
     year: str | None
     cut: tuple[str, float] | None = None  # (service, £ a year) of the "what would a cut cost" question
