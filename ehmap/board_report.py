@@ -153,12 +153,13 @@ def _need_title(need: str | None) -> str:
 
 def _summary(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices, highlights: tuple[str, ...]) -> Section:
     total = outcome_table(chosen, "service").shown.iloc[-1]
-    families = chosen["family_id"].nunique() if "family_id" in chosen else 0
+    recorded = "family_id" in chosen and chosen["family_id"].notna().any()
+    families = count_text(int(chosen["family_id"].nunique())) if recorded else "not in the export"
     counts = Table(
         ("Episodes referred in the period", "Count"),
         (
             ("Episodes referred", _count_cell(total["episodes"])),
-            ("Families (pseudonymised family IDs)", count_text(int(families))),
+            ("Families (pseudonymised family IDs)", families),
             ("Episodes closed so far", _count_cell(total["closed"])),
             ("Closed with needs met", _count_cell(total["needs_met"])),
             ("Stepped up to children's social care", _count_cell(total["step_up"])),
@@ -388,6 +389,10 @@ def _pounds(value: float) -> str:
 def _business_case(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
     case = costs_avoided(chosen, choices.costs, choices.assumptions or None, choices.deflators, choices.price_year)
     outcomes = case.outcomes
+    if outcomes.closed == 0:
+        reason = ("No business case: no episode referred in the period has closed with an outcome recorded (or the "
+                  "export has no closure date and closure reason columns), so there is nothing to cost.")
+        return Section(SECTIONS["business_case"], (Paragraph(reason),), (reason,))
     rows, hidden_line = [], False
     for line in case.lines.itertuples():
         base = count_text(int(line.base_count))

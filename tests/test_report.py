@@ -271,6 +271,21 @@ def test_a_short_period_hides_more_and_still_renders(demo, council_names):
     assert render_pdf(report).startswith(b"%PDF-")
 
 
+def test_an_export_with_only_the_required_columns_still_makes_a_paper(tmp_path):
+    """Case ID, postcode, referral date and needs only: no outcomes, so no comparison and no business case."""
+    full = pd.read_csv(REPO / "demo" / "croydon_cases.csv")
+    minimal = tmp_path / "minimal.csv"
+    full[["Case ID", "Home Postcode", "Referral Date", "Presenting Needs"]].to_csv(minimal, index=False)
+    pdf = tmp_path / "paper.pdf"
+    run = subprocess.run([sys.executable, "-m", "ehmap", "report", str(minimal), "--out", str(pdf)], cwd=REPO,
+                         env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    text = pdf_text(pdf.read_bytes())
+    assert "Families (pseudonymised family IDs) not in the export" in text
+    assert "No funnel plot: No step-up rate to children's social care can be compared" in text
+    assert "No business case: no episode referred in the period has closed with an outcome recorded" in text
+
+
 def test_an_empty_period_is_refused(demo, council_names):
     from ehmap.demo import DEMO_LABEL
 
