@@ -18,6 +18,7 @@ import ehmap
 from ehmap.areas import area_set
 from ehmap.business_case import (
     NATIONAL_REFERENCE,
+    NOTHING_TO_COST,
     UNIT_COSTS_FILE,
     Assumption,
     CutImpact,
@@ -390,9 +391,7 @@ def _business_case(chosen: pd.DataFrame, choices: ReportChoices) -> Section:
     case = costs_avoided(chosen, choices.costs, choices.assumptions or None, choices.deflators, choices.price_year)
     outcomes = case.outcomes
     if outcomes.closed == 0:
-        reason = ("No business case: no episode referred in the period has closed with an outcome recorded (or the "
-                  "export has no closure date and closure reason columns), so there is nothing to cost.")
-        return Section(SECTIONS["business_case"], (Paragraph(reason),), (reason,))
+        return Section(SECTIONS["business_case"], (Paragraph(NOTHING_TO_COST),), (NOTHING_TO_COST,))
     rows, hidden_line = [], False
     for line in case.lines.itertuples():
         base = count_text(int(line.base_count))

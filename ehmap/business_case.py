@@ -41,6 +41,10 @@ NO_DEFLATOR_NOTE = (
     "No deflator series given: each unit cost is in its own price year (shown beside it), so the lines are "
     "not added up. Paste a GDP deflator series (year, index) to uprate them all to one year."
 )
+NOTHING_TO_COST = (
+    "No business case: no episode referred in the period has closed with an outcome recorded (or the export has "
+    "no closure date and closure reason columns), so there is nothing to cost."
+)
 SCENARIO_NOTE = (
     "Low and high are the least and greatest result over every combination of the assumptions' low and high "
     "values; central uses every central value. Assumptions marked [assumption] have no published source: "

@@ -7,6 +7,7 @@ import streamlit as st
 
 from ehmap.business_case import (
     NATIONAL_REFERENCE,
+    NOTHING_TO_COST,
     Assumption,
     business_case_csv,
     costs_avoided,
@@ -71,6 +72,9 @@ except (ValueError, TypeError) as error:
     st.stop()
 st.session_state[BUSINESS_CASE_INPUTS_KEY] = BusinessCaseInputs(costs, assumptions, deflators, target_year.strip() or None)
 
+if case.outcomes.closed == 0:
+    st.info(NOTHING_TO_COST)
+    st.stop()
 st.header("Costs likely avoided")
 outcomes = case.outcomes
 st.markdown(
