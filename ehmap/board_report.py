@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 import ehmap
-from ehmap.areas import area_set
+from ehmap.areas import AreaSet, area_set
 from ehmap.business_case import (
     NATIONAL_REFERENCE,
     NOTHING_TO_COST,
@@ -41,6 +41,7 @@ from ehmap.coverage import (
 from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSED, SUPPRESSION_NOTE, count_text, stand_in_counts
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.geography import council_lsoas
+from ehmap.hotspots import hotspot_table, label_choropleth
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
 from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
@@ -54,6 +55,7 @@ from ehmap.trends import FREQUENCIES, shown_trend_table, trend_table
 
 SECTIONS = {
     "need_map": "Where needs are",
+    "hotspots": "Hot spots",
     "coverage": "Service coverage",
     "performance": "Which services help most",
     "trends": "Trends",
@@ -91,6 +93,7 @@ class ReportData:
     idaci_decile: pd.Series | None = None  # lsoa11cd -> national IDACI decile (case-mix strata)
     localities: pd.Series | None = None  # lsoa11cd -> locality name (only to compare by locality)
     coverage: CoverageInputs | None = None  # services and LSOA centres (only for the coverage section)
+    hotspot_areas: AreaSet | None = None  # the areas hot spots are tested on (LSOAs or wards)
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,42 @@ def _highest_rates(need: str, ranked: pd.DataFrame, council_total: str, children
                f"; the council's rate is {int(council_total.replace(',', '')) / children * PER_CHILDREN:.1f}")
     return (f"{need[0].upper()}{need[1:]}: the highest smoothed rates are in {', '.join(top['lsoa11nm'])} "
             f"({listed} episodes per 1,000 children{council}).",)
+
+
+def _hotspots(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
+    need = _need_title(need_key)
+    title = f"{SECTIONS['hotspots']}: {need}"
+    if data.hotspot_areas is None or data.population is None:
+        missing = "the areas to test" if data.hotspot_areas is None else "the child population file"
+        return Section(title, (Paragraph(f"Not shown: hot spots need {missing}."),))
+    areas = data.hotspot_areas
+    table = hotspot_table(data.cases, areas, CaseFilter(need_key, choices.start, choices.end), data.population)
+    choropleth = label_choropleth(table.areas["label"])
+    png = choropleth_png(areas.areas, choropleth.colours, choropleth.legend, "Getis-Ord Gi*", OGL_TEXT)
+    hot = table.hot_spots()
+    uncorrected = int((table.result.p <= 0.05).sum())
+    cold = int(table.areas["label"].str.startswith("cold spot").sum())
+    blocks: list = [Figure(
+        png, f"Hot and cold spots of {need}: Getis-Ord Gi* on smoothed rates per 1,000 children, by "
+        f"{areas.title}, referrals {_day(choices.start)} to {_day(choices.end)}. {table.result.explanation()} "
+        f"{areas.rule} {table.note} {OGL_TEXT}",
+        f"Map of {data.council}'s areas ({areas.title}) coloured by hot spot result.")]
+    if hot.empty:
+        summary = (f"No area is a significant hot spot of {need} after correcting for multiple testing "
+                   f"({cold} cold spot(s)); without the correction, {uncorrected} of {len(table.areas)} areas "
+                   "would have looked significant at 95% (by chance alone, about 1 in 20 would).")
+        blocks.append(Paragraph(summary))
+        highlight = f"{need[0].upper()}{need[1:]}: no significant hot spot after correcting for multiple testing."
+    else:
+        rows = tuple((r["name"], r["code"], _count_cell(r["count"]),
+                      "" if pd.isna(r["smoothed_rate"]) else f"{r['smoothed_rate']:.1f}", r["label"])
+                     for _, r in hot.head(TOP_AREAS).iterrows())
+        blocks.append(Table(("Area", "Code", "Episodes", "Smoothed rate per 1,000", "Result"), rows,
+                            count_columns=("Episodes",), caption=f"Significant hot spots ({len(hot)})"))
+        names = ", ".join(hot["name"].head(3))
+        highlight = (f"{need[0].upper()}{need[1:]}: {len(hot)} significant hot spot(s) after correcting for multiple "
+                     f"testing, led by {names}.")
+    return Section(title, tuple(blocks), (highlight,))
 
 
 def _coverage(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
@@ -485,6 +524,11 @@ def _sources(data: ReportData, choices: ReportChoices) -> Section:
         rows.append((origin, "Greater Manchester Combined Authority" if choices.costs is None else data.council,
                      "v1.4" if choices.costs is None else "as given", f"Read from {UNIT_COSTS_FILE.name}"
                      if choices.costs is None else "As entered on the Business case page"))
+    if "hotspots" in choices.sections and data.hotspot_areas is not None:
+        areas = data.hotspot_areas
+        rows.append((f"Areas for hot spots: {areas.title}", areas.source_note, "as declared in boundaries/",
+                     "Office for National Statistics, Open Government Licence v3.0 (see the boundary and lookup "
+                     "files named)"))
     if "coverage" in choices.sections and data.coverage is not None:
         rows.append(("Services file", data.coverage.label, "as given",
                      "Service sites and the needs they serve, as given by the council"))
@@ -516,6 +560,8 @@ def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | N
     sections = []
     if "need_map" in choices.sections:
         sections += [_need_map(data, choices, need) for need in dict.fromkeys(choices.needs)]
+    if "hotspots" in choices.sections:
+        sections += [_hotspots(data, choices, need) for need in dict.fromkeys(choices.needs)]
     if "coverage" in choices.sections:
         sections += [_coverage(data, choices, need) for need in dict.fromkeys(choices.needs)]
     if "performance" in choices.sections:
@@ -540,7 +586,8 @@ def build_report(data: ReportData, choices: ReportChoices, produced: dt.date | N
 
 
 def report_data(result: IngestResult, council: str, dataset_label: str, by: str = "service",
-                services: ServicesResult | None = None, services_label: str = "") -> ReportData:
+                services: ServicesResult | None = None, services_label: str = "",
+                hotspot_geography: str | None = "lsoa11") -> ReportData:
     """A paper's inputs read from the installed and configured reference data (the CLI's path; the app caches its own).
 
     A missing population or IoD2019 file, or no services, leaves that part out and the paper says so.
@@ -559,6 +606,7 @@ def report_data(result: IngestResult, council: str, dataset_label: str, by: str 
     if services is not None:
         centres = council_centres(lsoas, lsoa_centres())
         reach = CoverageInputs(services.services, services_label, centres, council_idaci(lsoas["lsoa11cd"])[0])
+    hot = area_set(hotspot_geography, result.la_code) if hotspot_geography else None
     return ReportData(result.cases, result.la_code, council, dataset_label,
                       (result.rows_read, result.accepted, result.rejected), lsoas, population, idaci, localities,
-                      reach)
+                      reach, hot)

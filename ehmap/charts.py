@@ -56,7 +56,7 @@ def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[Leg
         areas = areas.to_crs(WORKING_CRS)
     figure = Figure(figsize=(7.2, 6.0))
     ax = figure.add_axes((0.0, 0.09, 0.68, 0.89))
-    areas.plot(ax=ax, color=list(colours), edgecolor="white", linewidth=0.25)
+    areas.plot(ax=ax, color=list(colours), edgecolor="#8c8c8c", linewidth=0.2)  # borders show on pale fills too
     ax.set_axis_off()
     ax.set_aspect("equal")
     west, south, east, north = areas.total_bounds

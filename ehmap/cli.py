@@ -187,7 +187,7 @@ def _coverage_command(args: argparse.Namespace) -> int:
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    from ehmap.board_report import ReportChoices, build_report, report_data
+    from ehmap.board_report import SECTIONS, ReportChoices, build_report, report_data
     from ehmap.business_case import read_deflators, read_unit_costs
     from ehmap.report import render_html, render_pdf
 
@@ -202,7 +202,7 @@ def _report_command(args: argparse.Namespace) -> int:
     try:
         choices = ReportChoices(
             start=args.start or dates.min().date(), end=args.end or dates.max().date(),
-            sections=tuple(args.section or ReportChoices.__dataclass_fields__["sections"].default),
+            sections=tuple(args.section or SECTIONS),
             needs=tuple(None if need == "all" else need for need in args.need or ["all"]),
             measure=args.measure, by=args.by,
             adjusted=not args.unadjusted, frequency=args.frequency, marking=args.marking,
@@ -213,9 +213,10 @@ def _report_command(args: argparse.Namespace) -> int:
         council = {c.code: c.name for c in councils()}[la_code]
         services = _services_for_report(args.services, la_code) if args.services else None
         data = report_data(result, council, f"{args.cases.name} (case export)", args.by, services,
-                           args.services.name if args.services else "")
+                           args.services.name if args.services else "",
+                           args.hotspot_geography if "hotspots" in choices.sections else None)
         report = build_report(data, choices)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for out in args.out:
@@ -324,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--to", dest="end", type=_iso_date, help="last referral date (default: the latest)")
     paper.add_argument("--services", type=Path, help="services file (CSV or XLSX) for the coverage section")
     paper.add_argument("--section", action="append",
-                       choices=["need_map", "coverage", "performance", "trends", "business_case"],
+                       choices=["need_map", "hotspots", "coverage", "performance", "trends", "business_case"],
                        help="a section to include (repeatable; default: all)")
     paper.add_argument("--need", action="append", help="a need map: need key (e.g. domestic_abuse) or 'all' "
                        "(repeatable; default: all)")
@@ -332,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--by", default="service", choices=["service", "referral_source", "locality"])
     paper.add_argument("--unadjusted", action="store_true", help="compare raw shares, without case-mix adjustment")
     paper.add_argument("--frequency", default="quarter", choices=["month", "quarter"])
+    paper.add_argument("--hotspot-geography", default="lsoa11", choices=["lsoa11", "ward"],
+                       help="areas the hot spots are tested on")
     paper.add_argument("--marking", default="OFFICIAL", help="protective marking printed on every page")
     paper.add_argument("--costs", type=Path, help="unit costs CSV (default: the shipped GMCA v1.4 rows)")
     paper.add_argument("--deflators", type=Path, help="deflator series CSV: year,index")

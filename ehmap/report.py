@@ -252,7 +252,9 @@ def render_pdf(report: Report) -> bytes:
     pdf.set_font("DejaVu", "", 10)
     pdf.multi_cell(0, 5, report.subtitle, new_x="LMARGIN", new_y="NEXT", align="L")
     for section in report.sections:
-        if pdf.get_y() > pdf.h - 60:
+        first = section.blocks[0] if section.blocks else None
+        room_needed = 60 if not isinstance(first, Figure) else 15 + _figure_height(pdf, first)
+        if pdf.get_y() + room_needed > pdf.h - pdf.b_margin:  # a heading never ends a page alone
             pdf.add_page()
         pdf.ln(4)
         pdf.set_font("DejaVu", "B", 13)
@@ -277,9 +279,8 @@ def _pdf_block(pdf: FPDF, block: Block) -> None:
             pdf.multi_cell(0, 4.8, f"•  {item}", new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(1.5)
     elif isinstance(block, Figure):
-        width = min(pdf.epw, 165)
-        image = _png_size(block.png)
-        height = width * image[1] / image[0]
+        width = min(pdf.epw, FIGURE_WIDTH_MM)
+        height = _figure_height(pdf, block)
         if pdf.get_y() + height > pdf.h - pdf.b_margin:
             pdf.add_page()
         pdf.image(io.BytesIO(block.png), x=pdf.l_margin + (pdf.epw - width) / 2, w=width, alt_text=block.alt)
@@ -305,6 +306,15 @@ def _pdf_block(pdf: FPDF, block: Block) -> None:
         for note in block.notes:
             pdf.multi_cell(0, 3.8, note, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(2)
+
+
+FIGURE_WIDTH_MM = 165
+
+
+def _figure_height(pdf: FPDF, figure: Figure) -> float:
+    """The height (mm) a figure takes at the width it is drawn."""
+    width, height = _png_size(figure.png)
+    return min(pdf.epw, FIGURE_WIDTH_MM) * height / width
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

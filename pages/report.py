@@ -27,10 +27,13 @@ with left:
     st.markdown("**Sections** (a summary and the sources are always included)")
     sections = [key for key, title in SECTIONS.items() if st.checkbox(title, value=True, key=f"report_{key}")]
     needs = {"all": "All needs", **{need.key: need.headline for need in NEEDS}}
-    chosen_needs = st.multiselect("Needs (a map, and a coverage map, for each)", list(needs), default=["all"],
+    chosen_needs = st.multiselect("Needs (maps of each)", list(needs), default=["all"],
                                   format_func=needs.get, key="report_needs")
     frequency = st.radio("Trends per", ["quarter", "month"], format_func=str.capitalize, horizontal=True,
                          key="report_frequency", disabled="trends" not in sections)
+    geography = st.radio("Hot spots on", ["lsoa11", "ward"], horizontal=True, key="report_hotspot_geography",
+                         format_func={"lsoa11": "LSOAs", "ward": "Electoral wards"}.get,
+                         disabled="hotspots" not in sections)
 with right:
     measure = st.selectbox("Compare services on", list(MEASURES), format_func=lambda m: MEASURES[m][0].capitalize(),
                            key="report_measure", disabled="performance" not in sections)
@@ -60,9 +63,13 @@ except ValueError as error:
     st.error(str(error))
     st.stop()
 try:
-    data = report_data(la_code, result, label, by, with_coverage="coverage" in sections)
+    data = report_data(la_code, result, label, by, with_coverage="coverage" in sections,
+                       hotspot_geography=geography if "hotspots" in sections else None)
 except ExportError as error:
     st.error(f"The uploaded services file cannot be used: {error}")
+    st.stop()
+except FileNotFoundError as error:
+    st.error(f"Hot spots by ward need the ward files: {error}")
     st.stop()
 if "coverage" in sections:
     st.caption(f"Service coverage: the services from {data.coverage.label}." if data.coverage else

@@ -125,8 +125,9 @@ def test_demo_paper_renders_to_pdf_with_every_part(paper):
         assert "OFFICIAL" in text and f"page {number} of {len(pages)}" in text
     text = " ".join(" ".join(pages).split())  # words wrapped in table cells joined again
     for title in ["Summary", "Where needs are: all needs", "Where needs are: Safe from domestic abuse",
+                  "Hot spots: all needs", "Hot spots: Safe from domestic abuse",
                   "Service coverage: all needs", "Service coverage: Safe from domestic abuse",
-                  *list(SECTIONS.values())[2:], "Data sources, licences and methods"]:
+                  *list(SECTIONS.values())[3:], "Data sources, licences and methods"]:
         assert title in text, title
     assert "Early Help in Croydon: needs, reach and what works" in text
     assert "Referrals 1 April 2022 to 31 March 2025. Produced on 25 November 2026" in text
@@ -139,13 +140,15 @@ def test_demo_paper_renders_to_pdf_with_every_part(paper):
                  "What would a cut cost elsewhere? A cut of £250,000 a year to Parenting Programme (185 episodes",
                  "What a cut of £250,000 to Parenting Programme would likely cost elsewhere", "SS18.10",
                  "Key points", "All needs: the highest smoothed rates are in Croydon 015D",
+                 "All needs: no significant hot spot after correcting for multiple testing",
+                 "Areas for hot spots: LSOA (2011)",
                  "LSOA(s) flagged for outreach (fewer episodes than expected and no service within 1 mile)",
                  "Step-up rate to children's social care higher than expected for its case mix: Family Support "
                  "Central", "Costs likely avoided are given per cost line, each in its own price year"]:
         assert must in text, must
     images = sum(len(page.images) for page in reader.pages)
     figures = sum(isinstance(b, Figure) for s in report.sections for b in s.blocks)
-    assert images == figures == 6  # 2 need maps, 2 coverage maps, funnel, trend
+    assert images == figures == 8  # 2 need maps, 2 hot spot maps, 2 coverage maps, funnel, trend
 
 
 def test_demo_paper_has_no_count_under_6(paper, demo):
@@ -230,7 +233,7 @@ def test_html_is_one_self_contained_file(paper):
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page.lower()
     sources = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert page.count("<img ") == 6 and page.count("<table>") == len(report.tables())
+    assert page.count("<img ") == 8 and page.count("<table>") == len(report.tables())
     assert page.count('<p class="marking">OFFICIAL</p>') == 2
     assert "Contains OS data ©" in page and "shown as &#x27;c&#x27;" in page
 
@@ -240,7 +243,7 @@ def test_html_paper_prints_in_chromium(paper, page):
     _, _, html = paper
     page.set_content(html, wait_until="load")
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.naturalWidth)")
-    assert len(widths) == 6 and min(widths) > 1000
+    assert len(widths) == 8 and min(widths) > 1000
     assert page.locator("h2").all_inner_texts()[0] == "Summary"
     printed = page.pdf(format="A4")
     assert len(PdfReader(io.BytesIO(printed)).pages) >= 6
@@ -284,6 +287,35 @@ def test_an_export_with_only_the_required_columns_still_makes_a_paper(tmp_path):
     assert "Families (pseudonymised family IDs) not in the export" in text
     assert "No funnel plot: No step-up rate to children's social care can be compared" in text
     assert "No business case: no episode referred in the period has closed with an outcome recorded" in text
+
+
+def test_hot_spots_section_lists_significant_areas(demo, council_names):
+    """The demo has no hot spot that survives FDR; with a planted cluster (five times the episodes in an LSOA
+    and its neighbours) the section maps it and lists the areas, with their counts under the rule."""
+    from dataclasses import replace
+
+    from ehmap.demo import DEMO_LABEL
+    from ehmap.hotspots import spatial_weights
+
+    data = report_data(demo, council_names[CROYDON], DEMO_LABEL)
+    areas = data.hotspot_areas.areas
+    w = spatial_weights(areas)
+    centre = areas["code"].iloc[100]
+    cluster = {centre, *(areas["code"].iloc[j] for j in w.neighbors[w.id_order[100]])}
+    cases = data.cases
+    extra = cases[cases["lsoa11cd"].astype(str).isin(cluster)]
+    planted = pd.concat([cases, *[extra.assign(case_id=extra["case_id"].astype(str) + f"-{k}") for k in range(4)]],
+                        ignore_index=True)
+    report = build_report(replace(data, cases=planted), ReportChoices(START, END, sections=("hotspots",)), PRODUCED)
+    section = report.sections[1]
+    assert section.title == "Hot spots: all needs"
+    table = next(b for b in section.blocks if isinstance(b, Table))
+    assert table.caption.startswith("Significant hot spots (")
+    assert {row[1] for row in table.rows} & cluster
+    assert all(row[-1].startswith("hot spot (") for row in table.rows)
+    assert "significant hot spot(s) after correcting for multiple testing, led by" in section.highlights[0]
+    assert report.small_counts() == []
+    assert render_pdf(report).startswith(b"%PDF-")
 
 
 def test_an_empty_period_is_refused(demo, council_names):

@@ -295,11 +295,13 @@ class BusinessCaseInputs:
     cut: tuple[str, float] | None = None  # (service, £ a year) of the "what would a cut cost" question
 
 
-def report_data(la_code: str, result: IngestResult, label: str, by: str, with_coverage: bool):
+def report_data(la_code: str, result: IngestResult, label: str, by: str, with_coverage: bool,
+                hotspot_geography: str | None = None):
     """The board report's inputs from the cached reference data (`ehmap.board_report.ReportData`).
 
-    With `with_coverage`, the services in use (see `current_services`) and the LSOA centres are added;
-    raises ExportError for an unreadable uploaded services file."""
+    With `with_coverage`, the services in use (see `current_services`) and the LSOA centres are added, and
+    with `hotspot_geography` ('lsoa11' or 'ward') the areas hot spots are tested on; raises ExportError for an
+    unreadable uploaded services file and FileNotFoundError when ward files are missing."""
     from ehmap.board_report import CoverageInputs, ReportData
 
     children, _ = population()
@@ -312,4 +314,5 @@ def report_data(la_code: str, result: IngestResult, label: str, by: str, with_co
                                    coverage_idaci(la_code)[0])
     return ReportData(result.cases, la_code, council_names()[la_code], label,
                       (result.rows_read, result.accepted, result.rejected), council_areas(la_code), children, idaci,
-                      ward_names(la_code) if by == "locality" else None, reach)
+                      ward_names(la_code) if by == "locality" else None, reach,
+                      hotspot_areas(hotspot_geography, la_code) if hotspot_geography else None)
