@@ -11,7 +11,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 import ehmap
@@ -38,18 +37,17 @@ from ehmap.coverage import (
     lsoa_centres,
     outreach_csv,
 )
-from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSED, SUPPRESSION_NOTE, count_text, stand_in_counts
+from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSED, SUPPRESSION_NOTE, count_text
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.geography import council_lsoas
 from ehmap.hotspots import hotspot_table, label_choropleth
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
 from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
-from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, need_map_table
+from ehmap.needmap import PER_CHILDREN, CaseFilter, need_map_table
 from ehmap.performance import GROUPINGS, MEASURES, Comparison, compare, outcome_table
 from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table
 from ehmap.services import SERVICE_TYPES, ServicesResult
-from ehmap.smoothing import eb_global
 from ehmap.taxonomy import NEEDS
 from ehmap.trends import FREQUENCIES, shown_trend_table, trend_table
 
@@ -197,15 +195,7 @@ def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) ->
     areas = table.areas.copy()
     need = _need_title(need_key)
     if table.has_rates:
-        counts = episodes_by_lsoa(case_filter.apply(data.cases), pd.Index(areas["lsoa11cd"]))
-        hidden = pd.Series(areas["episodes"].to_numpy() == SUPPRESSED, index=counts.index)
-        published = stand_in_counts(counts, hidden).to_numpy()  # the smoothing prior must not carry hidden counts
-        children = areas["children"].to_numpy(dtype=float)
-        known = np.isfinite(children) & (children > 0)
-        smoothed = np.full(len(areas), np.nan)
-        smoothed[known] = eb_global(published[known], children[known]).smoothed * PER_CHILDREN
-        areas["smoothed"] = pd.Series(smoothed).where(areas["episodes"].to_numpy() != SUPPRESSED).round(1).to_numpy()
-        values, legend_title, decimals = areas["smoothed"], "Episodes per 1,000\nchildren (smoothed)", 1
+        values, legend_title, decimals = areas["smoothed_rate"], "Episodes per 1,000\nchildren (smoothed)", 1
         measure = ("episodes per 1,000 children aged 0-17, smoothed by empirical Bayes towards the council rate "
                    f"(small populations give unstable raw rates). {STAND_IN_NOTE}")
     else:
@@ -227,11 +217,11 @@ def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) ->
         figure,
     ]
     if table.has_rates:
-        ranked = areas[areas["episodes"] != SUPPRESSED].dropna(subset=["smoothed"])
-        ranked = ranked.sort_values(["smoothed", "lsoa11cd"], ascending=[False, True]).head(TOP_AREAS)
+        ranked = areas[areas["episodes"] != SUPPRESSED].dropna(subset=["smoothed_rate"])
+        ranked = ranked.sort_values(["smoothed_rate", "lsoa11cd"], ascending=[False, True]).head(TOP_AREAS)
         rows = tuple(
             (row.lsoa11nm, row.lsoa11cd, _count_cell(row.episodes), f"{row.children:,.0f}",
-             f"{row.rate:.1f} ({row.rate_lower:.1f} to {row.rate_upper:.1f})", f"{row.smoothed:.1f}")
+             f"{row.rate:.1f} ({row.rate_lower:.1f} to {row.rate_upper:.1f})", f"{row.smoothed_rate:.1f}")
             for row in ranked.itertuples()
         )
         blocks.append(Table(
@@ -250,7 +240,7 @@ def _highest_rates(need: str, ranked: pd.DataFrame, council_total: str, children
     if ranked.empty:
         return ()
     top = ranked.head(3)
-    rates = [f"{rate:.1f}" for rate in top["smoothed"]]
+    rates = [f"{rate:.1f}" for rate in top["smoothed_rate"]]
     listed = ", ".join(rates[:-1]) + f" and {rates[-1]}" if len(rates) > 1 else rates[0]
     council = ("" if council_total == SUPPRESSED or not children else
                f"; the council's rate is {int(council_total.replace(',', '')) / children * PER_CHILDREN:.1f}")

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE, hide, shown_counts, suppression_mask
+from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE, hide, shown_counts, stand_in_counts, suppression_mask
+from ehmap.smoothing import eb_global
 from ehmap.taxonomy import NEED_BITS
 
 PER_CHILDREN = 1000
@@ -64,10 +65,23 @@ def poisson_rate_interval(count: pd.Series, population: pd.Series, per: int = PE
 class NeedMapTable:
     """Per-LSOA values safe to show, and the council total (not suppressed: council level)."""
 
-    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes (text, 'c'), episodes_value, children, rate, rate_lower, rate_upper
+    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes (text, 'c'), episodes_value, children, rate, rate_lower,
+    # rate_upper, smoothed_rate (empirical Bayes towards the council rate)
     council_total: str  # 'c' when it would reveal the one hidden LSOA count
     has_rates: bool
     note: str = SUPPRESSION_NOTE
+
+
+def smoothed_rates(counts: pd.Series, children: pd.Series) -> pd.Series:
+    """Empirical Bayes rates per 1,000 children, shrunk towards the council rate (NaN where no children).
+
+    Pass stand-in counts (`disclosure.stand_in_counts`): the shrinkage is fitted to every area, so smoothed
+    rates of shown areas computed from true counts would give hidden ones away.
+    """
+    known = (children.fillna(0) > 0).to_numpy()
+    smoothed = np.full(len(counts), np.nan)
+    smoothed[known] = eb_global(counts.to_numpy()[known], children.to_numpy()[known]).smoothed * PER_CHILDREN
+    return pd.Series(smoothed, index=counts.index)
 
 
 def need_map_table(
@@ -90,5 +104,6 @@ def need_map_table(
         areas["rate"] = hide(rate, mask).round(1).to_numpy()
         areas["rate_lower"] = hide(lower, mask).round(1).to_numpy()
         areas["rate_upper"] = hide(upper, mask).round(1).to_numpy()
+        areas["smoothed_rate"] = hide(smoothed_rates(stand_in_counts(counts, mask), children), mask).round(1).to_numpy()
     total = SUPPRESSED if mask.sum() == 1 else str(len(chosen))  # no partner cell could protect it
     return NeedMapTable(areas, total, has_rates)

@@ -166,6 +166,25 @@ def test_table_hides_small_counts_and_their_rates():
     assert "'c'" in table.note
 
 
+def test_smoothed_rates_by_hand_with_hidden_counts_taken_as_3():
+    """Marshall's global estimator worked by hand on the counts as published (L2 and L3 hidden: taken as 3)."""
+    counts = {"L1": 0, "L2": 3, "L3": 7, "L4": 12, "L5": 25}
+    children = np.array([400, 300, 350, 600, 500], dtype=float)
+    population = pd.DataFrame({"lsoa11cd": list(counts), "children": children})
+    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), population)
+    used = np.array([0, 3, 3, 12, 25], dtype=float)  # L3's 7 is hidden beside L2, so it is taken as 3 too
+    b = used.sum() / children.sum()
+    s2 = (children * (used / children - b) ** 2).sum() / children.sum()
+    a = max(s2 - b / children.mean(), 0.0)
+    by_hand = (b + a / (a + b / children) * (used / children - b)) * 1000
+    areas = table.areas.set_index("lsoa11cd")
+    assert areas.loc[["L2", "L3"], "smoothed_rate"].isna().all()
+    assert areas.loc[["L1", "L4", "L5"], "smoothed_rate"].tolist() == list(np.round(by_hand[[0, 3, 4]], 1))
+    other = repeat_cases({**counts, "L2": 1})  # a different hidden count: the same published smoothed rates
+    assert table.areas["smoothed_rate"].equals(
+        need_map_table(other, lsoas_frame(list(counts)), CaseFilter(), population).areas["smoothed_rate"])
+
+
 def test_table_without_population_has_counts_only():
     counts = {"L1": 8, "L2": 9}
     table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
