@@ -1,4 +1,5 @@
-"""The board report: the need map, service comparison, trends and business case of one period, as one paper.
+"""The board report: one period's need maps, hot spots, service coverage, service comparison, trends and
+business case, with their sources and methods, as one paper.
 
 Every table is built from the same disclosure-safe tables the pages show; on top of that the paper applies
 the stricter rule a published paper needs: no count from 1 to 5 anywhere, council totals included
