@@ -102,3 +102,20 @@ def screenshot_on_failure(page, name: str):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         raise
+
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]:not([width="-1"])'
+
+
+def map_holding(page, selector: str, timeout_s: float = 90):
+    """The frame of the shown map that holds `selector`: while a map is replaced (a rerun, another page), two
+    can be on the page for a moment, and a plain frame locator would then match both."""
+    deadline = time.monotonic() + timeout_s
+    maps = page.locator(MAP_IFRAME)
+    while time.monotonic() < deadline:
+        for i in range(maps.count()):
+            frame = maps.nth(i).content_frame
+            if frame.locator(selector).count():
+                return frame
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no shown map holds {selector} after {timeout_s:.0f} s")

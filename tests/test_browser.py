@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from ehmap.geography import council_lsoas
-from browser_support import ARTIFACTS, screenshot_on_failure
+from browser_support import ARTIFACTS, map_holding, screenshot_on_failure
 
 
 def test_demo_need_map_draws_every_croydon_lsoa_offline(app_url, page):
     expected = len(council_lsoas("E09000008"))
     with screenshot_on_failure(page, "demo_need_map"):
         page.goto(app_url, wait_until="domcontentloaded")
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame = map_holding(page, f"path.leaflet-interactive >> nth={expected - 1}")
         polygons = frame.locator("path.leaflet-interactive")
-        polygons.nth(expected - 1).wait_for(state="attached", timeout=90_000)
         assert polygons.count() == expected
         assert page.get_by_text("Synthetic demo data").first.is_visible()
         attribution = frame.locator(".leaflet-control-attribution")
@@ -38,8 +37,7 @@ def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path):
         assert page.get_by_text("9 read = 8 accepted + 1 rejected").is_visible()
         assert page.get_by_text("Your upload: my_export.csv").is_visible()
         page.get_by_role("link", name="Need map").click()
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
-        frame.locator("path.leaflet-interactive").nth(expected - 1).wait_for(state="attached", timeout=60_000)
+        map_holding(page, f"path.leaflet-interactive >> nth={expected - 1}", 60)
         assert page.get_by_text("Synthetic demo data").count() == 0
         assert page.get_by_text("Episodes in Croydon (All needs)").is_visible()
         assert page.off_machine == []
@@ -50,9 +48,8 @@ def test_hotspot_page_renders_offline_with_its_legend(app_url, page):
     with screenshot_on_failure(page, "hotspots"):
         page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_role("link", name="Hot spots").click()
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame = map_holding(page, f"path.leaflet-interactive >> nth={expected - 1}")
         polygons = frame.locator("path.leaflet-interactive")
-        polygons.nth(expected - 1).wait_for(state="attached", timeout=90_000)
         assert polygons.count() == expected
         assert page.get_by_text("Hot spots: Croydon").is_visible()
         assert page.get_by_text("Benjamini-Hochberg false discovery rate", exact=False).first.is_visible()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from browser_support import ARTIFACTS, screenshot_on_failure
+from browser_support import ARTIFACTS, map_holding, screenshot_on_failure
 
 from ehmap.coverage import GAP_COLOURS
 from ehmap.maps import STATIC_URL
@@ -121,8 +121,7 @@ def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url,
     with screenshot_on_failure(page, "coverage"):
         page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_role("link", name="Service coverage").click()
-        # a map being replaced leaves a hidden (width -1) copy for a moment: look in the shown one
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]:not([width="-1"])')
+        frame = map_holding(page, "path.leaflet-interactive")
         shapes = frame.locator("path.leaflet-interactive")
         shapes.nth(220 + 26 - 1).wait_for(state="attached", timeout=90_000)  # 220 LSOAs and 26 service markers
         assert shapes.count() == 246
@@ -132,7 +131,7 @@ def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url,
         box.fill(postcode_in(directory, "E01001070"))  # inside Croydon 040B, the top of the outreach list
         box.press("Enter")
         page.get_by_text("come within", exact=False).first.wait_for(timeout=60_000)
-        frame.locator(f'path.leaflet-interactive[fill="{reached}"]').first.wait_for(state="attached", timeout=60_000)
+        frame = map_holding(page, f'path.leaflet-interactive[fill="{reached}"]', 60)
         assert frame.locator(f'path.leaflet-interactive[fill="{flag}"]').count() < 7
         # or place the site by clicking the map
         page.get_by_text("Or place it by clicking the map").click()
@@ -142,7 +141,8 @@ def test_in_chromium_the_demo_shows_gap_areas_and_the_what_if_moves_one(app_url,
         box = container.bounding_box()
         container.click(position={"x": box["width"] / 2, "y": box["height"] / 2})
         page.get_by_text("New site at the clicked point", exact=False).first.wait_for(timeout=60_000)
-        shapes.nth(220 + 26 - 1).wait_for(state="attached", timeout=60_000)
+        map_holding(page, "path.leaflet-interactive", 60).locator("path.leaflet-interactive").nth(
+            220 + 26 - 1).wait_for(state="attached", timeout=60_000)
         assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
         page.screenshot(path=str(ARTIFACTS / "coverage_what_if.png"))
 
