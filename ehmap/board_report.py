@@ -193,7 +193,7 @@ def _summary(chosen: pd.DataFrame, data: ReportData, choices: ReportChoices, hig
 def _need_map(data: ReportData, choices: ReportChoices, need_key: str | None) -> Section:
     case_filter = CaseFilter(need_key, choices.start, choices.end)
     table = need_map_table(data.cases, data.lsoas, case_filter, data.population)
-    areas = table.areas.copy()
+    areas = table.areas
     need = _need_title(need_key)
     if table.has_rates:
         values, legend_title, decimals = areas["smoothed_rate"], "Episodes per 1,000\nchildren (smoothed)", 1

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ehmap.catalogue import IndicatorSource, indicator_source
-from ehmap.disclosure import SUPPRESSED, hide, primary_suppression, shown_counts
+from ehmap.disclosure import SUPPRESSED, primary_suppression, shown_counts
 from ehmap.indicators import SourceMissing, child_population, deprivation, read_indicator
 from ehmap.maps import NO_DATA_COLOUR, Choropleth, LegendEntry
-from ehmap.needmap import PER_CHILDREN, CaseFilter, need_map_table, poisson_rate_interval
+from ehmap.needmap import CaseFilter, need_map_table, shown_rates
 from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY
 from ehmap.vintages import carry_to_lsoa11
 
@@ -325,12 +325,9 @@ def poverty_view(
         children = population.set_index("lsoa11cd")["children"].reindex(lsoas["lsoa11cd"].astype(str))
         kids = children.groupby(lsoa_decile.to_numpy()).sum().reindex(present)
         kids.index = poverty_counts.index
-        rate = poverty_counts / kids.where(kids > 0) * PER_CHILDREN
-        lower, upper = poisson_rate_interval(poverty_counts, kids)
         by_decile["children"] = kids.to_numpy()
-        by_decile["rate"] = hide(rate, mask).round(1).to_numpy()
-        by_decile["rate_lower"] = hide(lower, mask).round(1).to_numpy()
-        by_decile["rate_upper"] = hide(upper, mask).round(1).to_numpy()
+        for column, values in shown_rates(poverty_counts, kids, mask).items():
+            by_decile[column] = values.to_numpy()
 
     fam_all, fam_pov = _families(cases), _families(chosen)
 

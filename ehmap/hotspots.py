@@ -26,7 +26,7 @@ from ehmap.areas import AreaSet
 from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSION_NOTE, hide, shown_counts, stand_in_counts, suppression_mask
 from ehmap.geography import WORKING_CRS
 from ehmap.maps import Choropleth, LegendEntry
-from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, poisson_rate_interval
+from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, shown_rates
 from ehmap.smoothing import eb_global, eb_local
 
 DEFAULT_PERMUTATIONS = 999
@@ -322,7 +322,7 @@ def hotspot_table(
     published = stand_in_counts(counts, mask)  # every pooled statistic below is computed from these
     outside = int(by_lsoa[area_of.isna().to_numpy()].sum())
     table = pd.DataFrame({"code": codes, "name": areas.areas["name"].astype(str).to_numpy()})
-    rate = lower = upper = smoothed = pd.Series(np.nan, index=codes)
+    rate = smoothed = pd.Series(np.nan, index=codes)
     children = pd.Series(np.nan, index=codes)
     if population is not None:
         by_lsoa_children = population.set_index("lsoa11cd")["children"].reindex(lsoa_index).fillna(0)
@@ -331,7 +331,6 @@ def hotspot_table(
             empty = list(children.index[children <= 0][:5])
             raise ValueError(f"{int((children <= 0).sum())} area(s) have no child population (e.g. {empty}); rates cannot be computed.")
         rate = published / children * PER_CHILDREN
-        lower, upper = poisson_rate_interval(published, children)
     w = spatial_weights(areas.areas, weights, k=k, threshold=threshold)
     if population is not None:
         estimate = (
@@ -347,9 +346,8 @@ def hotspot_table(
     table["count"] = shown_counts(counts, mask).to_numpy()
     table["count_value"] = hide(counts.astype(float), mask).to_numpy()
     table["children"] = children.to_numpy()
-    table["rate"] = hide(rate, mask).round(1).to_numpy()
-    table["rate_lower"] = hide(lower, mask).round(1).to_numpy()
-    table["rate_upper"] = hide(upper, mask).round(1).to_numpy()
+    for column, values in shown_rates(published, children, mask).items():
+        table[column] = values.to_numpy()
     table["smoothed_rate"] = hide(smoothed, mask).round(1).to_numpy()
     table["statistic"] = hide(pd.Series(result.values, index=codes), mask).round(4).to_numpy()
     table["z"] = hide(pd.Series(result.z, index=codes), mask).round(2).to_numpy()

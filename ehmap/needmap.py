@@ -61,6 +61,14 @@ def poisson_rate_interval(count: pd.Series, population: pd.Series, per: int = PE
     return pd.Series(lower, index=count.index) * scale, pd.Series(upper, index=count.index) * scale
 
 
+def shown_rates(counts: pd.Series, population: pd.Series, mask: pd.Series) -> pd.DataFrame:
+    """Rate per 1,000 children with its exact 95% interval, to 1 decimal, blank wherever the count is hidden."""
+    rate = counts / population.where(population > 0) * PER_CHILDREN
+    lower, upper = poisson_rate_interval(counts, population)
+    return pd.DataFrame({"rate": rate, "rate_lower": lower, "rate_upper": upper}).apply(
+        lambda column: hide(column, mask).round(1))
+
+
 @dataclass(frozen=True)
 class NeedMapTable:
     """Per-LSOA values safe to show, and the council total (not suppressed: council level)."""
@@ -98,12 +106,9 @@ def need_map_table(
     has_rates = population is not None
     if has_rates:
         children = population.set_index("lsoa11cd")["children"].reindex(index)
-        rate = counts / children.where(children > 0) * PER_CHILDREN
-        lower, upper = poisson_rate_interval(counts, children)
         areas["children"] = children.to_numpy()
-        areas["rate"] = hide(rate, mask).round(1).to_numpy()
-        areas["rate_lower"] = hide(lower, mask).round(1).to_numpy()
-        areas["rate_upper"] = hide(upper, mask).round(1).to_numpy()
+        for column, values in shown_rates(counts, children, mask).items():
+            areas[column] = values.to_numpy()
         areas["smoothed_rate"] = hide(smoothed_rates(stand_in_counts(counts, mask), children), mask).round(1).to_numpy()
     total = SUPPRESSED if mask.sum() == 1 else str(len(chosen))  # no partner cell could protect it
     return NeedMapTable(areas, total, has_rates)

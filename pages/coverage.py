@@ -2,7 +2,6 @@
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ehmap.coverage import (
     GAP_COLOURS,
@@ -37,7 +36,7 @@ from ui.state import (
     population,
     postcode_directory,
 )
-from ui.widgets import legend
+from ui.widgets import legend, show_map
 
 
 def miles_text(miles: float) -> str:
@@ -202,15 +201,8 @@ with map_column:
     add_services(fmap, table.services)
     if site is not None:
         add_site(fmap, site.easting, site.northing, site.band_m, site_label)
-    returned = st_folium(
-        fmap,
-        key="coverage_map",
-        returned_objects=["last_clicked"],  # the same in both modes: changing it would remount the map
-        height=620,
-        use_container_width=True,
-        center=fmap.location,
-        zoom=fmap.options.get("zoom", 11),
-    )
+    # the same returned objects in both modes: changing them would remount the map
+    returned = show_map(fmap, "coverage_map", returned_objects=["last_clicked"])
     last_clicked = (returned or {}).get("last_clicked") if click_mode else None
     if last_clicked:
         point = (round(float(last_clicked["lat"]), 6), round(float(last_clicked["lng"]), 6))

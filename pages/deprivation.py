@@ -1,12 +1,11 @@
 """Deprivation context: any loaded index on the council's LSOAs, IoD2019 and IoD2025 side by side."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ehmap.context import TREND_WARNING, indicator_choropleth, side_by_side
 from ehmap.maps import area_map
 from ui.state import council_areas, council_context_table, council_names, selected_council
-from ui.widgets import legend
+from ui.widgets import legend, show_map
 
 la_code = selected_council()
 council = council_names()[la_code]
@@ -35,15 +34,7 @@ geometry["value"] = values.round(3).astype("string").fillna("").to_numpy()
 map_column, side_column = st.columns([3, 2])
 with map_column:
     fmap = area_map(geometry, choropleth.colours, {"lsoa11nm": "LSOA", "lsoa11cd": "Code", "value": meta.title})
-    st_folium(
-        fmap,
-        key="context_map",
-        returned_objects=[],
-        height=620,
-        use_container_width=True,
-        center=fmap.location,
-        zoom=fmap.options.get("zoom", 11),
-    )
+    show_map(fmap, "context_map")
 with side_column:
     legend(meta.title, choropleth.legend)
     st.caption(

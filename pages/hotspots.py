@@ -1,7 +1,6 @@
 """Hot spots: where a need is significantly concentrated (Gi* or local Moran's I, corrected for multiple testing)."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ehmap.areas import LocalityFileError
 from ehmap.hotspots import (
@@ -23,7 +22,7 @@ from ui.state import (
     population,
     uploaded_locality_areas,
 )
-from ui.widgets import legend
+from ui.widgets import legend, show_map
 
 la_code, council, result, label = council_page("Hot spots")
 
@@ -96,8 +95,7 @@ map_column, side_column = st.columns([3, 2])
 with map_column:
     basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key="hotspots_basemap")
     fmap = area_map(geometry, choropleth.colours, tooltip, basemap=basemap)
-    st_folium(fmap, key="hotspots_map", returned_objects=[], height=620, use_container_width=True,
-              center=fmap.location, zoom=fmap.options.get("zoom", 11))
+    show_map(fmap, "hotspots_map")
 with side_column:
     legend(f"{STATISTIC_TITLES[statistic]} on {measures[measure].lower()}", choropleth.legend)
     st.markdown(f"**What 'significant' means.** {table.result.explanation()}")

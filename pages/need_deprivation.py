@@ -1,7 +1,6 @@
 """Need x deprivation: case rate per 1,000 children against IMD or IDACI, in tertiles, and the mismatches."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ehmap.context import bivariate
 from ehmap.maps import area_map
@@ -13,7 +12,7 @@ from ui.state import (
     council_page,
     population,
 )
-from ui.widgets import legend
+from ui.widgets import legend, show_map
 
 la_code, council, result, label = council_page("Need and deprivation")
 context, missing = council_context_table(la_code)
@@ -51,15 +50,7 @@ tooltip = {
 map_column, side_column = st.columns([3, 2])
 with map_column:
     fmap = area_map(geometry, view.areas["colour"], tooltip)
-    st_folium(
-        fmap,
-        key="bivariate_map",
-        returned_objects=[],
-        height=620,
-        use_container_width=True,
-        center=fmap.location,
-        zoom=fmap.options.get("zoom", 11),
-    )
+    show_map(fmap, "bivariate_map")
 with side_column:
     legend(f"{needs[need]} rate × {view.deprivation_title}", view.legend)
     st.caption(

@@ -1,7 +1,6 @@
 """Need map: where each need is concentrated across the council's LSOAs."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ehmap.disclosure import STAND_IN_NOTE
 from ehmap.maps import area_map, classify
@@ -13,7 +12,7 @@ from ui.state import (
     period_selector,
     population,
 )
-from ui.widgets import legend
+from ui.widgets import legend, show_map
 
 la_code, council, result, label = council_page("Need map")
 
@@ -51,8 +50,7 @@ map_column, side_column = st.columns([3, 2])
 with map_column:
     basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key="need_map_basemap")
     fmap = area_map(geometry, choropleth.colours, tooltip, basemap=basemap)
-    st_folium(fmap, key="need_map", returned_objects=[], height=620, use_container_width=True,
-              center=fmap.location, zoom=fmap.options.get("zoom", 11))
+    show_map(fmap, "need_map")
 with side_column:
     st.metric(f"Episodes in {council} ({needs[need]})", table.council_total)
     legend(title, choropleth.legend)

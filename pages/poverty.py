@@ -1,7 +1,6 @@
 """Destabilised by poverty: financial-stability and housing needs by area, against IDACI."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ehmap.context import poverty_view
 from ehmap.maps import area_map, classify
@@ -11,7 +10,7 @@ from ui.state import (
     council_page,
     population,
 )
-from ui.widgets import legend
+from ui.widgets import legend, show_map
 
 la_code, council, result, label = council_page("Destabilised by poverty")
 context, missing = council_context_table(la_code)
@@ -55,15 +54,7 @@ with map_column:
         choropleth.colours,
         {"lsoa11nm": "LSOA", "lsoa11cd": "Code", "value": title, "decile": view.index_title},
     )
-    st_folium(
-        fmap,
-        key="poverty_map",
-        returned_objects=[],
-        height=560,
-        use_container_width=True,
-        center=fmap.location,
-        zoom=fmap.options.get("zoom", 11),
-    )
+    show_map(fmap, "poverty_map", height=560)
 with side_column:
     st.metric(f"Episodes with {groups[needs].lower()} in {council}", view.council_total)
     legend(title, choropleth.legend)

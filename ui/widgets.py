@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 
+import folium
 import streamlit as st
+from streamlit_folium import st_folium
 
 from ehmap.maps import LegendEntry
 
@@ -18,3 +20,13 @@ def legend(title: str, entries: list[LegendEntry]) -> None:
         for entry in entries
     )
     st.markdown(f'<div class="ehmap-legend"><strong>{html.escape(title)}</strong>{rows}</div>', unsafe_allow_html=True)
+
+
+def show_map(fmap: folium.Map, key: str, height: int = 620, returned_objects: list[str] | None = None) -> dict | None:
+    """Draw a folium map with a stable key, nothing sent back unless asked, and its own centre and zoom.
+
+    `returned_objects=[]` keeps a pan or zoom from rerunning the page; an explicit centre and zoom frame the
+    council tightly (fit_bounds framed loosely).
+    """
+    return st_folium(fmap, key=key, returned_objects=returned_objects or [], height=height,
+                     use_container_width=True, center=fmap.location, zoom=fmap.options.get("zoom", 11))
