@@ -18,6 +18,14 @@ def cache_dir() -> Path:
     return path
 
 
+def state_dir() -> Path:
+    """Where ehmap keeps what it saves for the team: the store and the audit log (`EHMAP_STATE_DIR`, else the
+    user data dir). Created owner-only: it holds pseudonymised episodes."""
+    path = Path(os.environ.get("EHMAP_STATE_DIR") or platformdirs.user_data_dir("ehmap"))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
 def data_dir() -> Path | None:
     """The folder of official reference files (`EHMAP_DATA_DIR`), or None when not configured."""
     value = os.environ.get("EHMAP_DATA_DIR")

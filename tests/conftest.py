@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # the secret must not be the developer's own.
     os.environ.setdefault("EHMAP_CACHE_DIR", str(REPO / ".pytest_cache" / "ehmap-cache"))
     os.environ["EHMAP_SECRET_FILE"] = str(REPO / ".pytest_cache" / "ehmap-test-secret.key")
+    # What the team saves (store, audit log) starts empty in every run.
+    os.environ.setdefault("EHMAP_STATE_DIR", tempfile.mkdtemp(prefix="ehmap-state-"))
 
 
 @pytest.fixture(scope="session")
