@@ -14,6 +14,7 @@ from ehmap.exports import ExportError, load_mapping, read_export
 from ehmap.geocode import PostcodeDirectory
 from ehmap.geography import councils
 from ehmap.ingest import IngestResult, ingest
+from ehmap.safe_output import write_csv
 
 
 def ingest_file(path: Path, la_code: str, mapping_path: Path | None = None) -> IngestResult:
@@ -33,8 +34,8 @@ def ingest_file(path: Path, la_code: str, mapping_path: Path | None = None) -> I
 def write_ingest_outputs(result: IngestResult, out: Path) -> None:
     """cases.csv, rejects.csv and summary.json in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    result.cases_for_export().to_csv(out / "cases.csv", index=False)
-    result.rejects.to_csv(out / "rejects.csv", index=False)
+    write_csv(result.cases_for_export(), out / "cases.csv", private=True)
+    write_csv(result.rejects, out / "rejects.csv", private=True)
     (out / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
 
 
@@ -55,7 +56,7 @@ def _context_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    context_csv(table).to_csv(args.out, index=False)
+    write_csv(context_csv(table), args.out)
     for note in table.notes:
         print(note)
     print(f"{len(table.areas)} LSOAs of {args.la} with {len(table.columns)} indicator columns -> {args.out}")
@@ -84,7 +85,7 @@ def _hotspots_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.for_csv().to_csv(args.out, index=False)
+    write_csv(table.for_csv(), args.out)
     labels = table.areas["label"]
     print(f"{len(labels)} areas ({areas.title}); {int(table.result.hot.sum())} hot spot(s), "
           f"{int(labels.str.startswith(('cold spot', 'Low-Low')).sum())} cold spot(s) after FDR -> {args.out}")
@@ -124,7 +125,7 @@ def _performance_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    performance_csv(table).to_csv(args.out, index=False)
+    write_csv(performance_csv(table), args.out)
     for note in table.notes:
         print(note)
     print(f"{len(table.shown) - 1} groups by {args.by} from {result.accepted} episodes of {la_code} -> {args.out}")
@@ -148,7 +149,7 @@ def _business_case_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    business_case_csv(case).to_csv(args.out, index=False)
+    write_csv(business_case_csv(case), args.out)
     for note in case.notes:
         print(note)
     total = case.total()
@@ -175,9 +176,9 @@ def _coverage_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    area_csv(table).to_csv(args.out, index=False)
+    write_csv(area_csv(table), args.out)
     if services.rejected:
-        services.rejects.to_csv(args.out.with_name(f"{args.out.stem}_service_rejects.csv"), index=False)
+        write_csv(services.rejects, args.out.with_name(f"{args.out.stem}_service_rejects.csv"))
     for note in [*table.notes, table.straight_line_note]:
         print(note)
     flagged = int(table.areas["flag"].sum())

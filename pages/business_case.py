@@ -18,6 +18,7 @@ from ehmap.business_case import (
     read_unit_costs,
 )
 from ehmap.needmap import CaseFilter
+from ehmap.safe_output import csv_bytes
 from ui.state import (
     BUSINESS_CASE_INPUTS_KEY,
     BusinessCaseInputs,
@@ -99,7 +100,7 @@ with figures:
     )
     for note in case.notes:
         st.caption(note)
-    st.download_button("Download the business case (CSV)", data=business_case_csv(case).to_csv(index=False).encode(),
+    st.download_button("Download the business case (CSV)", data=csv_bytes(business_case_csv(case)),
                        file_name=f"ehmap_{la_code}_business_case.csv", mime="text/csv")
 with beside:
     st.markdown("**Assumptions behind these figures**")

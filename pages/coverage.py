@@ -23,6 +23,7 @@ from ehmap.exports import ExportError
 from ehmap.maps import LegendEntry, area_map
 from ehmap.needmap import CaseFilter
 from ehmap.postcodes import format_postcode, normalise_postcodes
+from ehmap.safe_output import csv_bytes
 from ehmap.services import SERVICE_TYPES, link_cases
 from ehmap.taxonomy import NEEDS
 from ui.state import (
@@ -245,7 +246,7 @@ st.caption(
 st.dataframe(outreach, hide_index=True, width="stretch")
 st.download_button(
     "Download the outreach list (CSV)",
-    data=outreach.to_csv(index=False).encode("utf-8"),
+    data=csv_bytes(outreach),
     file_name=f"ehmap_outreach_{la_code}_{need or 'all'}.csv",
     mime="text/csv",
     key="coverage_download",

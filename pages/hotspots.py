@@ -13,6 +13,7 @@ from ehmap.hotspots import (
 )
 from ehmap.maps import area_map
 from ehmap.needmap import CaseFilter
+from ehmap.safe_output import csv_bytes
 from ehmap.taxonomy import NEEDS
 from ui.state import (
     council_page,
@@ -125,7 +126,7 @@ with st.expander("All areas"):
     st.dataframe(shown[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
 st.download_button(
     "Download all areas (CSV)",
-    data=table.for_csv().to_csv(index=False).encode("utf-8"),
+    data=csv_bytes(table.for_csv()),
     file_name=f"ehmap_hotspots_{la_code}_{areas.kind}_{need or 'all'}_{measure}_{statistic}.csv",
     mime="text/csv",
 )

@@ -5,6 +5,7 @@ import streamlit as st
 from ehmap.disclosure import STAND_IN_NOTE
 from ehmap.maps import area_map, classify
 from ehmap.needmap import CaseFilter, need_map_table
+from ehmap.safe_output import csv_bytes
 from ehmap.taxonomy import NEEDS
 from ui.state import (
     council_areas,
@@ -69,7 +70,7 @@ if table.has_rates:
 st.dataframe(shown_table[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
 st.download_button(
     "Download this table (CSV)",
-    data=shown_table[list(columns)].to_csv(index=False).encode("utf-8"),
+    data=csv_bytes(shown_table[list(columns)]),
     file_name=f"ehmap_{la_code}_{need or 'all'}_{start:%Y%m%d}_{end:%Y%m%d}.csv",
     mime="text/csv",
 )

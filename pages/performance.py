@@ -7,6 +7,7 @@ import streamlit as st
 from ehmap.funnel import OVERDISPERSION
 from ehmap.needmap import CaseFilter
 from ehmap.performance import COLUMN_TITLES, GROUPINGS, MEASURES, compare, outcome_table, performance_csv
+from ehmap.safe_output import csv_bytes
 from ui.state import (
     council_page,
     idaci_deciles,
@@ -114,7 +115,7 @@ for note in table.notes:
     st.caption(note)
 st.download_button(
     "Download this table (CSV)",
-    data=performance_csv(table).to_csv(index=False).encode("utf-8"),
+    data=csv_bytes(performance_csv(table)),
     file_name=f"ehmap_{la_code}_performance_by_{by}.csv",
     mime="text/csv",
 )

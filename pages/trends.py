@@ -5,6 +5,7 @@ import streamlit as st
 
 from ehmap.disclosure import SUPPRESSION_NOTE
 from ehmap.needmap import CaseFilter
+from ehmap.safe_output import csv_bytes
 from ehmap.trends import SPLITS, shown_trend_table, trend_table
 from ui.state import council_page, period_selector
 
@@ -50,7 +51,7 @@ shown = shown_trend_table(table).rename(columns={"period": "Period", "group": "G
 st.dataframe(shown, hide_index=True, width="stretch")
 st.download_button(
     "Download this table (CSV)",
-    data=shown.to_csv(index=False).encode("utf-8"),
+    data=csv_bytes(shown),
     file_name=f"ehmap_{la_code}_trends_{frequency}_{by}.csv",
     mime="text/csv",
 )

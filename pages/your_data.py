@@ -7,6 +7,7 @@ import streamlit as st
 from ehmap.config import pseudonymisation_key
 from ehmap.exports import FIELD_LABELS, FIELD_SYNONYMS, REQUIRED_FIELDS, ExportError, match_columns, read_export
 from ehmap.ingest import REJECT_REASONS, ingest
+from ehmap.safe_output import csv_bytes
 from ui.state import SWITCH_TO_UPLOAD_KEY, UPLOAD_KEY, UploadedDataset, council_names, postcode_directory, selected_council
 
 la_code = selected_council()
@@ -80,7 +81,7 @@ if result.rejected:
     )
     st.dataframe(result.rejects.rename(columns={"row": "Row", "reason": "Reason", "message": "Message"}),
                  hide_index=True, width="stretch")
-    st.download_button("Download the rejects report (CSV)", result.rejects.to_csv(index=False).encode("utf-8"),
+    st.download_button("Download the rejects report (CSV)", csv_bytes(result.rejects),
                        file_name="rejects.csv", mime="text/csv")
 if summary["warnings"]:
     st.subheader("Values kept but not recognised")
