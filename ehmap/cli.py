@@ -1,9 +1,10 @@
 """Command-line interface: `python -m ehmap COMMAND ...` (ingest, context, hotspots, coverage, performance,
-business-case, report); `python -m ehmap COMMAND --help` for each command's options."""
+business-case, report, datasets); `python -m ehmap COMMAND --help` for each command's options."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -13,8 +14,9 @@ from ehmap.config import pseudonymisation_key
 from ehmap.exports import ExportError, load_mapping, read_export
 from ehmap.geocode import PostcodeDirectory
 from ehmap.geography import councils
-from ehmap.ingest import IngestResult, ingest
+from ehmap.ingest import IngestResult, council_of_export, ingest, wrong_council_message
 from ehmap.safe_output import write_csv
+from ehmap.store import StoreError
 
 
 def ingest_file(path: Path, la_code: str, mapping_path: Path | None = None) -> IngestResult:
@@ -28,7 +30,26 @@ def ingest_file(path: Path, la_code: str, mapping_path: Path | None = None) -> I
         raise ExportError(f"'{la_code}' is not an English council code; for example Croydon is E09000008.")
     mapping = load_mapping(mapping_path) if mapping_path else None
     table = read_export(data, path.name)
-    return ingest(table, la_code, PostcodeDirectory.load(), names, pseudonymisation_key(), mapping)
+    directory = PostcodeDirectory.load()
+    found = council_of_export(table, mapping, directory)
+    wrong = wrong_council_message(found, la_code, names)
+    if wrong:  # refused before ingest: it would reject nearly every row as outside the area
+        raise ExportError(f"{wrong} Give --la {found.la_code} to use it there." if found.la_code in names else wrong)
+    return ingest(table, la_code, directory, names, pseudonymisation_key(), mapping)
+
+
+def episodes(args: argparse.Namespace) -> tuple[IngestResult, str]:
+    """The episodes an analysis command reads, and where from: its case file (ingested now, for --la or the
+    council most postcodes are in) or a saved dataset (--dataset ID); exactly one of the two."""
+    if (args.cases is None) == (args.dataset is None):
+        raise ExportError("Give a case export file or --dataset ID" + (", not both." if args.cases else "."))
+    if args.dataset is not None:
+        from ehmap.store.commands import saved_episodes
+
+        result, info = saved_episodes(args.dataset, args.la)
+        return result, f"dataset {info.id}: {info.name} (saved {info.uploaded_at:%d/%m/%Y})"
+    la_code = args.la or infer_council(args.cases, args.mapping)
+    return ingest_file(args.cases, la_code, args.mapping), f"{args.cases.name} (case export)"
 
 
 def write_ingest_outputs(result: IngestResult, out: Path) -> None:
@@ -69,9 +90,9 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     from ehmap.indicators import SourceMissing, child_population
     from ehmap.needmap import CaseFilter
 
-    result = ingest_file(args.cases, args.la, args.mapping)
+    result, _ = episodes(args)
     try:
-        areas = area_set(args.geography, args.la, args.name_column)
+        areas = area_set(args.geography, result.la_code, args.name_column)
         try:
             population = child_population()
         except SourceMissing:
@@ -95,25 +116,24 @@ def _hotspots_command(args: argparse.Namespace) -> int:
 def infer_council(path: Path, mapping_path: Path | None = None) -> str:
     """The council most of an export's postcodes are in (for commands where --la is optional)."""
     from ehmap.exports import match_columns
-    from ehmap.postcodes import normalise_postcodes
 
     try:
         table = read_export(path.read_bytes(), path.name)
     except OSError as error:
         raise ExportError(f"{path} could not be opened ({error.strerror}).") from None
-    column = match_columns(list(table.columns), load_mapping(mapping_path) if mapping_path else None)["postcode"]
-    postcodes = normalise_postcodes(table[column].astype("string")).fillna("").to_numpy(dtype=object)
-    lads = PostcodeDirectory.load().lookup(postcodes).lad_code.dropna()
-    if lads.empty:
+    mapping = load_mapping(mapping_path) if mapping_path else None
+    match_columns(list(table.columns), mapping)  # names a missing column
+    found = council_of_export(table, mapping, PostcodeDirectory.load())
+    if found.la_code is None:
         raise ExportError(f"No postcode in {path} is in the ONS Postcode Directory: give the council with --la.")
-    return str(lads.mode().iloc[0])
+    return found.la_code
 
 
 def _performance_command(args: argparse.Namespace) -> int:
     from ehmap.performance import outcome_table, performance_csv
 
-    la_code = args.la or infer_council(args.cases, args.mapping)
-    result = ingest_file(args.cases, la_code, args.mapping)
+    result, _ = episodes(args)
+    la_code = result.la_code
     localities = None
     if args.by == "locality":
         from ehmap.areas import area_set
@@ -141,8 +161,8 @@ def _business_case_command(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    la_code = args.la or infer_council(args.cases, args.mapping)
-    result = ingest_file(args.cases, la_code, args.mapping)
+    result, _ = episodes(args)
+    la_code = result.la_code
     try:
         case = costs_avoided(result.cases, costs, deflators=deflators, year=args.year)
     except ValueError as error:
@@ -161,17 +181,24 @@ def _business_case_command(args: argparse.Namespace) -> int:
 
 def _coverage_command(args: argparse.Namespace) -> int:
     from ehmap.coverage import area_csv, check_coverage_arguments, coverage_for_files
+    from ehmap.store.commands import saved_file
 
     try:
-        check_coverage_arguments(args.services, args.need, args.bands)
+        if args.services is None and args.dataset is None:
+            raise ValueError("--services is required with a case file (a saved dataset may have its own).")
+        if args.services is not None:
+            check_coverage_arguments(args.services, args.need, args.bands)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = ingest_file(args.cases, args.la, args.mapping)
+    result, _ = episodes(args)
     try:
-        table, services = coverage_for_files(
-            result, args.services, args.la, args.need, args.type, args.bands, args.poor_access
-        )
+        with saved_file(args.dataset) if args.services is None else contextlib.nullcontext(args.services) as path:
+            if path is None:
+                raise ValueError(f"Dataset {args.dataset} has no services file saved: give one with --services.")
+            table, services = coverage_for_files(
+                result, path, result.la_code, args.need, args.type, args.bands, args.poor_access
+            )
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -197,8 +224,8 @@ def _report_command(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: --out must end in .pdf or .html; got {', '.join(unknown)}", file=sys.stderr)
         return 2
-    la_code = args.la or infer_council(args.cases, args.mapping)
-    result = ingest_file(args.cases, la_code, args.mapping)
+    result, source = episodes(args)
+    la_code = result.la_code
     dates = result.cases["referral_date"]
     try:
         choices = ReportChoices(
@@ -212,9 +239,17 @@ def _report_command(args: argparse.Namespace) -> int:
             cut=(args.cut_service, args.cut) if args.cut_service else None,
         )
         council = {c.code: c.name for c in councils()}[la_code]
-        services = _services_for_report(args.services, la_code) if args.services else None
-        data = report_data(result, council, f"{args.cases.name} (case export)", args.by, services,
-                           args.services.name if args.services else "",
+        services_path = args.services
+        if services_path is None and args.dataset is not None:
+            from ehmap.store.commands import saved_file
+
+            with saved_file(args.dataset) as saved:
+                services = _services_for_report(saved, la_code) if saved else None
+                services_path = saved
+        else:
+            services = _services_for_report(services_path, la_code) if services_path else None
+        data = report_data(result, council, source, args.by, services,
+                           services_path.name if services_path else "",
                            args.hotspot_geography if "hotspots" in choices.sections else None)
         report = build_report(data, choices)
     except (ValueError, FileNotFoundError) as error:
@@ -267,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     context_parser.add_argument("--out", required=True, type=Path, help="CSV file to write")
     context_parser.set_defaults(run=_context_command)
     hot = commands.add_parser("hotspots", help="Gi* or local Moran hot spots per area, with FDR control, as CSV")
-    hot.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
-    hot.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")
+    hot.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")
+    hot.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
+    hot.add_argument("--la", help="council LAD code (default: the council most postcodes are in, or the dataset's)")
     hot.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
     hot.add_argument("--geography", default="lsoa11", help="lsoa11, ward, or a locality file (.geojson, .gpkg, zipped Shapefile)")
     hot.add_argument("--name-column", help="column naming the localities in a locality file (default: the first with 'name')")
@@ -286,9 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     cov = commands.add_parser(
         "coverage", help="access to services, expected vs observed episodes and gap flags per LSOA, as CSV"
     )
-    cov.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
-    cov.add_argument("--services", required=True, type=Path, help="services file (CSV or XLSX)")
-    cov.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")
+    cov.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")
+    cov.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
+    cov.add_argument("--services", type=Path, help="services file (CSV or XLSX); with --dataset, default: its own")
+    cov.add_argument("--la", help="council LAD code (default: the council most postcodes are in, or the dataset's)")
     cov.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
     cov.add_argument("--type", action="append", help="count only services of this type (repeatable), e.g. family_hub")
     cov.add_argument("--bands", default="1,1.5,2", help="distance bands in miles, comma-separated (default 1,1.5,2)")
@@ -297,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--out", required=True, type=Path, help="CSV file to write")
     cov.set_defaults(run=_coverage_command)
     perf = commands.add_parser("performance", help="outcome measures per service (or referral source, locality) as CSV")
-    perf.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    perf.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")
+    perf.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
     perf.add_argument("--by", default="service", choices=["service", "referral_source", "locality"],
                       help="grouping; locality = electoral ward (ONS LSOA->ward best fit)")
     perf.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
@@ -305,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--out", required=True, type=Path, help="CSV file to write")
     perf.set_defaults(run=_performance_command)
     case = commands.add_parser("business-case", help="costs likely avoided per cost line (low/central/high) as CSV")
-    case.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    case.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")
+    case.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
     case.add_argument("--costs", type=Path, help="unit costs CSV: code,item,value,unit,price_year,source "
                       "(default: the shipped GMCA Unit Cost Database v1.4 rows)")
     case.add_argument("--deflators", type=Path, help="deflator series CSV: year,index (none shipped; without it "
@@ -317,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     case.set_defaults(run=_business_case_command)
     paper = commands.add_parser("report", help="the board paper (PDF and/or HTML): need map, services, trends, "
                                 "business case, sources; no count under 6")
-    paper.add_argument("cases", type=Path, help="case export (any file `ingest` accepts)")
+    paper.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")
+    paper.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
     paper.add_argument("--out", required=True, type=Path, action="append",
                        help="file to write, .pdf or .html (repeat for both)")
     paper.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
@@ -344,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--cut", type=float, default=100_000, help="the cut, £ a year (default 100000)")
     paper.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     paper.set_defaults(run=_report_command)
+    from ehmap.store.commands import add_datasets_command
+
+    add_datasets_command(commands)
     return parser
 
 
@@ -351,6 +394,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ExportError as error:
+    except (ExportError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -58,9 +58,13 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """The CSV text of `frame` (no index), with no cell a spreadsheet would evaluate."""
+    """The CSV text of `frame` (no index, CRLF line ends), with no cell a spreadsheet would evaluate.
+
+    CRLF (as RFC 4180 says) also makes the writer quote a cell holding a lone CR, which with LF line ends it
+    leaves bare, so a spreadsheet would start a new row there.
+    """
     buffer = io.StringIO()
-    formula_safe(frame).to_csv(buffer, index=False)
+    formula_safe(frame).to_csv(buffer, index=False, lineterminator="\r\n")  # RFC 4180; quotes cells with CR too
     return buffer.getvalue()
 
 
