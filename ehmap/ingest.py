@@ -200,6 +200,54 @@ def ingest(
     return result
 
 
+@dataclass(frozen=True)
+class ExportCouncil:
+    """Which council an export's postcodes lie in: the commonest council and how many rows are there."""
+
+    la_code: str | None  # the council most postcodes are in; None when no postcode is in the directory
+    in_council: int  # rows whose postcode is in that council
+    with_postcode: int  # rows with a postcode (blank cells left out)
+
+    @property
+    def share(self) -> float:
+        return self.in_council / self.with_postcode if self.with_postcode else 0.0
+
+    def is_mostly_elsewhere(self, la_code: str) -> bool:
+        """More than half the postcodes are in one other council."""
+        return self.la_code is not None and self.la_code != la_code and self.in_council * 2 > self.with_postcode
+
+
+def council_of_export(table: pd.DataFrame, mapping: Mapping[str, str] | None,
+                      directory: PostcodeDirectory) -> ExportCouncil:
+    """The council most of an export's postcodes are in (before ingest, so another council's file is caught)."""
+    column = match_columns(list(table.columns), mapping, require=False).get("postcode")
+    if column is None:
+        return ExportCouncil(None, 0, 0)
+    postcodes = TextColumn.of(table[column], len(table))
+    normalised = normalise_postcodes(pd.Series(postcodes.values, dtype="string")).fillna("").to_numpy(dtype=object)
+    lads = directory.lookup(normalised).lad_code.to_numpy(dtype=object, na_value=None)
+    rows = np.bincount(postcodes.codes, minlength=len(postcodes.values))
+    per_council: Counter[str] = Counter()
+    for lad, count in zip(lads, rows, strict=True):
+        if lad is not None and count:
+            per_council[lad] += int(count)
+    with_postcode = int(rows[postcodes.values != ""].sum())
+    if not per_council:
+        return ExportCouncil(None, 0, with_postcode)
+    la_code, in_council = per_council.most_common(1)[0]
+    return ExportCouncil(la_code, in_council, with_postcode)
+
+
+def wrong_council_message(found: ExportCouncil, la_code: str, council_names: Mapping[str, str]) -> str | None:
+    """One sentence when most postcodes are in another council, e.g. 'Most postcodes in this file (940 of 960)
+    are in West Berkshire, not Croydon.'; None when the file is the chosen council's."""
+    if not found.is_mostly_elsewhere(la_code):
+        return None
+    there = council_names.get(found.la_code, f"{found.la_code}, which is not an English council")
+    return (f"Most postcodes in this file ({found.in_council:,} of {found.with_postcode:,}) are in {there}, "
+            f"not {council_names.get(la_code, la_code)}.")
+
+
 def _first_row_of_key(case_id: TextColumn, referral_codes: np.ndarray, referral_u: np.ndarray) -> np.ndarray:
     """For each row, the first row with the same case ID and referral date (the same day, however
     written; an unparseable date compares as its text)."""
