@@ -5,16 +5,12 @@ from pathlib import Path
 import streamlit as st
 
 from ehmap.maps import install_leaflet
-from ehmap.demo import DEMO_LA_CODE
 from ui.state import (
     COUNCIL_KEY,
-    DATASET_KEY,
-    DEMO,
-    SWITCH_TO_UPLOAD_KEY,
-    UPLOAD_KEY,
-    UPLOADED,
     council_names,
     current_dataset,
+    dataset_selector,
+    first_council_index,
 )
 
 st.set_page_config(page_title="ehmap: Early Help needs map", page_icon=":world_map:", layout="wide")
@@ -25,20 +21,15 @@ with st.sidebar:
     st.selectbox(
         "Council",
         options=list(names),
-        index=list(names).index(DEMO_LA_CODE),
+        index=first_council_index(names),  # where this user left off last time (else Croydon)
         format_func=lambda code: f"{names[code]} ({code})",
         key=COUNCIL_KEY,
     )
-    if st.session_state.pop(SWITCH_TO_UPLOAD_KEY, False):
-        st.session_state[DATASET_KEY] = UPLOADED
-    datasets = {DEMO: "Synthetic demo (Croydon)"}
-    if UPLOAD_KEY in st.session_state:
-        datasets[UPLOADED] = f"Your upload: {st.session_state[UPLOAD_KEY].filename}"
-    st.radio("Dataset", options=list(datasets), format_func=datasets.get, key=DATASET_KEY)
+    dataset_selector()  # the council's saved datasets (and the demo for Croydon), remembered per user
 
-_, label, is_demo = current_dataset()
-if is_demo:
-    st.info(f"**{label}.** Upload your own export on *Your data*; it stays in your session only.", icon="🧪")
+dataset = current_dataset()
+if dataset.is_demo:
+    st.info(f"**{dataset.label}.** Saved datasets are chosen in the sidebar and added on *Your data*.", icon="🧪")
 
 pages = st.navigation(
     {  # grouped by the three questions a service head asks, then the data behind them

@@ -52,6 +52,7 @@ from ehmap.maps import Choropleth, LegendEntry
 from ehmap.needmap import CaseFilter, episodes_by_lsoa
 from ehmap.services import SERVICE_TYPES, ServicesResult, services_serving
 from ehmap.taxonomy import NEED_BITS
+from ehmap.text import html_text
 
 log = logging.getLogger(__name__)
 
@@ -627,7 +628,7 @@ def add_services(fmap: folium.Map, services: pd.DataFrame) -> None:
             fill=True,
             fill_color=TYPE_COLOURS.get(kind, "#999999"),
             fill_opacity=0.95,
-            tooltip=f"{name} ({SERVICE_TYPES.get(kind, kind)})",
+            tooltip=html_text(f"{name} ({SERVICE_TYPES.get(kind, kind)})"),  # data shown as text, never markup
         ).add_to(layer)
     layer.add_to(fmap)
 
@@ -636,6 +637,7 @@ def add_catchments(fmap: folium.Map, areas: gpd.GeoDataFrame) -> None:
     """Catchment outlines (no fill) with the service's name as tooltip."""
     drawn = areas[["service", "geometry"]].to_crs("EPSG:4326")
     drawn["geometry"] = drawn.geometry.set_precision(1e-5)
+    drawn["service"] = drawn["service"].map(html_text)  # the tooltip puts it into the page as HTML
     folium.GeoJson(
         drawn.to_json(drop_id=True),
         name="catchments",
@@ -655,7 +657,7 @@ def add_site(fmap: folium.Map, easting: float, northing: float, band_m: float, l
         weight=2,
         fill=True,
         fill_opacity=0.08,
-        tooltip=f"{label}: {band_m / MILE_M:g} mile band (straight line)",
+        tooltip=html_text(f"{label}: {band_m / MILE_M:g} mile band (straight line)"),
     ).add_to(fmap)
     folium.CircleMarker(
         location=location,
@@ -665,5 +667,5 @@ def add_site(fmap: folium.Map, easting: float, northing: float, band_m: float, l
         fill=True,
         fill_color="#ffffff",
         fill_opacity=1.0,
-        tooltip=label,
+        tooltip=html_text(label),
     ).add_to(fmap)

@@ -20,6 +20,7 @@ import pandas as pd
 from branca.element import MacroElement, Template
 
 from ehmap.geography import DISPLAY_CRS
+from ehmap.text import html_text
 
 STATIC_URL = "/app/static/leaflet"  # where Streamlit serves files placed in ./static/leaflet
 LEAFLET_JS = [("leaflet", f"{STATIC_URL}/leaflet.js")]
@@ -126,8 +127,8 @@ def area_map(
     drawn = areas[[*tooltip_fields, "geometry"]].to_crs(DISPLAY_CRS).copy()
     drawn["geometry"] = drawn.geometry.set_precision(1e-5)
     drawn["fill"] = colours.to_numpy()
-    for column in tooltip_fields:
-        drawn[column] = drawn[column].astype(object).where(drawn[column].notna(), "").astype(str)
+    for column in tooltip_fields:  # the tooltip puts values into the page as HTML: escape them so they show as text
+        drawn[column] = drawn[column].astype(object).where(drawn[column].notna(), "").map(html_text)
     west, south, east, north = drawn.total_bounds
     fmap = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
@@ -148,7 +149,9 @@ def area_map(
             "fillOpacity": 0.85,
         },
         highlight_function=lambda feature: {"weight": 2.5, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=list(tooltip_fields), aliases=list(tooltip_fields.values()), sticky=True),
+        tooltip=folium.GeoJsonTooltip(
+            fields=list(tooltip_fields), aliases=[html_text(alias) for alias in tooltip_fields.values()], sticky=True
+        ),
     ).add_to(fmap)
     _Attribution(attribution).add_to(fmap)
     fmap.get_root().header.add_child(folium.Element(

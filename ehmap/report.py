@@ -157,13 +157,21 @@ def _html_block(block: Block) -> str:
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}"
 
 
+# Nothing but the embedded figures and the inline style may load or run, even if markup slipped into the text.
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
 def render_html(report: Report) -> str:
-    """The report as one self-contained HTML file (figures embedded, no scripts, no external links)."""
+    """The report as one self-contained HTML file (figures embedded, no scripts, no external links).
+
+    Every text is HTML-escaped (quotes too), so data such as service or area names shows as text; a
+    Content-Security-Policy forbids scripts and any request off the file as a second line of defence.
+    """
     report.check_disclosure()
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en-GB"><head><meta charset="utf-8">',
+        f'<html lang="en-GB"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         f"<title>{e(report.title)}</title><style>{_CSS}</style></head><body>",
         f'<p class="marking">{e(report.marking)}</p>' if report.marking else "",
         f"<h1>{e(report.title)}</h1>",
