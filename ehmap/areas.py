@@ -16,18 +16,25 @@ from __future__ import annotations
 
 import functools
 import io
+import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
+from ehmap import limits
 from ehmap.cache import atomic_write
 from ehmap.catalogue import boundary_set
 from ehmap.config import cache_dir, data_dir
 from ehmap.geography import WORKING_CRS, content_hash, council_lsoas
+from ehmap.text import file_label, one_line
 
 WARD_LOOKUP_FILE = "lookup_lsoa11_ward19_lad19.csv"
 WARD_LOOKUP_TITLE = "ONS LSOA (2011) to Ward (2019) to LAD (2019) lookup (best fit)"
@@ -141,29 +148,133 @@ def ward_area_set(la_code: str, folder: Path | None = None) -> AreaSet:
     return AreaSet("ward", "Electoral ward (2019)", areas, mapping, WARD_RULE, note)
 
 
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+_POLYGON_SHAPES = {5, 15, 25}  # Polygon, PolygonZ, PolygonM in a .shp
+_BRACKETS_ONLY = bytes(c for c in range(256) if c not in b"[]{}")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_GEOJSON_FEATURE = re.compile(rb'"type"\s*:\s*"Feature"')
+_SPACE = b" \t\r\n"
+
+
+def _json_depth(skeleton: bytes) -> int:
+    """The deepest nesting of objects and arrays, from the brackets outside strings, in chunks."""
+    depth = deepest = 0
+    for offset in range(0, len(skeleton), 1 << 22):
+        chunk = np.frombuffer(skeleton, dtype=np.uint8, count=min(1 << 22, len(skeleton) - offset), offset=offset)
+        levels = np.cumsum(np.where((chunk == ord("[")) | (chunk == ord("{")), 1, -1).astype(np.int32)) + depth
+        if len(levels):
+            deepest, depth = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest
+
+
+def _refuse_too_many(label: str, features: int, vertices: int) -> None:
+    """Refuse more features or polygon vertices than `ehmap.limits` allows."""
+    if features > limits.MAX_LOCALITY_FEATURES:
+        raise LocalityFileError(f"'{label}' has {features:,} features; the limit is {limits.MAX_LOCALITY_FEATURES:,} "
+                                "localities.")
+    if vertices > limits.MAX_LOCALITY_VERTICES:
+        raise LocalityFileError(f"'{label}' has {vertices:,} vertices; the limit is {limits.MAX_LOCALITY_VERTICES:,} "
+                                "(simplify the boundaries, or use ONS's generalised ones).")
+
+
+def _check_geojson(data: bytes, label: str) -> None:
+    """GeoJSON checked from its bytes before GDAL parses it: an object, not too deep, not too many features or
+    vertices (each coordinate pair is a '[' followed by a number)."""
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if not body.lstrip(_SPACE).startswith(b"{"):
+        raise LocalityFileError(f"'{label}' is not GeoJSON: a GeoJSON file is one JSON object, starting with '{{'.")
+    outside_strings = _JSON_STRING.sub(b'""', body)
+    depth = _json_depth(outside_strings.translate(None, _BRACKETS_ONLY))
+    if depth > limits.MAX_GEOJSON_DEPTH:
+        raise LocalityFileError(f"'{label}' nests its objects and arrays {depth:,} deep; GeoJSON needs at most 9 and "
+                                f"over {limits.MAX_GEOJSON_DEPTH} is refused.")
+    compact = outside_strings.translate(None, _SPACE)
+    vertices = compact.count(b"[-") + sum(compact.count(b"[" + bytes([digit])) for digit in b"0123456789.")
+    _refuse_too_many(label, len(_GEOJSON_FEATURE.findall(body)), vertices)
+
+
+def _shapefile_counts(shp: bytes) -> tuple[int, int]:
+    """(records, polygon vertices) of a .shp, read from its record headers (each record gives its point count)."""
+    records = vertices = 0
+    offset = 100
+    while offset + 8 <= len(shp) and records <= limits.MAX_LOCALITY_FEATURES:
+        (length,) = struct.unpack_from(">i", shp, offset + 4)
+        records += 1
+        if offset + 8 + 44 <= len(shp):
+            shape, points = struct.unpack_from("<i", shp, offset + 8)[0], struct.unpack_from("<i", shp, offset + 48)[0]
+            if shape in _POLYGON_SHAPES:
+                vertices += max(points, 0)
+        offset += 8 + 2 * max(length, 0)
+    return records, vertices
+
+
+def _shapefile_zip(data: bytes, label: str) -> bytes:
+    """A zipped Shapefile checked (limits, zip slip, one .shp with its .prj, counts) and rebuilt in memory with
+    only its own parts under fixed names, so GDAL reads nothing else and no name from the upload is a path."""
+    try:
+        members = limits.zip_members(data, f"'{label}'", limits.MAX_LOCALITY_UNCOMPRESSED_BYTES)
+    except limits.LimitError as error:
+        raise LocalityFileError(str(error)) from None
+    except (zipfile.BadZipFile, ValueError, struct.error):
+        raise LocalityFileError(f"'{label}' is not a valid zip file.") from None
+    names = [member.filename for member in members if not member.is_dir()]
+    shapefiles = [name for name in names if name.lower().endswith(".shp")]
+    if len(shapefiles) != 1:
+        raise LocalityFileError(
+            f"'{label}' must hold exactly one .shp file (with its .shx, .dbf and .prj); it holds {len(shapefiles)}."
+        )
+    stem = shapefiles[0][:-4]
+    if not any(name.lower() == f"{stem.lower()}.prj" for name in names):
+        raise LocalityFileError(f"'{label}' has no .prj file beside {file_label(shapefiles[0])}, so its coordinate "
+                                "reference system (CRS) is unknown; add the .prj.")
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    try:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as rebuilt:
+            for name in names:
+                part = name[len(stem):].lower()
+                if name[: len(stem)].lower() == stem.lower() and part in _SHAPEFILE_PARTS:
+                    content = archive.read(name)  # zipfile never inflates past the size the directory declares
+                    if part == ".shp":
+                        _refuse_too_many(label, *_shapefile_counts(content))
+                    rebuilt.writestr(f"localities{part}", content)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError):
+        raise LocalityFileError(f"'{label}' is not a valid zip file.") from None
+    return buffer.getvalue()
+
+
 def _read_geodata(data: bytes, filename: str) -> gpd.GeoDataFrame:
-    suffix = Path(filename).suffix.lower()
+    """An uploaded locality file read by GDAL after the checks of `ehmap.limits` (size, zip parts and paths,
+    GeoJSON depth, features and vertices); `filename` only picks the format and names the file in messages."""
+    label = file_label(filename)
+    suffix = Path(label).suffix.lower()
     if suffix not in LOCALITY_SUFFIXES:
         raise LocalityFileError(
-            f"'{filename}' is not a GeoJSON (.geojson/.json), GeoPackage (.gpkg) or zipped Shapefile (.zip)."
+            f"'{label}' is not a GeoJSON (.geojson/.json), GeoPackage (.gpkg) or zipped Shapefile (.zip)."
         )
     if not data:
-        raise LocalityFileError(f"'{filename}' is empty (0 bytes).")
+        raise LocalityFileError(f"'{label}' is empty (0 bytes).")
+    if len(data) > limits.MAX_LOCALITY_BYTES:
+        raise LocalityFileError(f"'{label}' is {limits.megabytes(len(data))}; the limit for a locality file is "
+                                f"{limits.megabytes(limits.MAX_LOCALITY_BYTES)} (simplify the boundaries).")
     if suffix == ".zip":
-        try:
-            members = zipfile.ZipFile(io.BytesIO(data)).namelist()
-        except zipfile.BadZipFile:
-            raise LocalityFileError(f"'{filename}' is not a valid zip file.") from None
-        shapefiles = [m for m in members if m.lower().endswith(".shp")]
-        if len(shapefiles) != 1:
-            raise LocalityFileError(f"'{filename}' must hold exactly one .shp file (with its .shx, .dbf and .prj); it holds {len(shapefiles)}.")
-        stem = shapefiles[0][:-4]
-        if not any(m.lower() == f"{stem.lower()}.prj" for m in members):
-            raise LocalityFileError(f"'{filename}' has no .prj file beside {shapefiles[0]}, so its coordinate reference system (CRS) is unknown; add the .prj.")
+        data = _shapefile_zip(data, label)
+    elif suffix == ".gpkg":
+        if not data.startswith(b"SQLite format 3\x00"):
+            raise LocalityFileError(f"'{label}' is not a GeoPackage (it is not an SQLite database).")
+    else:
+        _check_geojson(data, label)
     try:
+        if suffix == ".gpkg":
+            _refuse_too_many(label, int(pyogrio.read_info(io.BytesIO(data))["features"]), 0)
         frame = gpd.read_file(io.BytesIO(data))
+    except LocalityFileError:
+        raise
     except Exception as error:  # pyogrio raises several error types for unreadable data
-        raise LocalityFileError(f"'{filename}' could not be read as geographic data ({type(error).__name__}: {str(error)[:200]}).") from None
+        raise LocalityFileError(
+            f"'{label}' could not be read as geographic data ({type(error).__name__}: {one_line(error)[:200]})."
+        ) from None
+    _refuse_too_many(label, len(frame), int(shapely.get_num_coordinates(frame.geometry.values).sum()))
     return frame
 
 
@@ -176,27 +287,28 @@ def locality_columns(data: bytes, filename: str) -> list[str]:
 def read_localities(data: bytes, filename: str, name_column: str) -> gpd.GeoDataFrame:
     """An uploaded locality file as `code`, `name`, geometry in EPSG:27700; raises LocalityFileError."""
     frame = _read_geodata(data, filename)
+    label = file_label(filename)
     if frame.empty:
-        raise LocalityFileError(f"'{filename}' has no features.")
+        raise LocalityFileError(f"'{label}' has no features.")
     if frame.crs is None:
         raise LocalityFileError(
-            f"'{filename}' declares no coordinate reference system (CRS); save it with its CRS (e.g. EPSG:27700 or EPSG:4326)."
+            f"'{label}' declares no coordinate reference system (CRS); save it with its CRS (e.g. EPSG:27700 or EPSG:4326)."
         )
     if name_column not in frame.columns:
         options = [c for c in frame.columns if c != frame.geometry.name]
-        raise LocalityFileError(f"'{filename}' has no column '{name_column}'; its columns are {options}.")
+        raise LocalityFileError(f"'{label}' has no column '{name_column}'; its columns are {options}.")
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if not polygonal.any():
         kinds = sorted(set(frame.geometry.geom_type)) or ["none"]
-        raise LocalityFileError(f"'{filename}' has no polygons (found {', '.join(kinds)}); localities must be areas.")
+        raise LocalityFileError(f"'{label}' has no polygons (found {', '.join(kinds)}); localities must be areas.")
     frame = frame[polygonal]
     names = frame[name_column].astype("string").str.strip()
     if names.isna().any() or (names == "").any():
-        raise LocalityFileError(f"{int((names.isna() | (names == '')).sum())} locality(ies) in '{filename}' have no {name_column}.")
+        raise LocalityFileError(f"{int((names.isna() | (names == '')).sum())} locality(ies) in '{label}' have no {name_column}.")
     duplicated = sorted(set(names[names.duplicated()]))
     if duplicated:
-        raise LocalityFileError(f"Locality names in '{filename}' must be unique; repeated: {duplicated[:5]}.")
+        raise LocalityFileError(f"Locality names in '{label}' must be unique; repeated: {duplicated[:5]}.")
     localities = gpd.GeoDataFrame({"code": names.to_numpy(), "name": names.to_numpy()}, geometry=frame.geometry.values, crs=frame.crs)
     localities = localities.to_crs(WORKING_CRS)
     localities["geometry"] = shapely.make_valid(localities.geometry.values)
@@ -243,4 +355,5 @@ def area_set(geography: str | Path, la_code: str, name_column: str | None = None
         if not text:
             raise LocalityFileError(f"'{path.name}' has no attribute columns to name the localities.")
         name_column = text[0]
-    return locality_area_set(la_code, read_localities(data, path.name, name_column), f"Localities from {path.name}")
+    return locality_area_set(la_code, read_localities(data, path.name, name_column),
+                             f"Localities from {file_label(path.name)}")

@@ -51,6 +51,29 @@ def council_names() -> dict[str, str]:
 CROYDON = "E09000008"
 
 
+def saved_dataset(result, file_name: str, data: bytes, name: str | None = None) -> int:
+    """Save an ingested export in the configured team store as laptop mode's user would (or find it saved
+    already); its id, to choose it with `at.session_state["dataset"] = id`."""
+    from ehmap.access import Role, User
+    from ehmap.store import DuplicateDataset, content_hash, default_store, name_from_file
+
+    user = User("local", "This computer", Role.ADMIN)
+    try:
+        return default_store().save_dataset(result, name or name_from_file(file_name), file_name,
+                                            content_hash(data), user).id
+    except DuplicateDataset as duplicate:
+        return duplicate.existing.id
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A throwaway PostgreSQL cluster for the run (tests/pg_support.py): the URL of its `postgres` database;
+    `pg_support.fresh_database(url)` gives each test an empty database of its own."""
+    from pg_support import postgres_cluster
+
+    yield from postgres_cluster()
+
+
 @pytest.fixture(scope="session")
 def app_url(directory):
     """The real app, served once for all browser tests on a free loopback port."""
