@@ -55,4 +55,6 @@ pages = st.navigation(
     },
     expanded=True,
 )
-pages.run()
+from ui.errors import run_page  # noqa: E402 - the frame-level guard, beside the one line that uses it
+
+run_page(pages)  # a page that fails says why in one sentence, never with a traceback or a server path
