@@ -27,15 +27,17 @@ from ehmap.safe_output import csv_bytes
 from ehmap.services import SERVICE_TYPES, link_cases
 from ehmap.taxonomy import NEEDS
 from ui.state import (
-    SERVICES_UPLOAD_KEY,
     council_areas,
     council_page,
     coverage_centres,
     coverage_idaci,
     current_services,
+    forget_services,
+    keep_services_upload,
     period_selector,
     population,
     postcode_directory,
+    services_kept,
 )
 from ui.widgets import legend, show_map
 
@@ -66,13 +68,14 @@ with st.expander("Services file", expanded=la_code != DEMO_LA_CODE):
         "capacity and the **team** name your case records use."
     )
     upload = st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file")
-if upload is not None:  # kept for this session, so the board report (and a return to this page) can use it
-    st.session_state[SERVICES_UPLOAD_KEY] = (upload.getvalue(), upload.name, la_code)
-elif st.session_state.get(SERVICES_UPLOAD_KEY, (None, None, None))[2] == la_code:
+if upload is not None:  # saved with the dataset in use (the demo's: kept for this session), for the board report too
+    if problem := keep_services_upload(upload.getvalue(), upload.name, la_code):
+        st.warning(problem)
+elif (kept_note := services_kept(la_code)) is not None:
     kept = st.columns([3, 1])
-    kept[0].caption(f"Using {st.session_state[SERVICES_UPLOAD_KEY][1]}, uploaded earlier in this session.")
-    if kept[1].button("Stop using it", key="coverage_forget_services"):
-        del st.session_state[SERVICES_UPLOAD_KEY]
+    kept[0].caption(kept_note[0])
+    if kept_note[1] and kept[1].button("Stop using it", key="coverage_forget_services"):
+        forget_services(la_code)
         st.rerun()
 try:
     services_result, services_label = current_services(la_code)

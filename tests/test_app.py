@@ -113,30 +113,34 @@ def test_unreadable_upload_says_so(directory):
     assert any("could not be read as an Excel workbook" in e.value for e in at.error)
 
 
-def test_upload_reconciles_and_is_kept_in_the_session(directory):
+def test_upload_reconciles_and_is_saved_for_the_team(directory, monkeypatch, tmp_path):
     # AppTest runs a switched-to page without the app.py frame, so the sidebar's switch to the upload
-    # is checked in the browser test; here: the reconciliation and what the session keeps.
+    # is checked in the browser test; here: the reconciliation and what the store keeps.
+    from ehmap.store import default_store
+
+    monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path))  # a store of this test's own
     export = (
-        "Case ID,Postcode,Referral Date,Needs\n"
-        "A1,CR0 0AA,01/02/2023,domestic abuse\n"
-        "A2,CR0 1AB,01/03/2023,housing\n"
-        ",CR0 1AB,01/03/2023,housing\n"
-        "A4,SW1A 1AA,01/03/2023,housing\n"
-    ).encode()
+        b"Case ID,Postcode,Referral Date,Needs\n"
+        b"A1,CR0 0AA,01/02/2023,domestic abuse\n"
+        b"A2,CR0 1AB,01/03/2023,housing\n"
+        b",CR0 1AB,01/03/2023,housing\n"
+        b"A4,SW1A 1AA,01/03/2023,housing\n"
+    )
     at = run_app("pages/your_data.py")
     at.file_uploader(key="export_file").set_value(("mine.csv", export, "text/csv")).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Rows read": "4", "Accepted": "2", "Rejected": "2"}
-    rejects = at.dataframe[1].value
+    rejects = [frame.value for frame in at.dataframe if "Row" in frame.value.columns][0]
     assert list(rejects["Row"]) == [4, 5]
     assert list(rejects["Reason"]) == ["missing_id", "outside_area"]
-    kept = at.session_state["upload"].result.cases
+    [info] = default_store().datasets(CROYDON)
+    kept = default_store().load(info.id).cases
     placed = directory.lookup(np.array(["CR00AA", "CR01AB"], dtype=object)).lsoa11cd
     assert set(kept["lsoa11cd"].astype(str)) == set(placed)
     assert not {"postcode", "Postcode", "date_of_birth"} & set(kept.columns)
     assert not set(kept["case_id"]) & {"A1", "A2"}
-    assert at.session_state["switch_to_upload"] is True
+    assert at.session_state["switch_to_dataset"] == info.id
 
 
 def test_about_page_lists_sources_and_licences(directory):

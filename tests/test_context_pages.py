@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from ehmap.maps import STATIC_URL
+from tests.conftest import saved_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/deprivation.py", "pages/need_deprivation.py", "pages/poverty.py", "pages/data_sources.py"]
@@ -108,18 +109,16 @@ def test_views_work_on_an_uploaded_export(directory, council_names):
     from ehmap.config import pseudonymisation_key
     from ehmap.exports import read_export
     from ehmap.ingest import ingest
-    from ui.state import UploadedDataset
 
     rows = ["Case ID,Family ID,Postcode,Referral Date,Needs"]
     postcodes = ["CR0 1AB", "CR0 2AE", "CR7 7JD", "SE25 4NX", "CR2 6HS", "CR0 0AA", "CR8 2BG"]
     for i in range(70):
         need = ["financial stability", "housing", "domestic abuse;housing", "mental health"][i % 4]
         rows.append(f"U{i},F{i // 2},{postcodes[i % len(postcodes)]},0{1 + i % 9}/03/2024,{need}")
-    result = ingest(
-        read_export("\n".join(rows).encode(), "mine.csv"), CROYDON, directory, council_names, pseudonymisation_key()
-    )
+    data = "\n".join(rows).encode()
+    result = ingest(read_export(data, "mine.csv"), CROYDON, directory, council_names, pseudonymisation_key())
     assert result.accepted >= 60
-    state = {"upload": UploadedDataset("mine.csv", result), "dataset": "upload"}
+    state = {"dataset": saved_dataset(result, "mine.csv", data)}  # saved in the team store, as Your data does
     for page in ("pages/need_deprivation.py", "pages/poverty.py"):
         at = run(page, **state)
         assert not at.warning, [w.value for w in at.warning]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import CROYDON, REPO
+from tests.conftest import CROYDON, REPO, saved_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["need_map", "hotspots", "coverage", "deprivation", "need_deprivation", "poverty", "performance", "trends",
@@ -24,20 +24,18 @@ def minimal_upload(directory, council_names):
     from ehmap.config import pseudonymisation_key
     from ehmap.exports import read_export
     from ehmap.ingest import ingest
-    from ui.state import UploadedDataset
 
     full = pd.read_csv(REPO / "demo" / "croydon_cases.csv")
     data = full[["Case ID", "Home Postcode", "Referral Date", "Presenting Needs"]].to_csv(index=False).encode()
     result = ingest(read_export(data, "minimal.csv"), CROYDON, directory, council_names, pseudonymisation_key())
     assert result.accepted > 4000 and result.cases["end_date"].isna().all()
-    return UploadedDataset("minimal.csv", result)
+    return saved_dataset(result, "minimal.csv", data)  # saved in the team store, as the upload page does
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_on_an_export_with_only_the_required_columns(minimal_upload, page):
     at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["upload"] = minimal_upload
-    at.session_state["dataset"] = "upload"
+    at.session_state["dataset"] = minimal_upload
     at.run()
     at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, [e.message for e in at.exception]

@@ -1,4 +1,4 @@
-"""Cached reference data and the session's chosen council and dataset."""
+"""Cached reference data and the session's chosen council and dataset (saved datasets: ui.datasets)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,39 @@ import streamlit as st
 
 from ehmap.config import pseudonymisation_key
 from ehmap.demo import DEMO_LA_CODE, DEMO_LABEL, load_demo
+from ehmap.exports import ExportError
 from ehmap.geocode import PostcodeDirectory
 from ehmap.geography import council_lsoas, councils
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
+from ehmap.store import DEMO_CHOICE, DatasetInfo, StoreError, content_hash
+from ui.datasets import (
+    may_save,
+    remember,
+    remembered,
+    remembered_council,
+    saved_result,
+    session_user,
+    team_store,
+)
 
 COUNCIL_KEY = "la_code"
-DATASET_KEY = "dataset"
-UPLOAD_KEY = "upload"  # an UploadedDataset, this session only
-SWITCH_TO_UPLOAD_KEY = "switch_to_upload"  # set by the upload page; the frame selects the upload
-DEMO = "demo"
-UPLOADED = "upload"
+DATASET_KEY = "dataset"  # the sidebar's choice: DEMO or a saved dataset's id
+SWITCH_TO_DATASET_KEY = "switch_to_dataset"  # set by Your data; the frame selects that dataset on its next run
+REMEMBERED_KEY = "remembered_choice"  # (council, dataset) last written to the user's settings
+DEMO = DEMO_CHOICE
 
 
 @dataclass(frozen=True)
-class UploadedDataset:
-    """A user's ingested export (minimised), held only in their session."""
+class DatasetInUse:
+    """The dataset the pages analyse: a saved dataset of the chosen council, or the built-in demo."""
 
-    filename: str
-    result: IngestResult
+    id: int | str  # the saved dataset's id, or DEMO
+    label: str  # how pages name it, e.g. 'Q1 export (saved 21/05/2026)'
+    is_demo: bool  # the synthetic demo: fictional families, never stored
+    la_code: str  # the council the episodes belong to
+    result: IngestResult  # the minimised, pseudonymised episodes, rejects report and reconciliation
+    info: DatasetInfo | None = None  # who saved it, when, the period and counts (None for the demo)
 
 
 @st.cache_resource(show_spinner="Loading the ONS Postcode Directory (first run builds it: about 20 s)...")
@@ -68,12 +82,67 @@ def selected_council() -> str:
     return st.session_state.get(COUNCIL_KEY, DEMO_LA_CODE)
 
 
-def current_dataset() -> tuple[IngestResult | None, str, bool]:
-    """The dataset the pages analyse: (result or None, label, is_demo)."""
-    if st.session_state.get(DATASET_KEY, DEMO) == UPLOADED and UPLOAD_KEY in st.session_state:
-        upload: UploadedDataset = st.session_state[UPLOAD_KEY]
-        return upload.result, f"Your upload: {upload.filename}", False
-    return demo_dataset(), DEMO_LABEL, True
+def first_council_index(names: dict[str, str]) -> int:
+    """Where the council selector starts a session: the council this user chose last time, else Croydon (the
+    demo's) when they may choose it. Once the selector has a value it keeps it, so the store is read only then."""
+    codes = list(names)
+    if st.session_state.get(COUNCIL_KEY) in codes:
+        return codes.index(st.session_state[COUNCIL_KEY])
+    return codes.index(remembered_council(session_user(), codes, DEMO_LA_CODE))
+
+
+def saved_label(info: DatasetInfo) -> str:
+    return f"{info.name} (saved {info.uploaded_at:%d/%m/%Y})"
+
+
+def current_dataset() -> DatasetInUse:
+    """The dataset the pages analyse: the saved dataset chosen in the sidebar, else the demo (a dataset deleted
+    meanwhile, or one this user may not see, is never used)."""
+    choice = st.session_state.get(DATASET_KEY)
+    if choice not in (None, DEMO):
+        try:
+            info = team_store().dataset(int(choice))
+            if session_user().may_see(info.la_code):
+                return DatasetInUse(info.id, saved_label(info), False, info.la_code,
+                                    saved_result(info.id, info.content_hash), info)
+        except StoreError:
+            pass
+    return DatasetInUse(DEMO, DEMO_LABEL, True, DEMO_LA_CODE, demo_dataset())
+
+
+def dataset_options(la_code: str) -> tuple[dict[int | str, str], str | None]:
+    """The datasets offered for a council (id -> label): the demo for Croydon only, then the council's saved
+    datasets this user may see, newest first; and why the store could not be read, if it could not."""
+    options: dict[int | str, str] = {DEMO: "Synthetic demo (fictional families)"} if la_code == DEMO_LA_CODE else {}
+    if not session_user().may_see(la_code):
+        return options, None
+    try:
+        saved = team_store().datasets(la_code)
+    except StoreError as error:
+        return options, str(error)
+    return options | {info.id: f"{info.name} ({info.accepted:,} episodes)" for info in saved}, None
+
+
+def dataset_selector() -> None:
+    """The sidebar's dataset choice among the selected council's datasets (never another council's), starting
+    from the one this user chose last time; the choice is remembered for their next visit."""
+    la_code, user = selected_council(), session_user()
+    options, problem = dataset_options(la_code)
+    switch = st.session_state.pop(SWITCH_TO_DATASET_KEY, None)
+    if switch in options:
+        st.session_state[DATASET_KEY] = switch
+    if st.session_state.get(DATASET_KEY) not in options:
+        last = remembered(user, la_code)
+        st.session_state[DATASET_KEY] = last if last in options else next(iter(options), None)
+    if problem:
+        st.error(problem)
+    if not options:
+        st.caption(f"No dataset is saved for {council_names()[la_code]} yet: add one on *Your data*.")
+        return
+    st.selectbox("Dataset", list(options), format_func=options.get, key=DATASET_KEY)
+    chosen = (la_code, st.session_state[DATASET_KEY])
+    if st.session_state.get(REMEMBERED_KEY) != chosen and remember(user, *chosen):
+        st.session_state[REMEMBERED_KEY] = chosen
 
 
 # ---------------------------------------------------------------- deprivation and population context
@@ -153,10 +222,11 @@ def council_page(title: str) -> tuple[str, str, IngestResult, str]:
 
 def dataset_for_council(la_code: str) -> tuple[IngestResult | None, str, str | None]:
     """The dataset in use, its label, and a message when it covers another council (pages then stop)."""
-    result, label, _ = current_dataset()
-    if result is None or result.la_code != la_code:
+    dataset = current_dataset()
+    result, label = dataset.result, dataset.label
+    if dataset.la_code != la_code:
         names = council_names()
-        data_council = names.get(result.la_code, result.la_code) if result else None
+        data_council = names.get(dataset.la_code, dataset.la_code)
         return None, label, (
             f"The dataset in use ({label}) covers {data_council}, not {names[la_code]}. "
             f"Choose {data_council} in the sidebar, or upload an export for {names[la_code]} on *Your data*."
@@ -266,10 +336,15 @@ def demo_services():
 
 
 def current_services(la_code: str):
-    """The services file in use for a council: this session's upload, else the demo's for Croydon.
+    """The services file in use for a council: for a saved dataset, only the one saved with it (never the demo's
+    fictional services); for the demo, this session's upload, else the demo's services.
 
-    Returns (`ServicesResult` or None, label); raises ExportError for an unreadable upload.
+    Returns (`ServicesResult` or None, label); raises ExportError for an unreadable file.
     """
+    dataset = current_dataset()
+    if not dataset.is_demo:
+        stored = _saved_services(dataset) if dataset.la_code == la_code else None
+        return (services_file(stored.data, stored.file_name, la_code), stored.file_name) if stored else (None, "")
     upload = st.session_state.get(SERVICES_UPLOAD_KEY)
     if upload is not None and upload[2] == la_code:
         data, name, _ = upload
@@ -277,6 +352,67 @@ def current_services(la_code: str):
     if la_code == DEMO_LA_CODE:
         return demo_services(), "demo services (fictional, at real Croydon postcodes)"
     return None, ""
+
+
+def _saved_services(dataset: DatasetInUse):
+    """The services file saved with a saved dataset (`ehmap.store.StoredFile`) or None."""
+    try:
+        return team_store().file("services", dataset.id)
+    except StoreError:
+        return None
+
+
+def keep_services_upload(data: bytes, name: str, la_code: str) -> str | None:
+    """Keep an uploaded services file: saved with the saved dataset in use (analysts and admins), or for this
+    session when the demo is in use. Returns why it was not kept, or None; an unreadable file is not kept."""
+    try:
+        services_file(data, name, la_code)
+    except ExportError as error:
+        return str(error)
+    dataset = current_dataset()
+    if dataset.is_demo:
+        st.session_state[SERVICES_UPLOAD_KEY] = (data, name, la_code)
+        return None
+    user = session_user()
+    if not may_save(user):
+        return "Only analysts and admins can save a services file with a dataset."
+    try:
+        stored = team_store().file("services", dataset.id)
+        if stored is None or stored.content_hash != content_hash(data) or stored.file_name != name:
+            team_store().save_file("services", dataset.id, name, data, user)
+            if stored is not None:
+                services_file.clear(stored.data, stored.file_name, la_code)
+    except StoreError as error:
+        return str(error)
+    return None
+
+
+def services_kept(la_code: str) -> tuple[str, bool] | None:
+    """What says which kept services file is in use (when no file is being uploaded), and whether this user may
+    stop using it; None when none is kept."""
+    dataset = current_dataset()
+    if dataset.is_demo:
+        upload = st.session_state.get(SERVICES_UPLOAD_KEY)
+        if upload is None or upload[2] != la_code:
+            return None
+        return f"Using {upload[1]}, uploaded earlier in this session.", True
+    stored = _saved_services(dataset) if dataset.la_code == la_code else None
+    if stored is None:
+        return None
+    return (f"Using {stored.file_name}, saved with this dataset by {stored.uploaded_by} on "
+            f"{stored.uploaded_at:%d/%m/%Y}.", may_save(session_user()))
+
+
+def forget_services(la_code: str) -> None:
+    """Stop using the kept services file: this session's (demo), or the one saved with the dataset in use."""
+    dataset = current_dataset()
+    if dataset.is_demo:
+        st.session_state.pop(SERVICES_UPLOAD_KEY, None)
+        return
+    stored = _saved_services(dataset)
+    if stored is not None:
+        team_store().delete_file("services", dataset.id, session_user())
+        services_file.clear(stored.data, stored.file_name, la_code)
 
 
 # --- board report ---------------------------------------------------------------------------------
