@@ -4,7 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from ehmap.access import allowed_councils
 from ehmap.maps import install_leaflet
+from ui.auth import sign_in_gate, user_box
 from ui.state import (
     COUNCIL_KEY,
     council_names,
@@ -14,10 +16,12 @@ from ui.state import (
 )
 
 st.set_page_config(page_title="ehmap: Early Help needs map", page_icon=":world_map:", layout="wide")
+user = sign_in_gate()  # who is looking: the run stops here (no navigation, no data) unless they have a role
 install_leaflet(Path(__file__).parent / "static")
 
-names = council_names()
+names = allowed_councils(user, council_names())  # a user restricted to councils can pick only those
 with st.sidebar:
+    user_box(user, names)
     st.selectbox(
         "Council",
         options=list(names),

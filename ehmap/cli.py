@@ -387,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     from ehmap.store.commands import add_datasets_command
 
     add_datasets_command(commands)
+    from ehmap.launch import app_command  # `app` passes its options through to Streamlit, so it parses none itself
+
+    app = commands.add_parser("app", prefix_chars="+", add_help=False,
+                              help="start the app (without sign-in, on this machine only); options go to Streamlit")
+    app.add_argument("options", nargs=argparse.REMAINDER, help="streamlit run options, e.g. --server.port 8600")
+    app.set_defaults(run=app_command)
     return parser
 
 

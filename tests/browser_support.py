@@ -6,6 +6,7 @@ Fixtures `app_url` and `browser_page` are registered in conftest.py; tests use `
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -119,3 +120,144 @@ def map_holding(page, selector: str, timeout_s: float = 90):
                 return frame
         page.wait_for_timeout(250)
     raise AssertionError(f"no shown map holds {selector} after {timeout_s:.0f} s")
+
+
+# --- sign-in: a real OpenID Connect provider and the app served with sign-in (added for issue 10) -----------------
+
+OIDC_DIR = REPO / "tests" / "oidc"
+ADMIN, ANALYST, VIEWER, STRANGER = ("admin@example.org", "analyst@example.org", "viewer@example.org",
+                                    "stranger@example.org")
+TEST_ACCOUNTS = [  # the provider's accounts; the analyst gets their role from the `roles` claim (an Entra app role)
+    {"email": ADMIN, "name": "Ada Admin", "roles": []},
+    {"email": ANALYST, "name": "Ann Analyst", "roles": ["ehmap.analyst"]},
+    {"email": VIEWER, "name": "Vic Viewer", "roles": []},
+    {"email": STRANGER, "name": "Sam Stranger", "roles": []},  # signs in, but is not in the roles file
+]
+TEST_ROLES = """\
+users:
+  - email: Admin@Example.org
+    role: admin
+  - email: viewer@example.org
+    role: viewer
+    councils: [E09000008]
+claims:
+  - claim: roles
+    value: ehmap.analyst
+    role: analyst
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedInApp:
+    """The app served with sign-in through the test OpenID Connect provider."""
+
+    url: str  # e.g. http://127.0.0.1:PORT (sign in with `sign_in(page, app.url, VIEWER)`)
+    issuer: str  # the provider, e.g. http://127.0.0.1:PORT
+    roles_file: Path
+    log: Path
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start; see {log}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def _process_group(command: list[str], log: Path, **kwargs) -> Iterator[subprocess.Popen]:
+    """Run a command in its own process group, output to `log`; stop the group after."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextlib.contextmanager
+def oidc_provider(port: int, accounts_file: Path, client_id: str, client_secret: str, redirect_uri: str,
+                  log: Path) -> Iterator[str]:
+    """The npm `oidc-provider` (tests/oidc/provider.mjs) on a loopback port; yields its issuer URL."""
+    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+        pytest.fail("tests/oidc/node_modules is missing: run `npm ci --prefix tests/oidc` (bash .ci/run does).")
+    command = ["node", str(OIDC_DIR / "provider.mjs"), f"--port={port}", f"--accounts={accounts_file}",
+               f"--client-id={client_id}", f"--client-secret={client_secret}", f"--redirect-uri={redirect_uri}"]
+    with _process_group(command, log, cwd=OIDC_DIR) as process:
+        issuer = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(f"{issuer}/.well-known/openid-configuration", process, log, "The OIDC provider")
+        yield issuer
+
+
+@contextlib.contextmanager
+def signed_in_server(folder: Path, roles: str = TEST_ROLES, accounts: list[dict] | None = None,
+                     name: str = "signed-in") -> Iterator[SignedInApp]:
+    """The test OIDC provider and the app started by `python -m ehmap app` with sign-in configured: secrets.toml
+    written into `folder` and passed with `--secrets.files` (never the repository's .streamlit), the roles file
+    given by EHMAP_ROLES_FILE."""
+    import json
+    import secrets as tokens
+
+    app_port, provider_port = _free_port(), _free_port()
+    app_url = f"http://127.0.0.1:{app_port}"
+    client_id, client_secret = "ehmap-tests", tokens.token_hex(24)
+    accounts_file, roles_file, secrets_file = folder / "accounts.json", folder / "roles.yaml", folder / "secrets.toml"
+    accounts_file.write_text(json.dumps(TEST_ACCOUNTS if accounts is None else accounts), encoding="utf-8")
+    roles_file.write_text(roles, encoding="utf-8")
+    redirect_uri = f"{app_url}/oauth2callback"
+    with oidc_provider(provider_port, accounts_file, client_id, client_secret, redirect_uri,
+                       ARTIFACTS / f"{name}-oidc.log") as issuer:
+        secrets_file.write_text(
+            "[auth]\n"
+            f'redirect_uri = "{redirect_uri}"\n'
+            f'cookie_secret = "{tokens.token_hex(32)}"\n\n'
+            "[auth.testidp]\n"
+            f'client_id = "{client_id}"\n'
+            f'client_secret = "{client_secret}"\n'
+            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n',
+            encoding="utf-8",
+        )
+        log = ARTIFACTS / f"{name}-streamlit.log"
+        command = [sys.executable, "-m", "ehmap", "app", "--server.port", str(app_port),
+                   "--server.address", "127.0.0.1", "--secrets.files", str(secrets_file)]
+        env = {**os.environ, "EHMAP_ROLES_FILE": str(roles_file)}
+        with _process_group(command, log, cwd=REPO, env=env) as server:
+            _wait_until_healthy(f"{app_url}/_stcore/health", server, log, "The signed-in Streamlit server")
+            yield SignedInApp(app_url, issuer, roles_file, log)
+
+
+def sign_in(page, app_url: str, email: str, timeout_s: float = 120) -> None:
+    """Sign `page` in to the app at `app_url` as one of TEST_ACCOUNTS, through the provider's own sign-in page;
+    returns once the app shows the user's role, or the no-role message."""
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{app_url}/**", timeout=timeout_s * 1000)
+    page.get_by_text("Role: ").or_(page.get_by_text("but have no role in this ehmap")).first.wait_for(
+        timeout=timeout_s * 1000)
+
+
+def sign_out(page, app_url: str, timeout_s: float = 60) -> None:
+    """Sign out with the sidebar's (or the refusal's) button, confirm on the provider, and wait for the sign-in
+    screen."""
+    page.get_by_role("button", name="Sign out").click()
+    confirm = page.get_by_role("button", name="Yes, sign me out")
+    confirm.wait_for(timeout=timeout_s * 1000)
+    confirm.click()
+    page.wait_for_url(f"{app_url}/**", timeout=timeout_s * 1000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=timeout_s * 1000)

@@ -88,3 +88,14 @@ def page():
     from browser_support import chromium_page
 
     yield from chromium_page()
+
+
+@pytest.fixture(scope="session")
+def signed_in_app(directory, tmp_path_factory):
+    """The real app with sign-in through a real OpenID Connect provider (tests/oidc), served once for all tests:
+    a `browser_support.SignedInApp`; sign a page in with `browser_support.sign_in(page, signed_in_app.url, VIEWER)`
+    (accounts and roles: `browser_support.TEST_ACCOUNTS`, `TEST_ROLES`)."""
+    from browser_support import signed_in_server
+
+    with signed_in_server(tmp_path_factory.mktemp("signed-in")) as app:
+        yield app
