@@ -191,10 +191,11 @@ def _counts(result: IngestResult) -> dict[str, int]:
     return {"rows_read": result.rows_read, "accepted": result.accepted, "rejected": result.rejected}
 
 
-def _engine(url: str) -> sa.Engine:
-    """An engine whose transactions are real ones on both databases, and whose writers wait for each other."""
+def _engine(url: str, wait_s: float) -> sa.Engine:
+    """An engine whose transactions are real ones on both databases, and whose writers wait for each other
+    (at most `wait_s` seconds)."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": WAIT_SECONDS})
+        engine = sa.create_engine(url, connect_args={"timeout": wait_s})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record) -> None:
@@ -212,7 +213,7 @@ def _engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, connect_args={
-        "connect_timeout": 10, "options": f"-c lock_timeout={WAIT_SECONDS * 1000}"})
+        "connect_timeout": 10, "options": f"-c lock_timeout={round(wait_s * 1000)}"})
 
 
 class Store:
@@ -220,12 +221,13 @@ class Store:
 
     `Store()` opens the configured store (see `database_url`) and applies every migration. Methods raise
     `StoreError` subclasses with one-sentence messages: `DatasetNotFound`, `DuplicateDataset`, `StoreBusy`
-    (another save held the store longer than `WAIT_SECONDS`), `StoreUnavailable`.
+    (another save held the store longer than `wait_s`), `StoreUnavailable`.
     """
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, wait_s: float = WAIT_SECONDS):
         self.url = url or database_url()
-        self.engine = _engine(self.url)
+        self.wait_s = wait_s
+        self.engine = _engine(self.url, wait_s)
         self._migrate()
 
     # ------------------------------------------------------------------ plumbing
@@ -253,7 +255,7 @@ class Store:
         except exc.OperationalError as error:
             code = getattr(error.orig, "sqlstate", None)
             if "database is locked" in str(error.orig) or code in {"55P03", "40001", "40P01"}:
-                raise StoreBusy(f"The store was busy with another save for more than {WAIT_SECONDS} s; "
+                raise StoreBusy(f"The store was busy with another save for more than {self.wait_s:g} s; "
                                 "try again in a moment.") from None
             raise StoreUnavailable(f"The team store ({self.describe()}) cannot be reached: "
                                    f"{str(error.orig).strip().splitlines()[0]}") from None
@@ -272,12 +274,19 @@ class Store:
                 yield connection
 
     def _migrate(self) -> None:
-        """Apply every Alembic migration not yet applied (as `alembic upgrade head`), in one transaction."""
+        """Apply every Alembic migration not yet applied (as `alembic upgrade head`), in one transaction under a
+        lock; a store already at the head is only read, so opening it never waits for a long save."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        with self._reading() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current == ScriptDirectory.from_config(config).get_current_head():
+            return
         with self._writing() as connection:
             if self.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already keeps other writers out
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
@@ -359,7 +368,7 @@ class Store:
             with self._writing() as connection:
                 inserted = connection.execute(datasets.insert().values(
                     la_code=result.la_code, name=name, file_name=file_name, uploaded_by=user.id,
-                    uploaded_at=now or dt.datetime.now(dt.UTC), content_hash=digest, **values))
+                    uploaded_at=_utc(now or dt.datetime.now(dt.UTC)), content_hash=digest, **values))
                 dataset_id = int(inserted.inserted_primary_key[0])
                 self._audit(connection, "upload", user, dataset_id,
                             {"action": "add", "council": result.la_code, "file": file_name, **_counts(result)})
@@ -382,7 +391,7 @@ class Store:
                     raise StoreError(f"Dataset {dataset_id} belongs to {info.la_code}; an export for "
                                      f"{result.la_code} cannot replace it.")
                 connection.execute(datasets.update().where(datasets.c.id == info.id).values(
-                    file_name=file_name, uploaded_by=user.id, uploaded_at=now or dt.datetime.now(dt.UTC),
+                    file_name=file_name, uploaded_by=user.id, uploaded_at=_utc(now or dt.datetime.now(dt.UTC)),
                     content_hash=digest, **values))
                 self._audit(connection, "upload", user, info.id,
                             {"action": "replace", "council": info.la_code, "file": file_name, **_counts(result)})
@@ -419,7 +428,7 @@ class Store:
         """Delete every dataset uploaded more than `days` (default `retention_days()`) before `now`, each with
         a 'retention' audit entry; returns them."""
         days = retention_days() if days is None else days
-        cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
+        cutoff = _utc(now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
         with self._reading() as connection:
             expired = [row.id for row in connection.execute(
                 sa.select(datasets.c.id).where(datasets.c.uploaded_at < cutoff))]
