@@ -35,11 +35,19 @@ from ehmap.access import (
     sign_in_providers,
 )
 from ehmap.audit import record
-from ehmap.text import plain
+from ehmap.text import one_line, plain
 
 SIGNED_IN_KEY = "_ehmap_signed_in"  # the user id whose sign-in this session has recorded
 REFUSED_KEY = "_ehmap_refused"  # the user id whose refusal this session has recorded
 NO_ROLE = "You are signed in as {who} but have no role in this ehmap; ask your ehmap admin."
+
+
+def shown(text: str) -> str:
+    """An identity from outside (email, name) for Markdown, shown as typed: escaped, or as code when Markdown would
+    turn it into a link (an email address)."""
+    if "@" in text or "://" in text or "www." in text:
+        return "`" + one_line(text).replace("`", "'") + "`"
+    return plain(text)
 
 
 def auth_settings() -> dict | None:
@@ -127,7 +135,7 @@ def sign_in_gate() -> User:
         if st.session_state.get(REFUSED_KEY) != user.id:
             record("refused", user, detail={"mode": user.mode})
             st.session_state[REFUSED_KEY] = user.id
-        _refuse(NO_ROLE.format(who=plain(user.id)), user)
+        _refuse(NO_ROLE.format(who=shown(user.id)), user)
     if user.councils is not None:
         from ui.state import council_names
 
@@ -165,13 +173,13 @@ def _sign_in_screen() -> None:
 def user_box(user: User, council_names: dict[str, str]) -> None:
     """Who is signed in, their role and councils, and a sign-out button (sidebar)."""
     with st.sidebar.container(border=True):
-        st.markdown(f"**{plain(user.name)}**")
+        st.markdown(f"**{shown(user.name)}**")
         st.caption(f"Role: {user.role}")
         if user.councils is None:
             st.caption("Councils: all")
         else:
-            shown = [f"{council_names.get(code, code)} ({code})" for code in user.councils]
-            st.caption(plain(f"Councils: {', '.join(shown)}"))
+            councils = [f"{council_names.get(code, code)} ({code})" for code in user.councils]
+            st.caption(plain(f"Councils: {', '.join(councils)}"))
         if user.mode == "laptop":
             st.caption("Laptop mode: no sign-in, and only this computer can open the app.")
         _sign_out_button(user, st)
