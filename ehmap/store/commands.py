@@ -96,7 +96,10 @@ def _delete(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     from ehmap.store.store import retention_days
 
-    days = retention_days()
+    try:
+        days = retention_days()
+    except ValueError as error:
+        raise StoreError(str(error)) from None
     purged = default_store().purge_expired(args.now, days)
     print(f"{len(purged)} dataset(s) uploaded more than {days} days ago deleted"
           + (f": {', '.join(str(info.id) for info in purged)}." if purged else "."))
