@@ -161,18 +161,29 @@ def _check_csv_shape(body: bytes, width: int) -> None:
                           f"{limits.MAX_LINE_BYTES // 1024} KB are refused (is this a CSV export?).")
 
 
-def _scan_xml(stream: io.BufferedIOBase) -> tuple[int, int, bool]:
-    """(rows, cells, declares a DTD) of an XML part, counted in 1 MB chunks as it inflates."""
-    rows = cells = 0
-    dtd = False
+@dataclass
+class _SheetCounts:
+    """What the pre-scan of a workbook's XML parts found."""
+
+    rows: int = 0  # <row> elements of the worksheet being scanned
+    cells: int = 0  # <c> elements of the worksheet being scanned
+    dtd: bool = False
+
+
+def _scan_xml(stream: io.BufferedIOBase, counts: _SheetCounts) -> None:
+    """Count the rows and cells of an XML part as it inflates in 1 MB chunks; stop as soon as a limit is passed
+    or a DTD is seen."""
+    counts.rows = counts.cells = 0
     tail = b""
     while chunk := stream.read(_SCAN_CHUNK):
         window = tail + chunk
-        rows += sum(window.count(tag) - tail.count(tag) for tag in (b"<row ", b"<row>"))
-        cells += sum(window.count(tag) - tail.count(tag) for tag in (b"<c ", b"<c>"))
-        dtd = dtd or any(declaration in window for declaration in _XML_DECLARATIONS)
-        tail = chunk[-16:]
-    return rows, cells, dtd
+        counts.rows += window.count(b"<row") - tail.count(b"<row")
+        counts.cells += window.count(b"<c ") + window.count(b"<c>") - tail.count(b"<c ") - tail.count(b"<c>")
+        if any(declaration in window for declaration in _XML_DECLARATIONS):
+            counts.dtd = True
+        if counts.dtd or counts.rows > limits.MAX_ROWS + 1 or counts.cells > limits.MAX_XLSX_CELLS:
+            return
+        tail = chunk[-24:]
 
 
 def check_xlsx_parts(data: bytes) -> None:
@@ -189,24 +200,25 @@ def check_xlsx_parts(data: bytes) -> None:
     except (zipfile.BadZipFile, ValueError, struct.error) as error:
         raise ExportError(f"The file could not be read as an Excel workbook (.xlsx): {type(error).__name__}.") from None
     archive = zipfile.ZipFile(io.BytesIO(data))
+    counts = _SheetCounts()
     for member in members:
         if not member.filename.lower().endswith((".xml", ".rels")):
             continue
         try:
             with archive.open(member) as stream:
-                rows, cells, dtd = _scan_xml(stream)
+                _scan_xml(stream, counts)
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as error:
             raise ExportError(
                 f"The file could not be read as an Excel workbook (.xlsx): {type(error).__name__}.") from None
-        if dtd:
+        if counts.dtd:
             raise ExportError("The workbook holds an XML document type declaration (DTD), which Excel never writes; "
                               "it is refused. Save the sheet again from Excel.")
-        if rows > limits.MAX_ROWS + 1:
-            raise ExportError(f"A worksheet has {rows - 1:,} rows after its header; the limit is {limits.MAX_ROWS:,} "
+        if counts.rows > limits.MAX_ROWS + 1:
+            raise ExportError(f"A worksheet has more than {limits.MAX_ROWS:,} rows after its header, the limit "
                               "(split the export by year).")
-        if cells > limits.MAX_XLSX_CELLS:
-            raise ExportError(f"A worksheet has {cells:,} cells, over the limit of {limits.MAX_XLSX_CELLS:,} for an "
-                              "Excel workbook; export it as CSV, or split it by year.")
+        if counts.cells > limits.MAX_XLSX_CELLS:
+            raise ExportError(f"A worksheet has more than {limits.MAX_XLSX_CELLS:,} cells, the limit for an Excel "
+                              "workbook; export it as CSV, or split it by year.")
 
 
 def _unquoted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -331,11 +343,12 @@ def read_xlsx_export(data: bytes) -> pd.DataFrame:
             raise ExportError(f"The workbook's first sheet has more than {limits.MAX_COLUMNS:,} columns, the limit; "
                               "export only the columns the analysis needs.")
         most = min(limits.MAX_ROWS, limits.MAX_XLSX_CELLS // width)
+        empty, blank = (None,) * width, [""] * width  # openpyxl fills a gap in the row numbers with empty rows
         records = []
         for row in sheet.iter_rows(min_row=2, max_col=width, values_only=True):
-            if len(records) == most:
+            if len(records) == most:  # counted as read: a row numbered 5,000,000 is refused here, quickly
                 raise ExportError(_too_many_rows(most, width))
-            records.append([_cell_text(cell) for cell in row] + [""] * (width - len(row)))
+            records.append(blank if row == empty else [_cell_text(cell) for cell in row] + [""] * (width - len(row)))
     except ExportError:
         raise
     except Exception as error:  # a part that passed the checks can still be malformed XML
@@ -393,7 +406,7 @@ def load_mapping(path: Path) -> dict[str, str]:
     except (OSError, ValueError, yaml.YAMLError) as error:
         raise ExportError(f"The column mapping {name} could not be read ({error}).") from None
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise ExportError(f"The column mapping {path.name} must map field names to header names, e.g. 'postcode: Home PC'.")
+        raise ExportError(f"The column mapping {name} must map field names to header names, e.g. 'postcode: Home PC'.")
     return {str(field): value for field, value in raw.items()}
 
 

@@ -24,7 +24,9 @@ MAX_CSV_CELLS = 50_000_000  # rows x header columns of a CSV (about 1M rows x 50
 # XLSX is parsed by openpyxl at roughly 30,000-100,000 cells a second on a 2-core machine, so an XLSX is
 # held to fewer cells than a CSV: 3M cells is, e.g., 150,000 episodes x 20 columns (one to two minutes).
 MAX_XLSX_CELLS = 3_000_000
-MAX_XLSX_UNCOMPRESSED_BYTES = 256 * MB  # all parts of the workbook together, from the zip directory
+# All parts of a workbook together, from the zip directory: a sheet of 3M cells is 100-130 MB of XML, and the
+# pre-scan inflates and counts about 60 MB a second on a busy 2-core machine.
+MAX_XLSX_UNCOMPRESSED_BYTES = 160 * MB
 MAX_COMPRESSION_RATIO = 100  # per zip part over RATIO_CHECKED_FROM_BYTES; real XLSX sheets are 5-30x
 RATIO_CHECKED_FROM_BYTES = 1 * MB  # small parts (styles, themes) can compress further and do no harm
 MAX_ZIP_ENTRIES = 1_000  # an XLSX has 10-50 parts; a zipped Shapefile 4-10 files
