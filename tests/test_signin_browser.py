@@ -10,6 +10,7 @@ from browser_support import (
     ADMIN,
     ANALYST,
     STRANGER,
+    TEST_ROLES,
     VIEWER,
     screenshot_on_failure,
     sign_in,
@@ -118,3 +119,31 @@ def test_nothing_is_reachable_without_signing_in_even_first_thing(tmp_path, page
             assert_sign_in_screen_only(page)
             assert page.get_by_text("Croydon").count() == 0
         assert page.off_machine == [], page.off_machine
+
+
+def test_roles_file_changes_apply_at_the_next_page_load(tmp_path, page):
+    """The roles file is read on every run: a signed-in viewer's councils, a broken file, their removal and a
+    missing file each show only their one message at the next page load."""
+    with signed_in_server(tmp_path, name="roles-changes") as app, screenshot_on_failure(page, "signin_roles_changes"):
+        sign_in(page, app.url, VIEWER)
+        assert page.get_by_test_id("stSidebar").get_by_text("Role: viewer").is_visible()
+        changes = [
+            (TEST_ROLES.replace("councils: [E09000008]", "councils: [W06000015]"),
+             "Your role in this ehmap is for councils W06000015, which ehmap does not know; ask your ehmap admin."),
+            (TEST_ROLES.replace("    role: viewer\n", "    role: viewer\n    team: early help\n"),
+             f"{app.roles_file}: unknown key 'team' in users[1]; allowed keys: councils, email, role."),
+            (TEST_ROLES.replace("viewer@example.org", "someone.else@example.org"),
+             f"You are signed in as {VIEWER} but have no role in this ehmap; ask your ehmap admin."),
+            (None, f"No roles file at {app.roles_file}: create it (see README 'Deploying and signing in') or point "
+                   "EHMAP_ROLES_FILE at it."),
+        ]
+        for roles, message in changes:
+            if roles is None:
+                app.roles_file.unlink()
+            else:
+                app.roles_file.write_text(roles, encoding="utf-8")
+            page.goto(app.url, wait_until="domcontentloaded")
+            page.get_by_text(message).wait_for(timeout=60_000)
+            assert links(page) == []
+            assert page.get_by_text("Role: ").count() == 0
+            page.get_by_role("button", name="Sign out").wait_for(timeout=10_000)

@@ -124,11 +124,11 @@ def sign_in_gate() -> User:
     or, for a signed-in user without a role, a message and a sign-out button. Never navigation or data."""
     problem = _configuration_problem()
     if problem:
-        _only(lambda: st.error(problem))
+        _only(lambda: st.error(plain(problem)))
     try:
         user = current_user()
     except RolesFileError as error:
-        _refuse(str(error), None, st.error)
+        _refuse(plain(str(error)), None, st.error)
     if user is None:
         _only(_sign_in_screen)
     if user.role is None:
