@@ -253,3 +253,18 @@ def test_proxy_headers_need_an_email():
         'Sign-in is misconfigured: server.trustedUserHeaders must map the header carrying the signed-in user\'s '
         'email to "email", e.g. {"X-Forwarded-Email" = "email"}.'
     )
+
+
+def test_an_unreadable_roles_file_says_so(tmp_path):
+    folder = tmp_path / "roles.yaml"
+    folder.mkdir()
+    with pytest.raises(RolesFileError, match=r"^The roles file .*roles\.yaml could not be read \(\[Errno 21\] Is a "):
+        load_roles(folder)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00users")
+    with pytest.raises(RolesFileError, match=r"^The roles file .*binary\.yaml could not be read \('utf-8' codec"):
+        load_roles(binary)
+
+
+def test_an_auth_value_that_is_not_a_table():
+    assert auth_problem("microsoft") == "Sign-in is misconfigured: [auth] in secrets.toml must be a table."
