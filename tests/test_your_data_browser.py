@@ -1,0 +1,102 @@
+"""The team store in Debian's Chromium, signed in through the real OpenID Connect provider: a dataset an analyst
+saves in one browser context is listed and used by a viewer of the same council in a second context, after a
+refresh, and after the server restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from browser_support import (
+    ANALYST,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOOPBACK,
+    VIEWER,
+    screenshot_on_failure,
+    sign_in,
+    signed_in_server,
+)
+from store_support import CROYDON, council_postcodes, export_at
+
+NAME, OPTION = "Spring 2024", "Spring 2024 (60 episodes)"
+
+
+def context_page(browser):
+    """A page in a browser context of its own (its own cookies: another user) that cannot leave the machine."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    off_machine: list[str] = []
+
+    def only_loopback(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
+            route.continue_()
+        else:
+            off_machine.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    page = context.new_page()
+    page.off_machine = off_machine
+    return page
+
+
+def dataset_chooser(page):
+    return page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Dataset")
+
+
+def assert_uses_the_saved_dataset(page) -> None:
+    """The sidebar has the saved dataset chosen, and the need map counts its 60 episodes (not the demo's)."""
+    page.get_by_text("Need map: Croydon").wait_for(timeout=90_000)
+    chooser = dataset_chooser(page)
+    chooser.wait_for(timeout=60_000)
+    shown = chooser.evaluate("e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')")
+    assert OPTION in shown, shown
+    metric = page.get_by_test_id("stMetric").filter(has_text="Episodes in Croydon")
+    metric.first.wait_for(timeout=60_000)
+    assert metric.first.get_by_test_id("stMetricValue").inner_text().strip() == "60"
+    assert page.get_by_text("Synthetic demo data").count() == 0
+    assert page.off_machine == [], page.off_machine
+
+
+def test_a_saved_dataset_is_shared_and_survives_a_refresh_and_a_restart(directory, tmp_path, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path / "state"))  # the servers' own store (a SQLite file)
+    monkeypatch.delenv("EHMAP_DATABASE_URL", raising=False)
+    export = tmp_path / "spring.csv"
+    postcodes = list(council_postcodes(directory, CROYDON, "C")[::89][:60])
+    export_at(postcodes, "SP").to_csv(export, index=False)
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium, as .ci/run does.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        analyst, viewer = context_page(browser), context_page(browser)
+        (tmp_path / "first").mkdir()
+        with signed_in_server(tmp_path / "first", name="store-first") as app:
+            with screenshot_on_failure(analyst, "store_analyst_saves"):
+                sign_in(analyst, app.url, ANALYST)
+                analyst.get_by_role("link", name="Your data").click()
+                analyst.get_by_label("Name (optional)").fill(NAME)
+                analyst.get_by_label("Name (optional)").press("Enter")
+                analyst.locator('input[type="file"]').first.set_input_files(str(export))
+                analyst.get_by_text(f"Saved {NAME} for Croydon").wait_for(timeout=90_000)
+                assert analyst.get_by_text("60 read = 60 accepted + 0 rejected").first.is_visible()
+            with screenshot_on_failure(viewer, "store_viewer_chooses"):
+                sign_in(viewer, app.url, VIEWER)  # another user, in another browser context
+                viewer.get_by_role("link", name="Your data").click()
+                viewer.get_by_text("Your data: Croydon").wait_for(timeout=60_000)
+                assert viewer.locator('input[type="file"]').count() == 0  # a viewer adds nothing
+                dataset_chooser(viewer).click()
+                viewer.get_by_role("option", name=OPTION).click()
+                viewer.get_by_role("link", name="Need map").click()
+                assert_uses_the_saved_dataset(viewer)
+                viewer.reload(wait_until="domcontentloaded")  # a refresh keeps the choice
+                assert_uses_the_saved_dataset(viewer)
+        (tmp_path / "second").mkdir()
+        with signed_in_server(tmp_path / "second", name="store-second") as app:  # the server restarted
+            with screenshot_on_failure(viewer, "store_after_restart"):
+                sign_in(viewer, app.url, VIEWER)
+                assert_uses_the_saved_dataset(viewer)
+        browser.close()
