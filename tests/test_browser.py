@@ -33,9 +33,9 @@ def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path):
         page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_role("link", name="Your data").click()
         page.locator('input[type="file"]').set_input_files(str(export))
-        page.get_by_text("Every row is accounted for").wait_for(timeout=60_000)
-        assert page.get_by_text("9 read = 8 accepted + 1 rejected").is_visible()
-        assert page.get_by_text("Your upload: my_export.csv").is_visible()
+        page.get_by_text("Every row is accounted for:").wait_for(timeout=60_000)
+        assert page.get_by_text("9 read = 8 accepted + 1 rejected").first.is_visible()
+        assert page.get_by_text("Saved my export for Croydon").is_visible()  # saved for the team, and in use
         page.get_by_role("link", name="Need map").click()
         map_holding(page, f"path.leaflet-interactive >> nth={expected - 1}", 60)
         assert page.get_by_text("Synthetic demo data").count() == 0
