@@ -216,6 +216,17 @@ def _engine(url: str, wait_s: float) -> sa.Engine:
         "connect_timeout": 10, "options": f"-c lock_timeout={round(wait_s * 1000)}"})
 
 
+def lock_for_migration(connection: sa.Connection) -> None:
+    """Keep other processes from migrating until this transaction ends (on SQLite, BEGIN IMMEDIATE does)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+
+
+def _engine_for_alembic() -> sa.Engine:
+    """The configured store's engine, for `alembic -c ehmap/store/alembic.ini ...` run from a shell."""
+    return _engine(database_url(), WAIT_SECONDS)
+
+
 class Store:
     """The team store: datasets per council, their services and locality files, user settings, the audit log.
 
@@ -288,8 +299,7 @@ class Store:
         if current == ScriptDirectory.from_config(config).get_current_head():
             return
         with self._writing() as connection:
-            if self.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already keeps other writers out
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            lock_for_migration(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
