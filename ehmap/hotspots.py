@@ -23,10 +23,10 @@ import pandas as pd
 from libpysal import weights as lpw
 
 from ehmap.areas import AreaSet
-from ehmap.disclosure import STAND_IN_NOTE, SUPPRESSION_NOTE, hide, shown_counts, stand_in_counts, suppression_mask
+from ehmap.audience import small
 from ehmap.geography import WORKING_CRS
 from ehmap.maps import Choropleth, LegendEntry
-from ehmap.needmap import PER_CHILDREN, CaseFilter, episodes_by_lsoa, shown_rates
+from ehmap.needmap import PER_CHILDREN, SMALL_NOTE, CaseFilter, episodes_by_lsoa, rates
 from ehmap.smoothing import eb_global, eb_local
 
 DEFAULT_PERMUTATIONS = 999
@@ -271,15 +271,16 @@ CSV_COLUMNS = {
 
 @dataclass(frozen=True)
 class HotspotTable:
-    """Per-area values safe to show (small counts hidden, and every value derived from them) and the statistic."""
+    """The team's exact figures per area and the statistic computed on them."""
 
-    areas: pd.DataFrame  # code, name, count (text, 'c'), children, rate, rate_lower, rate_upper, smoothed_rate, statistic, z, p, p_fdr, label
+    areas: pd.DataFrame  # code, name, count, small, children, rate, rate_lower, rate_upper, smoothed_rate, statistic,
+    # z, p, p_fdr, label
     result: HotspotResult
     measure: str
     smoothing: str
     rule: str  # how cases were assigned to areas
     outside: int  # filtered episodes in LSOAs that count towards no area
-    note: str
+    note: str = SMALL_NOTE
 
     def hot_spots(self) -> pd.DataFrame:
         """The significant hot spots (Gi*) or High-High clusters (local Moran), most significant first."""
@@ -289,6 +290,31 @@ class HotspotTable:
     def for_csv(self) -> pd.DataFrame:
         """One row per area with the CLI's columns."""
         return self.areas[list(CSV_COLUMNS)].rename(columns=CSV_COLUMNS)
+
+
+def area_counts(cases: pd.DataFrame, areas: AreaSet, case_filter: CaseFilter) -> tuple[pd.Series, int]:
+    """Filtered episodes per area (zeros included), and how many fall in LSOAs that no area holds."""
+    chosen = case_filter.apply(cases)
+    lsoa_index = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
+    by_lsoa = episodes_by_lsoa(chosen, lsoa_index)
+    area_of = areas.lsoa_to_area.reindex(lsoa_index)
+    codes = pd.Index(areas.areas["code"].astype(str), name="code")
+    counts = by_lsoa.groupby(area_of.to_numpy(), dropna=True).sum().reindex(codes, fill_value=0).astype("int64")
+    return counts, int(by_lsoa[area_of.isna().to_numpy()].sum())
+
+
+def area_children(areas: AreaSet, population: pd.DataFrame) -> pd.Series:
+    """Children aged 0-17 per area (the sum of its LSOAs); refuses areas with none, whose rates cannot exist."""
+    lsoa_index = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
+    codes = pd.Index(areas.areas["code"].astype(str), name="code")
+    by_lsoa = population.set_index("lsoa11cd")["children"].reindex(lsoa_index).fillna(0)
+    children = by_lsoa.groupby(areas.lsoa_to_area.reindex(lsoa_index).to_numpy(), dropna=True).sum()
+    children = children.reindex(codes, fill_value=0).astype(float)
+    if (children <= 0).any():
+        empty = list(children.index[children <= 0][:5])
+        raise ValueError(f"{int((children <= 0).sum())} area(s) have no child population (e.g. {empty}); "
+                         "rates cannot be computed.")
+    return children
 
 
 def hotspot_table(
@@ -305,58 +331,43 @@ def hotspot_table(
     seed: int = DEFAULT_SEED,
     smoothing: str = "global",
 ) -> HotspotTable:
-    """Count filtered episodes per area, derive rates and EB-smoothed rates, run the statistic, hide small counts."""
+    """Count filtered episodes per area, derive rates and EB-smoothed rates, and run the statistic on the true counts."""
     if measure not in MEASURES:
         raise ValueError(f"Unknown measure '{measure}'; valid measures are {list(MEASURES)}.")
     if smoothing not in SMOOTHING:
         raise ValueError(f"Unknown smoothing '{smoothing}'; valid smoothing is {list(SMOOTHING)}.")
     if population is None and measure != "count":
         raise ValueError(f"The measure '{measure}' needs the child population; only 'count' works without it.")
-    chosen = case_filter.apply(cases)
-    lsoa_index = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
-    by_lsoa = episodes_by_lsoa(chosen, lsoa_index)
-    area_of = areas.lsoa_to_area.reindex(lsoa_index)
-    codes = pd.Index(areas.areas["code"].astype(str), name="code")
-    counts = by_lsoa.groupby(area_of.to_numpy(), dropna=True).sum().reindex(codes, fill_value=0).astype("int64")
-    mask = suppression_mask(counts)
-    published = stand_in_counts(counts, mask)  # every pooled statistic below is computed from these
-    outside = int(by_lsoa[area_of.isna().to_numpy()].sum())
+    counts, outside = area_counts(cases, areas, case_filter)
+    codes = counts.index
     table = pd.DataFrame({"code": codes, "name": areas.areas["name"].astype(str).to_numpy()})
-    rate = smoothed = pd.Series(np.nan, index=codes)
-    children = pd.Series(np.nan, index=codes)
-    if population is not None:
-        by_lsoa_children = population.set_index("lsoa11cd")["children"].reindex(lsoa_index).fillna(0)
-        children = by_lsoa_children.groupby(area_of.to_numpy(), dropna=True).sum().reindex(codes, fill_value=0).astype(float)
-        if (children <= 0).any():
-            empty = list(children.index[children <= 0][:5])
-            raise ValueError(f"{int((children <= 0).sum())} area(s) have no child population (e.g. {empty}); rates cannot be computed.")
-        rate = published / children * PER_CHILDREN
+    rate = smoothed = children = pd.Series(np.nan, index=codes)
     w = spatial_weights(areas.areas, weights, k=k, threshold=threshold)
     if population is not None:
+        children = area_children(areas, population)
+        rate = counts / children * PER_CHILDREN
         estimate = (
-            eb_global(published.to_numpy(), children.to_numpy())
+            eb_global(counts.to_numpy(), children.to_numpy())
             if smoothing == "global"
-            else eb_local(published.to_numpy(), children.to_numpy(), w.sparse)
+            else eb_local(counts.to_numpy(), children.to_numpy(), w.sparse)
         )
         smoothed = pd.Series(estimate.smoothed * PER_CHILDREN, index=codes)
-    y = {"count": published.astype(float), "rate": rate, "smoothed_rate": smoothed}[measure]
+    y = {"count": counts.astype(float), "rate": rate, "smoothed_rate": smoothed}[measure]
     neighbours = WEIGHT_TITLES[weights].replace("the k nearest", f"the {k} nearest") if weights != "distance_band" \
         else f"areas whose interior points are within {threshold:,.0f} m"
     result = hotspots(y.to_numpy(), w, codes, statistic, permutations, seed, neighbours)
-    table["count"] = shown_counts(counts, mask).to_numpy()
-    table["count_value"] = hide(counts.astype(float), mask).to_numpy()
+    table["count"] = counts.to_numpy()
+    table["small"] = small(counts).to_numpy()
     table["children"] = children.to_numpy()
-    for column, values in shown_rates(published, children, mask).items():
+    for column, values in rates(counts, children).items():
         table[column] = values.to_numpy()
-    table["smoothed_rate"] = hide(smoothed, mask).round(1).to_numpy()
-    table["statistic"] = hide(pd.Series(result.values, index=codes), mask).round(4).to_numpy()
-    table["z"] = hide(pd.Series(result.z, index=codes), mask).round(2).to_numpy()
-    table["p"] = hide(pd.Series(result.p, index=codes), mask).round(4).to_numpy()
-    table["p_fdr"] = hide(pd.Series(result.p_fdr, index=codes), mask).round(4).to_numpy()
+    table["smoothed_rate"] = smoothed.round(1).to_numpy()
+    table["statistic"] = np.round(result.values, 4)
+    table["z"] = np.round(result.z, 2)
+    table["p"] = np.round(result.p, 4)
+    table["p_fdr"] = np.round(result.p_fdr, 4)
     table["label"] = result.labels
-    note = (SUPPRESSION_NOTE + " For an area shown as 'c', its smoothed rate and statistics are hidden too; its label "
-            "is kept. " + STAND_IN_NOTE)
-    return HotspotTable(table, result, measure, smoothing, areas.rule, outside, note)
+    return HotspotTable(table, result, measure, smoothing, areas.rule, outside)
 
 
 # --- map colours ---------------------------------------------------------------------------------

@@ -66,10 +66,11 @@ class Choropleth:
     legend: list[LegendEntry]
 
 
-def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0) -> Choropleth:
+def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0,
+             hidden_label: str = "c: hidden (a small count)") -> Choropleth:
     """Colour areas by quantile class of their positive values; zeros, hidden and missing apart.
 
-    `shown` is the display text: 'c' marks a hidden count, whose area is drawn grey.
+    `shown` is the display text: 'c' marks a hidden count, whose area is drawn grey and explained by `hidden_label`.
     """
     colours = pd.Series(NO_DATA_COLOUR, index=values.index, dtype=object)
     legend: list[LegendEntry] = []
@@ -90,7 +91,7 @@ def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0)
     hidden = shown == "c"
     if hidden.any():
         colours[hidden.to_numpy()] = SUPPRESSED_COLOUR
-        legend.append(LegendEntry(SUPPRESSED_COLOUR, "c: fewer than 6 episodes (hidden)"))
+        legend.append(LegendEntry(SUPPRESSED_COLOUR, hidden_label))
     missing = values.isna() & ~hidden.to_numpy()
     if missing.any():
         legend.append(LegendEntry(NO_DATA_COLOUR, "no value (no population figure)"))

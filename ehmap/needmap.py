@@ -1,7 +1,7 @@
-"""Episodes by LSOA for the need map: counts, rates per 1,000 children, with disclosure control.
+"""Episodes by LSOA for the need map: exact counts and rates per 1,000 children, for the team.
 
-The table this module returns is already safe to show: counts of 1-5 (and any secondary cell)
-are `c`, and every value derived from a hidden count is blank.
+These are the team's own figures: exact, with counts from 1 to 5 flagged "fewer than 6: interpret with care",
+never hidden. What is shared with anyone else is read from the release gate (`ehmap.release`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ehmap.disclosure import SUPPRESSED, SUPPRESSION_NOTE, hide, shown_counts, stand_in_counts, suppression_mask
+from ehmap.audience import SMALL_FLAG, small
 from ehmap.smoothing import eb_global
 from ehmap.taxonomy import NEED_BITS
 
@@ -61,31 +61,28 @@ def poisson_rate_interval(count: pd.Series, population: pd.Series, per: int = PE
     return pd.Series(lower, index=count.index) * scale, pd.Series(upper, index=count.index) * scale
 
 
-def shown_rates(counts: pd.Series, population: pd.Series, mask: pd.Series) -> pd.DataFrame:
-    """Rate per 1,000 children with its exact 95% interval, to 1 decimal, blank wherever the count is hidden."""
+def rates(counts: pd.Series, population: pd.Series) -> pd.DataFrame:
+    """Rate per 1,000 children with its exact 95% interval, to 1 decimal (blank where there are no children)."""
     rate = counts / population.where(population > 0) * PER_CHILDREN
     lower, upper = poisson_rate_interval(counts, population)
-    return pd.DataFrame({"rate": rate, "rate_lower": lower, "rate_upper": upper}).apply(
-        lambda column: hide(column, mask).round(1))
+    return pd.DataFrame({"rate": rate, "rate_lower": lower, "rate_upper": upper}).round(1)
+
+
+SMALL_NOTE = f"Counts from 1 to 5 are marked \u201c{SMALL_FLAG}\u201d: rates from so few episodes move a lot by chance."
 
 
 @dataclass(frozen=True)
 class NeedMapTable:
-    """Per-LSOA values safe to show, and the council total (not suppressed: council level)."""
+    """The team's exact figures per LSOA, and the council total."""
 
-    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes (text, 'c'), episodes_value, children, rate, rate_lower,
-    # rate_upper, smoothed_rate (empirical Bayes towards the council rate)
-    council_total: str  # 'c' when it would reveal the one hidden LSOA count
+    areas: pd.DataFrame  # lsoa11cd, lsoa11nm, episodes, small, children, rate, rate_lower, rate_upper, smoothed_rate
+    council_total: int
     has_rates: bool
-    note: str = SUPPRESSION_NOTE
+    note: str = SMALL_NOTE
 
 
 def smoothed_rates(counts: pd.Series, children: pd.Series) -> pd.Series:
-    """Empirical Bayes rates per 1,000 children, shrunk towards the council rate (NaN where no children).
-
-    Pass stand-in counts (`disclosure.stand_in_counts`): the shrinkage is fitted to every area, so smoothed
-    rates of shown areas computed from true counts would give hidden ones away.
-    """
+    """Empirical Bayes rates per 1,000 children, shrunk towards the council rate (NaN where no children)."""
     known = (children.fillna(0) > 0).to_numpy()
     smoothed = np.full(len(counts), np.nan)
     smoothed[known] = eb_global(counts.to_numpy()[known], children.to_numpy()[known]).smoothed * PER_CHILDREN
@@ -99,16 +96,19 @@ def need_map_table(
     chosen = case_filter.apply(cases)
     index = pd.Index(lsoas["lsoa11cd"].astype(str), name="lsoa11cd")
     counts = episodes_by_lsoa(chosen, index)
-    mask = suppression_mask(counts)
     areas = pd.DataFrame({"lsoa11cd": index, "lsoa11nm": lsoas["lsoa11nm"].to_numpy()})
-    areas["episodes"] = shown_counts(counts, mask).to_numpy()
-    areas["episodes_value"] = hide(counts.astype(float), mask).to_numpy()
+    areas["episodes"] = counts.to_numpy()
+    areas["small"] = small(counts).to_numpy()
     has_rates = population is not None
     if has_rates:
         children = population.set_index("lsoa11cd")["children"].reindex(index)
         areas["children"] = children.to_numpy()
-        for column, values in shown_rates(counts, children, mask).items():
+        for column, values in rates(counts, children).items():
             areas[column] = values.to_numpy()
-        areas["smoothed_rate"] = hide(smoothed_rates(stand_in_counts(counts, mask), children), mask).round(1).to_numpy()
-    total = SUPPRESSED if mask.sum() == 1 else str(len(chosen))  # no partner cell could protect it
-    return NeedMapTable(areas, total, has_rates)
+        areas["smoothed_rate"] = smoothed_rates(counts, children).round(1).to_numpy()
+    return NeedMapTable(areas, int(counts.sum()), has_rates)
+
+
+def shown_rates(counts: pd.Series, population: pd.Series, mask: pd.Series) -> pd.DataFrame:
+    """Rates with intervals, blank where `mask` hides the count (kept for modules not yet moved to the audiences)."""
+    return rates(counts, population).apply(lambda column: column.mask(mask.to_numpy()))

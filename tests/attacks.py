@@ -9,7 +9,7 @@ Two publishers are attacked with the same attacks:
 - `per_table_cells`: the plain team tables with the old per-table suppression (counts 1-5 as 'c', and the next
   smallest count where one hidden count could be worked out from its table's total), with free filters: LSOA and
   ward tables, a table per service, a period one day longer, each year and all years, localities;
-- `release_cells`: every table the release gate emits (`ehmap.release.views.release_tables`).
+- `release_cells`: every table the release gate emits (`ehmap.release.tables.release_tables`).
 """
 
 from __future__ import annotations

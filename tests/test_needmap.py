@@ -1,4 +1,4 @@
-"""Episodes by LSOA, rates with exact Poisson intervals, and a table safe to show (ehmap.needmap)."""
+"""Episodes by LSOA, rates with exact Poisson intervals, and the team's exact table (ehmap.needmap)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import poisson
 
-from ehmap.disclosure import SUPPRESSED
 from ehmap.needmap import CaseFilter, episodes_by_lsoa, need_map_table, poisson_rate_interval
 from ehmap.taxonomy import NEED_BITS
 from tests.conftest import CROYDON
@@ -148,41 +147,33 @@ def repeat_cases(counts: dict[str, int]) -> pd.DataFrame:
     return cases_frame([(code, "2023-01-01", DA, "North") for code, n in counts.items() for _ in range(n)])
 
 
-def test_table_hides_small_counts_and_their_rates():
+def test_team_table_shows_exact_counts_and_flags_small_ones():
     counts = {"L1": 0, "L2": 3, "L3": 7, "L4": 12, "L5": 25}
     population = pd.DataFrame({"lsoa11cd": list(counts), "children": [400, 300, 350, 600, 500]})
     table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), population)
     areas = table.areas.set_index("lsoa11cd")
-    assert areas["episodes"].tolist() == ["0", SUPPRESSED, SUPPRESSED, "12", "25"]
-    assert areas["episodes_value"].isna().tolist() == [False, True, True, False, False]
-    for column in ("rate", "rate_lower", "rate_upper"):
-        assert areas.loc[["L2", "L3"], column].isna().all()
-        assert areas.loc[["L1", "L4", "L5"], column].notna().all()
-    # Visible rates by hand: 12 / 600 * 1000 = 20.0, 25 / 500 * 1000 = 50.0, 0 / 400 = 0.0.
-    assert areas.loc[["L1", "L4", "L5"], "rate"].tolist() == [0.0, 20.0, 50.0]
+    assert areas["episodes"].tolist() == [0, 3, 7, 12, 25]
+    assert areas["small"].tolist() == [False, True, False, False, False]  # 1 to 5: flagged, never hidden
+    # Rates by hand: 3 / 300 * 1000 = 10.0, 7 / 350 = 20.0, 12 / 600 = 20.0, 25 / 500 = 50.0, 0 / 400 = 0.0.
+    assert areas["rate"].tolist() == [0.0, 10.0, 20.0, 20.0, 50.0]
     assert areas.loc["L1", "rate_upper"] == round(3.689 / 400 * 1000, 1)
-    assert table.council_total == "47"
+    assert table.council_total == 47
     assert table.has_rates
-    assert "'c'" in table.note
+    assert "interpret with care" in table.note
 
 
-def test_smoothed_rates_by_hand_with_hidden_counts_taken_as_3():
-    """Marshall's global estimator worked by hand on the counts as published (L2 and L3 hidden: taken as 3)."""
+def test_smoothed_rates_by_hand_on_the_true_counts():
+    """Marshall's global estimator worked by hand on the exact counts (no stand-in for small ones)."""
     counts = {"L1": 0, "L2": 3, "L3": 7, "L4": 12, "L5": 25}
     children = np.array([400, 300, 350, 600, 500], dtype=float)
     population = pd.DataFrame({"lsoa11cd": list(counts), "children": children})
     table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), population)
-    used = np.array([0, 3, 3, 12, 25], dtype=float)  # L3's 7 is hidden beside L2, so it is taken as 3 too
+    used = np.array(list(counts.values()), dtype=float)
     b = used.sum() / children.sum()
     s2 = (children * (used / children - b) ** 2).sum() / children.sum()
     a = max(s2 - b / children.mean(), 0.0)
     by_hand = (b + a / (a + b / children) * (used / children - b)) * 1000
-    areas = table.areas.set_index("lsoa11cd")
-    assert areas.loc[["L2", "L3"], "smoothed_rate"].isna().all()
-    assert areas.loc[["L1", "L4", "L5"], "smoothed_rate"].tolist() == list(np.round(by_hand[[0, 3, 4]], 1))
-    other = repeat_cases({**counts, "L2": 1})  # a different hidden count: the same published smoothed rates
-    assert table.areas["smoothed_rate"].equals(
-        need_map_table(other, lsoas_frame(list(counts)), CaseFilter(), population).areas["smoothed_rate"])
+    assert table.areas["smoothed_rate"].tolist() == list(np.round(by_hand, 1))
 
 
 def test_table_without_population_has_counts_only():
@@ -190,27 +181,13 @@ def test_table_without_population_has_counts_only():
     table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
     assert not table.has_rates
     assert "rate" not in table.areas.columns
-    assert table.areas["episodes"].tolist() == ["8", "9"]
-    assert table.council_total == "17"
-
-
-def test_council_total_withheld_when_one_lsoa_is_hidden_and_nothing_can_partner_it():
-    counts = {"L1": 4, "L2": 0, "L3": 0}
-    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
-    assert table.areas["episodes"].tolist() == [SUPPRESSED, "0", "0"]
-    assert table.council_total == SUPPRESSED  # 4 = total - 0 - 0 otherwise
-
-
-def test_council_total_shown_when_a_partner_protects_the_hidden_cell():
-    counts = {"L1": 4, "L2": 0, "L3": 30}
-    table = need_map_table(repeat_cases(counts), lsoas_frame(list(counts)), CaseFilter(), None)
-    assert table.areas["episodes"].tolist() == [SUPPRESSED, "0", SUPPRESSED]
-    assert table.council_total == "34"
+    assert table.areas["episodes"].tolist() == [8, 9]
+    assert table.council_total == 17
 
 
 def test_table_applies_the_filter(cases):
     table = need_map_table(cases, lsoas_frame(["L1", "L2", "L3"]), CaseFilter(need="housing"), None)
-    assert table.areas["episodes"].tolist() == ["0", SUPPRESSED, SUPPRESSED]
+    assert table.areas["episodes"].tolist() == [0, 1, 1]
 
 
 @pytest.fixture(scope="module")
@@ -226,25 +203,20 @@ def croydon_table():
     return counts, population.set_index("lsoa11cd"), table
 
 
-def test_real_croydon_table_never_shows_a_count_of_one_to_five(croydon_table):
+def test_real_croydon_team_table_is_exact(croydon_table):
     counts, _, table = croydon_table
-    areas = table.areas
+    areas = table.areas.set_index("lsoa11cd")
     assert len(areas) == 220
-    visible = areas.loc[areas["episodes"] != SUPPRESSED, "episodes"].astype(int)
-    assert not visible.between(1, 5).any()
-    assert (areas["episodes"] == SUPPRESSED).sum() == sum(1 <= n <= 5 for n in counts.values())
-    hidden = areas["episodes"] == SUPPRESSED
-    for column in ("episodes_value", "rate", "rate_lower", "rate_upper"):
-        assert areas.loc[hidden, column].isna().all()
-    assert table.council_total == str(sum(counts.values()))
+    assert areas["episodes"].to_dict() == counts
+    assert areas["small"].sum() == sum(1 <= n <= 5 for n in counts.values())
+    assert table.council_total == sum(counts.values())
 
 
 def test_real_croydon_rates_by_hand(croydon_table):
     counts, population, table = croydon_table
     areas = table.areas.set_index("lsoa11cd")
-    shown = areas[areas["episodes"] != SUPPRESSED]
-    assert len(shown) > 50
-    for code, line in shown.iterrows():
+    assert len(areas) == 220
+    for code, line in areas.iterrows():
         children = population.loc[code, "children"]
         assert line["children"] == children
         assert line["rate"] == round(counts[code] / children * 1000, 1)

@@ -20,7 +20,7 @@ from synthetic_export import WEST_BERKSHIRE, make_export
 from ehmap.areas import AreaSet, area_set
 from ehmap.release.gate import ReleaseInputs, build_release
 from ehmap.release.universe import need_filters
-from ehmap.release.views import area_counts, need_title, release_tables
+from ehmap.release.tables import area_counts, need_title, release_tables
 
 CROYDON = "E09000008"
 

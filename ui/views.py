@@ -1,0 +1,86 @@
+"""Drawing what `ehmap.views` returns: period pickers, an area map with its legend and table, released downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from ehmap.audience import Audience
+from ehmap.audit import record
+from ehmap.maps import area_map, classify
+from ehmap.release.gate import Release
+from ehmap.release.periods import Period
+from ehmap.safe_output import csv_bytes
+from ehmap.text import plain
+from ehmap.views import AreaView
+from ui.audience import PageContext
+from ui.state import period_selector
+from ui.widgets import legend, show_map
+
+RELEASE_PERIOD_KEY = "shared_release_period"  # the fixed period chosen for released views, shared across pages
+
+
+def released_period(release: Release, key: str, container=st) -> Period:
+    """A picker of the release's fixed periods (latest year first); the choice carries across pages."""
+    options = [*reversed(release.calendar.years), release.calendar.all_years]
+    keys = [p.key for p in options]
+    remembered = st.session_state.get(RELEASE_PERIOD_KEY)
+    chosen = container.selectbox("Period (financial year)", keys, index=keys.index(remembered)
+                                 if remembered in keys else 0, format_func=lambda k: release.period(k).label, key=key,
+                                 help="Shared figures are for whole financial years (April to March) or all years "
+                                      "together: two periods a day apart would give away that day's episodes.")
+    st.session_state[RELEASE_PERIOD_KEY] = chosen
+    return release.period(chosen)
+
+
+def team_period(cases: pd.DataFrame, key: str, container=st) -> tuple[dt.date, dt.date]:
+    """The team's free referral-period picker (shared across pages)."""
+    start, end = period_selector(cases, key, container)
+    return start.date(), end.date()
+
+
+def draw_area_map(view: AreaView, key: str, hidden_label: str = "c: 1 to 7 episodes (hidden)") -> None:
+    """The map of an area view beside its legend, total and notes."""
+    geometry = view.areas.areas[["code", "geometry"]].merge(view.table, on="code")
+    geometry["episodes"] = geometry["episodes"].astype(str)
+    choropleth = classify(geometry["value"], geometry["episodes"], decimals=view.decimals, hidden_label=hidden_label)
+    geometry["shown_value"] = [
+        "c" if text == "c" else ("" if pd.isna(value) else f"{value:,.{view.decimals}f}")
+        for text, value in zip(geometry["episodes"], geometry["value"], strict=True)
+    ]
+    tooltip = {"name": "Area", "code": "Code", "episodes": "Episodes", "shown_value": view.value_title}
+    if "care" in geometry:
+        tooltip["care"] = "Note"
+    map_column, side_column = st.columns([3, 2])
+    with map_column:
+        basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key=f"{key}_basemap")
+        show_map(area_map(geometry, choropleth.colours, tooltip, basemap=basemap), key)
+    with side_column:
+        st.metric("Episodes in the council", view.council_total)
+        legend(view.value_title, choropleth.legend)
+        for note in view.notes:
+            st.caption(note)
+        if view.method:
+            st.caption(view.method)
+
+
+def released_downloads(context: PageContext, view_downloads: dict[str, pd.DataFrame], method: str | None,
+                       what: str) -> None:
+    """Download buttons for released tables, each with the method statement as a text file beside it."""
+    if context.audience is not Audience.RELEASE or not view_downloads:
+        st.caption("Downloads are of released figures only: switch on *Show the released view* in the sidebar to "
+                   "download what can be shared.")
+        return
+    for stem, table in view_downloads.items():
+        columns = st.columns(2)
+        columns[0].download_button(f"Download {plain(what)} (CSV)", csv_bytes(table), file_name=f"{stem}.csv",
+                                   mime="text/csv", key=f"download_{stem}", on_click=_audit_release,
+                                   args=(context, stem, what))
+        columns[1].download_button("How it was protected (TXT)", (method or "").encode("utf-8"),
+                                   file_name=f"{stem}.release.txt", mime="text/plain", key=f"method_{stem}")
+
+
+def _audit_release(context: PageContext, stem: str, what: str) -> None:
+    record("release", context.user, str(context.dataset.id), {"output": stem, "what": what, "kind": "csv"})
