@@ -55,8 +55,8 @@ def test_an_analyst_signs_in_and_the_sidebar_shows_their_role(signed_in_app, pag
         assert sidebar.get_by_text("Role: analyst").is_visible()  # from the `roles` claim (an app role)
         assert sidebar.get_by_text("Councils: all").is_visible()
         page.get_by_text("Need map: Croydon").wait_for(timeout=90_000)
-        page.get_by_role("link", name="Hot spots").click()
-        page.get_by_text("Hot spots: Croydon").wait_for(timeout=90_000)
+        page.get_by_role("link", name="About and sources").click()  # another page, the same session
+        page.get_by_role("heading", name="About and sources").wait_for(timeout=60_000)
         assert page.off_machine == [], page.off_machine
     signed_in = audited("sign_in", ANALYST)
     assert len(signed_in) == before + 1  # once per session, not per page
