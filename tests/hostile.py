@@ -36,6 +36,7 @@ MARKUP = [
     "`${alert(5)}` <b>bold</b>",
     "<iframe src=javascript:alert(6)></iframe>",
     "Team <style>*{display:none}</style> & co",
+    "<img src=y onerror=\"top.document.title='pwned'\">",  # the title change from inside the map frame
 ]
 # Cells a spreadsheet would evaluate (OWASP CSV injection).
 FORMULAS = [

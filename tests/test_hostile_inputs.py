@@ -227,8 +227,8 @@ def _area_map_html(names: list[str]) -> tuple[str, list[dict]]:
 
 
 # Pieces of the markup payloads that would be live if they reached an HTML page (or a template literal) raw.
-LIVE = ["<img src=x", "<script>alert", "<svg onload", "<iframe src=javascript", "${alert(5)}", "`${", "<b>bold</b>",
-        "<style>*{display:none}"]
+LIVE = ["<img src=x", "<img src=y", "<script>alert", "<svg onload", "<iframe src=javascript", "${alert(5)}", "`${",
+        "<b>bold</b>", "<style>*{display:none}"]
 
 
 def _live_markup(page: str) -> list[str]:
