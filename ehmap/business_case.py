@@ -17,6 +17,10 @@ low / central / high value, and is never returned without them (`BusinessCase.as
   average costs avoided per closed episode.
 - **Range**: each line's low and high are the least and greatest result over every combination of its
   assumptions' low and high values (the result is monotone in each), the central uses every central.
+
+The calculation starts from council-level counts (`Outcomes`): the team's exact counts (`council_outcomes`), or the
+released, rounded ones read from the release gate (`ehmap.views.business_case`); `costs_avoided_for` and
+`cut_impact_for` take either. A count from 1 to 5 behind a line is flagged "fewer than 6: interpret with care".
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ehmap.disclosure import SUPPRESSION_NOTE, shown_counts, suppression_mask
+from ehmap.audience import SMALL_FLAG, small
 from ehmap.taxonomy import NEED_BITS
 
 UNIT_COSTS_FILE = Path(__file__).parent / "data" / "unit_costs_gmca_v1_4.csv"
@@ -197,6 +201,7 @@ class CostLine:
     code: str  # unit cost code
     base_label: str  # what the council's count is
     assumptions: tuple[str, ...]  # assumption keys this line uses
+    need: str | None = None  # the need whose closures with needs met the line counts (None: closed episodes)
 
 
 LINES: tuple[CostLine, ...] = (
@@ -205,10 +210,11 @@ LINES: tuple[CostLine, ...] = (
     CostLine("step_up_s47", "Step-ups to children's social care avoided: section 47 enquiries", "SS5.0.7",
              "closed episodes", ("counterfactual_step_up", "s47_share")),
     CostLine("domestic_abuse", "Domestic abuse incidents avoided", "CR2.0",
-             "closed episodes with a domestic abuse need and needs met", ("da_incidents",)),
+             "closed episodes with a domestic abuse need and needs met", ("da_incidents",), "domestic_abuse"),
     CostLine("exclusion", "Permanent exclusions avoided", "E&S2.0",
-             "closed episodes with an education need and needs met", ("exclusions_avoided",)),
+             "closed episodes with an education need and needs met", ("exclusions_avoided",), "education"),
 )
+COSTED_NEEDS = tuple(line.need for line in LINES if line.need is not None)  # counted by the release gate too
 
 
 def default_assumptions(observed_step_up_rate: float) -> dict[str, Assumption]:
@@ -252,7 +258,7 @@ def _value(assumption: Assumption, level: str) -> float:
 
 @dataclass(frozen=True)
 class Outcomes:
-    """The council's counts the calculation starts from (council level, so shown as they are)."""
+    """The council's counts the calculation starts from: exact (team) or released (rounded)."""
 
     closed: int
     step_ups: int
@@ -374,7 +380,17 @@ def costs_avoided(
     `assumptions` overrides the defaults by key (`default_assumptions`); `costs` defaults to the shipped
     GMCA v1.4 table; with `deflators` every cost is uprated to `year` (default: the series' latest).
     """
-    outcomes = council_outcomes(cases)
+    return costs_avoided_for(council_outcomes(cases), costs, assumptions, deflators, year)
+
+
+def costs_avoided_for(
+    outcomes: Outcomes,
+    costs: pd.DataFrame | None = None,
+    assumptions: dict[str, Assumption] | None = None,
+    deflators: pd.Series | None = None,
+    year: str | None = None,
+) -> BusinessCase:
+    """Costs likely avoided, per line, from given council counts (exact or released), with range and assumptions."""
     chosen = default_assumptions(outcomes.step_up_rate) | dict(assumptions or {})
     priced = priced_costs(costs, [line.code for line in LINES], deflators, year)
     by_code = priced.set_index("code")
@@ -390,6 +406,7 @@ def costs_avoided(
             "unit_cost": unit_cost, "price_basis": by_code.loc[line.code, "price_basis"],
             "cost_low": low * unit_cost, "cost_central": central * unit_cost, "cost_high": high * unit_cost,
             "assumptions": "; ".join(f"{a.label}: {a.low:g} / {a.central:g} / {a.high:g} {a.unit}" for a in used),
+            "note": SMALL_FLAG if small(_base(line, outcomes)) else "",
         })
     notes = [SCENARIO_NOTE]
     if deflators is None or len(deflators) == 0:
@@ -406,7 +423,7 @@ class CutImpact:
 
     service: str
     amount: float
-    service_episodes: str  # the service's episodes in the data, as shown ('c' when 1-5)
+    service_episodes: str  # the service's episodes in the period as text: exact (team) or released ('c' hidden)
     cost_per_episode: tuple[float, float, float]
     episodes_lost: tuple[float, float, float]
     lines: pd.DataFrame  # line, title, code, price_basis, cost_low/central/high
@@ -434,18 +451,41 @@ def cut_impact(
 ) -> CutImpact:
     """A cut of £`amount` to `service`: episodes lost (amount / (hours × SS18.10)) × costs avoided per closed episode.
 
-    The service's families are assumed to fare as the council's average (its own rates are not used, so
-    no count below council level enters the result). Cost per episode and costs elsewhere must share a
-    price basis: without a deflator series, SS18.10 (2013/14) and the other costs stay in their own years.
+    The service's families are assumed to fare as the council's average (its own rates are not used: they would
+    rest on far fewer episodes). Cost per episode and costs elsewhere must share a price basis: without a deflator
+    series, SS18.10 (2013/14) and the other costs stay in their own years.
     """
+    services = cases["service"].astype(object)
+    check_service(service, sorted(set(services.dropna()), key=str))
+    episodes = int((services == service).sum())
+    cut = cut_impact_for(council_outcomes(cases), service, f"{episodes:,}", amount, costs, assumptions, deflators,
+                         year)
+    if small(episodes):
+        return replace(cut, notes=[*cut.notes, f"{service} has fewer than 6 episodes in the period: interpret "
+                                               "with care."])
+    return cut
+
+
+def check_service(service: str, services: list[str]) -> None:
+    """Raise naming the services to choose from when `service` is not one of them."""
+    if service not in services:
+        raise ValueError(f"'{service}' is not a service in the data; choose one of {', '.join(services)}.")
+
+
+def cut_impact_for(
+    outcomes: Outcomes,
+    service: str,
+    service_episodes: str,
+    amount: float,
+    costs: pd.DataFrame | None = None,
+    assumptions: dict[str, Assumption] | None = None,
+    deflators: pd.Series | None = None,
+    year: str | None = None,
+) -> CutImpact:
+    """What a cut would likely cost elsewhere, from given council counts (exact or released); see `cut_impact`."""
     if not isinstance(amount, (int, float)) or math.isnan(amount) or amount <= 0:
         raise ValueError(f"The cut must be an amount of pounds above 0; got {amount}.")
-    services = cases["service"].astype(object)
-    if service not in set(services.dropna()):
-        known = ", ".join(sorted(set(services.dropna())))
-        raise ValueError(f"'{service}' is not a service in the data; choose one of {known}.")
-    case = costs_avoided(cases, costs, assumptions, deflators, year)
-    outcomes = case.outcomes
+    case = costs_avoided_for(outcomes, costs, assumptions, deflators, year)
     priced = priced_costs(costs, ["SS18.10", *(line.code for line in LINES)], deflators, year)
     hourly = float(priced.set_index("code").loc["SS18.10", "uprated"])
     hours = case.assumption_set["hours_per_episode"]
@@ -464,19 +504,16 @@ def cut_impact(
         rows.append({"line": line.key, "title": line.title, "code": line.code,
                      "price_basis": case.lines.set_index("line").loc[line.key, "price_basis"],
                      "cost_low": low, "cost_central": central, "cost_high": high})
-    counts = services.value_counts()
-    shown = shown_counts(counts, suppression_mask(counts))
     notes = [
         f"Episodes lost = the cut / (practitioner hours per episode × SS18.10 family support worker cost per hour). "
         f"Each lost episode is assumed to forgo the council's average costs avoided per closed episode "
-        f"({outcomes.closed} closed episodes), not {service}'s own, so no small count enters the estimate.",
-        SUPPRESSION_NOTE,
+        f"({outcomes.closed:,} closed episodes), not {service}'s own, which would rest on far fewer episodes.",
         *case.notes,
     ]
     if deflators is None or len(deflators) == 0:
         notes.insert(1, "Without a deflator series the cut is divided by SS18.10 at its 2013/14 prices, and the costs "
                         "elsewhere are in their own price years: give a series to compare like with like.")
-    return CutImpact(service, float(amount), str(shown[service]), per_episode, lost, pd.DataFrame(rows),
+    return CutImpact(service, float(amount), service_episodes, per_episode, lost, pd.DataFrame(rows),
                      case.assumption_set, priced, notes)
 
 
@@ -486,7 +523,7 @@ def cut_impact(
 def business_case_csv(case: BusinessCase) -> pd.DataFrame:
     """One row per cost line: the council's base count, events avoided and £ low / central / high, and assumptions."""
     columns = ["line", "title", "code", "item", "base", "base_count", "events_low", "events_central", "events_high",
-               "unit_cost", "price_basis", "cost_low", "cost_central", "cost_high", "assumptions"]
+               "unit_cost", "price_basis", "cost_low", "cost_central", "cost_high", "assumptions", "note"]
     out = case.lines[columns].copy()
     for column in ("events_low", "events_central", "events_high"):
         out[column] = out[column].round(2)

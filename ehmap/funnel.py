@@ -145,7 +145,7 @@ def proportion_z(events: np.ndarray, volume: np.ndarray, p0: float) -> tuple[np.
 
 
 def ratio_z(observed: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Square-root z-scores and standard errors of observed/expected ratios against 1 (NaN where nothing is expected)."""
+    """Square-root z-scores and standard errors of observed/expected ratios against 1 (NaN: nothing expected)."""
     e = np.asarray(expected, dtype=float)
     e = np.where(e > 0, e, np.nan)
     s = 1 / (2 * np.sqrt(e))
@@ -230,6 +230,20 @@ _READING = {
     "below 95%": "is lower than expected{context} (below the 95% limit: worth a look, could be chance)",
     "below 99.8%": "is well below the expected range{context} (below the 99.8% limit: very unlikely to be chance)",
 }
+
+
+BROAD_LABELS = {
+    "within": "within the expected range",
+    "above 95%": "above the expected range",
+    "above 99.8%": "above the expected range",
+    "below 95%": "below the expected range",
+    "below 99.8%": "below the expected range",
+}
+
+
+def broad_label(where: str) -> str:
+    """A position coarsened to within / above / below the expected range (95% limits), as released views show it."""
+    return BROAD_LABELS[where]
 
 
 def reading(unit: str, measure: str, where: str, adjusted: bool) -> str:

@@ -1,19 +1,22 @@
-"""Outcomes per service (or team, locality, referral source) and their fair comparison.
+"""Outcomes per service (or team, locality, referral source) and their fair comparison: the team's exact figures.
 
-Every table this module returns for display is already safe to show: counts of 1-5 (and the
-next-smallest count where a single hidden one could be worked out from the council total) are `c`,
-and a proportion, interval or median is blank wherever its numerator or denominator is hidden.
+These are the team's own figures: every count is exact, and a count from 1 to 5 is kept and flagged "fewer than
+6: interpret with care" in the row's note; shares, intervals, medians and funnel positions are worked out on the
+true counts. What is shared beyond the team is read from the release gate instead (`ehmap.views.performance`).
 
 Definitions (stated on screen by the pages):
 
+- every episode referred in the period is counted once: still open, or closed with one outcome category
+  (`ehmap.taxonomy.OUTCOMES`; a closed episode with no outcome recorded counts as 'other');
 - proportions (needs met, step-up, disengagement) are of *closed* episodes (an end date);
-- re-referral: see REREFERRAL_RULE;
+- re-referral: see REREFERRAL_RULE; it looks for returns across the whole export, not only the period;
 - intervals are 95%: Wilson score for proportions, distribution-free (binomial order statistics)
   for the median duration.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,8 +24,8 @@ import pandas as pd
 from scipy.stats import binom, norm
 
 from ehmap import funnel
-from ehmap.disclosure import SUPPRESSION_NOTE, primary_suppression, shown_counts, suppression_mask
-from ehmap.taxonomy import NEED_BITS
+from ehmap.audience import SMALL_FLAG, small
+from ehmap.taxonomy import NEED_BITS, OUTCOMES
 
 REREFERRAL_MONTHS = 12
 REREFERRAL_RULE = (
@@ -36,7 +39,17 @@ PROPORTION_NOTE = (
     "Needs met, step-up and disengagement are shares of closed episodes; intervals are 95% (Wilson for "
     "shares, binomial order statistics for the median)."
 )
-ALL = "All"  # the council-level total row (not suppressed: council level)
+SMALL_NOTE = (
+    f"Counts are exact. A row with a count from 1 to 5 is marked \u201c{SMALL_FLAG}\u201d (the note names the "
+    "counts): shares and positions from so few episodes move a lot by chance."
+)
+CATEGORY_NOTE = (
+    "Every episode referred in the period is counted once: still open, or closed with one outcome. A closed "
+    "episode with no outcome recorded counts as Other."
+)
+ALL = "All"  # the council-level total row
+OPEN = "open"  # the outcome 'category' of an episode not yet closed
+NOT_RECORDED = "Not recorded"
 
 # measure key -> (label used in sentences, outcome category counted; None = re-referral)
 MEASURES: dict[str, tuple[str, str | None]] = {
@@ -46,7 +59,9 @@ MEASURES: dict[str, tuple[str, str | None]] = {
     "rereferral": (f"re-referral rate within {REREFERRAL_MONTHS} months", None),
 }
 GROUPINGS = {"service": "Service (team)", "referral_source": "Referral source", "locality": "Locality"}
-NOT_COMPARED = "not compared: a count under 6"
+# outcome category (ehmap.taxonomy.OUTCOMES) -> its count column: the measure key where a measure counts it
+CATEGORY_COLUMNS: dict[str, str] = {key: ("step_up" if key == "step_up_csc" else key) for key in OUTCOMES}
+NOTHING_EXPECTED = "not compared: no events expected for its case mix"
 
 
 def _check(name: str, value: str, valid) -> None:
@@ -96,13 +111,15 @@ def data_date(cases: pd.DataFrame) -> pd.Timestamp:
 
 
 def episode_flags(cases: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per episode: closed, outcome flags, duration in days, and re-referral eligibility and result."""
+    """Per episode: closed, outcome category, outcome flags, duration in days, re-referral eligibility and result."""
     as_of = pd.Timestamp(as_of) if as_of is not None else data_date(cases)
     end = cases["end_date"]
     closed = end.notna().to_numpy()
     outcome = cases["outcome"].astype(object).to_numpy()
     flags = pd.DataFrame(index=cases.index)
     flags["closed"] = closed
+    recorded = pd.Series(outcome, index=cases.index).where(lambda o: o.notna(), "other").to_numpy()
+    flags["category"] = np.where(closed, recorded, OPEN)
     for key, (_, category) in MEASURES.items():
         if category is not None:
             flags[key] = closed & (outcome == category)
@@ -146,7 +163,18 @@ def group_labels(cases: pd.DataFrame, by: str, lsoa_to_locality: pd.Series | Non
         labels = cases["lsoa11cd"].astype(object).map(lsoa_to_locality)
     else:
         labels = cases[by].astype(object)
-    return labels.where(labels.notna(), "Not recorded").astype(str)
+    return labels.where(labels.notna(), NOT_RECORDED).astype(str)
+
+
+def in_period(cases: pd.DataFrame, start: dt.date | pd.Timestamp | None, end: dt.date | pd.Timestamp | None):
+    """True for episodes referred from `start` to `end` inclusive (either may be None: open-ended)."""
+    keep = np.ones(len(cases), dtype=bool)
+    dates = cases["referral_date"]
+    if start is not None:
+        keep &= (dates >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        keep &= (dates <= pd.Timestamp(end)).to_numpy()
+    return keep
 
 
 # --------------------------------------------------------------------------- outcome table
@@ -154,47 +182,47 @@ def group_labels(cases: pd.DataFrame, by: str, lsoa_to_locality: pd.Series | Non
 
 @dataclass(frozen=True)
 class OutcomeTable:
-    """Outcome measures per group, safe to show, with the definitions used."""
+    """The team's exact outcome measures per group, with a council row, the definitions used and small counts flagged.
 
-    shown: pd.DataFrame  # group, counts as text ('c'), shares in %, intervals, median days
+    `shown` (the name the CLI reads) has: group, episodes, open, closed, one count per outcome category
+    (`CATEGORY_COLUMNS`), median days with its interval, needs met / step-up / disengaged / re-referral shares in %
+    with Wilson intervals, rereferral_eligible, rereferral, and `note` (SMALL_FLAG naming any count from 1 to 5)."""
+
+    shown: pd.DataFrame
     by: str
     as_of: pd.Timestamp
     rereferral_key: str
-    notes: list[str] = field(default_factory=lambda: [PROPORTION_NOTE, REREFERRAL_RULE, SUPPRESSION_NOTE])
+    notes: list[str] = field(default_factory=lambda: [PROPORTION_NOTE, CATEGORY_NOTE, REREFERRAL_RULE, SMALL_NOTE])
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.shown
 
 
-_COUNTS = ("episodes", "closed", "needs_met", "step_up", "disengaged", "rereferral_eligible", "rereferral")
+OUTCOME_COLUMNS = tuple(CATEGORY_COLUMNS.values())
+COUNT_COLUMNS = ("episodes", OPEN, "closed", *OUTCOME_COLUMNS, "rereferral_eligible", "rereferral")
 _SHARES = {"needs_met": "closed", "step_up": "closed", "disengaged": "closed", "rereferral": "rereferral_eligible"}
 
 
-def _raw_counts(cases: pd.DataFrame, groups: pd.Series, flags: pd.DataFrame) -> pd.DataFrame:
-    """Unsuppressed counts per group (internal: never shown as is)."""
-    frame = flags.assign(group=groups.to_numpy(), episodes=1)
-    counts = frame.groupby("group")[list(_COUNTS)].sum().astype(int)
-    return counts.sort_index()
-
-
-# (whole, part): where both are shown and whole - part is 1-5, the whole is hidden too (it would give that count away)
-_DIFFERENCES = (("episodes", "closed"), ("closed", "rereferral_eligible"))
-
-
-def _with_partner(counts: pd.Series, mask: pd.Series) -> pd.Series:
-    """Hide the smallest visible non-zero count as well when a column has exactly one hidden count (total shown)."""
-    mask = mask.copy()
-    if mask.sum() == 1:
-        visible = counts.where(~mask & (counts > 0))
-        if visible.notna().any():
-            mask.loc[visible.idxmin()] = True
-    return mask
-
-
-def _masks(counts: pd.DataFrame) -> pd.DataFrame:
-    """Which counts to hide: 1-5, differences of 1-5 between a shown whole and its shown part, and partners."""
-    masks = pd.DataFrame({c: suppression_mask(counts[c]) for c in _COUNTS})
-    for whole, part in _DIFFERENCES:
-        gap = primary_suppression(counts[whole] - counts[part]) & ~masks[whole] & ~masks[part]
-        masks[whole] = _with_partner(counts[whole], masks[whole] | gap)
-    return masks
+def _group_row(name: str, flags: pd.DataFrame) -> dict[str, object]:
+    """Every count, share, interval and the median for one group's episodes (exact)."""
+    category = flags["category"]
+    row: dict[str, object] = {"group": name, "episodes": len(flags), OPEN: int((category == OPEN).sum()),
+                              "closed": int(flags["closed"].sum())}
+    for key, column in CATEGORY_COLUMNS.items():
+        row[column] = int((category == key).sum())
+    row["rereferral_eligible"] = int(flags["rereferral_eligible"].sum())
+    row["rereferral"] = int(flags["rereferral"].sum())
+    row["median_days"], row["median_lower"], row["median_upper"] = median_interval(flags["duration"].dropna())
+    for share, denominator in _SHARES.items():
+        events, trials = row[share], row[denominator]
+        low, high = wilson_interval([events], [trials])
+        row[f"{share}_pct"] = round(events / trials * 100, 1) if trials else np.nan
+        row[f"{share}_lower"] = round(float(low[0]) * 100, 1) if trials else np.nan
+        row[f"{share}_upper"] = round(float(high[0]) * 100, 1) if trials else np.nan
+    flagged = [COLUMN_TITLES[c] for c in COUNT_COLUMNS if small(row[c])]
+    row["note"] = f"{SMALL_FLAG} ({', '.join(flagged)})" if flagged else ""
+    return row
 
 
 def outcome_table(
@@ -202,75 +230,47 @@ def outcome_table(
     by: str = "service",
     lsoa_to_locality: pd.Series | None = None,
     as_of: pd.Timestamp | None = None,
+    start: dt.date | pd.Timestamp | None = None,
+    end: dt.date | pd.Timestamp | None = None,
 ) -> OutcomeTable:
-    """Episodes, closures, median duration and outcome shares per group, with a council total row."""
+    """Exact episodes, every outcome, median duration and outcome shares per group, with a council total row.
+
+    With `start`/`end`, only episodes referred in that period are counted, while re-referrals are looked for across
+    every episode of `cases` (a child may come back after the period ends)."""
     as_of = pd.Timestamp(as_of) if as_of is not None else data_date(cases)
     groups = group_labels(cases, by, lsoa_to_locality)
     flags = episode_flags(cases, as_of)
-    counts = _raw_counts(cases, groups, flags)
-    masks = _masks(counts)
-    shown = pd.DataFrame({"group": counts.index.astype(str)})
-    for column in _COUNTS:
-        shown[column] = shown_counts(counts[column], masks[column]).to_numpy()
-    medians = (
-        flags.assign(group=groups.to_numpy())
-        .groupby("group")["duration"]
-        .apply(lambda d: median_interval(d.dropna()))
-        .reindex(counts.index)
-    )
-    median_hidden = masks["closed"].to_numpy() | (counts["closed"] == 0).to_numpy()
-    for i, name in enumerate(("median_days", "median_lower", "median_upper")):
-        shown[name] = np.where(median_hidden, np.nan, [m[i] for m in medians])
-    for share, denominator in _SHARES.items():
-        low, high = wilson_interval(counts[share], counts[denominator])
-        hidden = (masks[share] | masks[denominator]).to_numpy() | (counts[denominator] == 0).to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pct = counts[share].to_numpy() / counts[denominator].to_numpy() * 100
-        shown[f"{share}_pct"] = np.where(hidden, np.nan, np.round(pct, 1))
-        shown[f"{share}_lower"] = np.where(hidden, np.nan, np.round(low * 100, 1))
-        shown[f"{share}_upper"] = np.where(hidden, np.nan, np.round(high * 100, 1))
-    shown = pd.concat([shown, _total_row(counts, flags)], ignore_index=True)
-    return OutcomeTable(shown, by, as_of, rereferral_key(cases))
-
-
-def _total_row(counts: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
-    """The council-level row (not suppressed: council level)."""
-    total = counts.sum()
-    row: dict[str, object] = {"group": ALL, **{c: str(int(total[c])) for c in _COUNTS}}
-    row["median_days"], row["median_lower"], row["median_upper"] = median_interval(flags["duration"].dropna())
-    for share, denominator in _SHARES.items():
-        low, high = wilson_interval([total[share]], [total[denominator]])
-        ok = total[denominator] > 0
-        row[f"{share}_pct"] = round(total[share] / total[denominator] * 100, 1) if ok else np.nan
-        row[f"{share}_lower"] = round(float(low[0]) * 100, 1) if ok else np.nan
-        row[f"{share}_upper"] = round(float(high[0]) * 100, 1) if ok else np.nan
-    return pd.DataFrame([row])
+    chosen = in_period(cases, start, end)
+    flags, groups = flags[chosen], groups[chosen]
+    rows = [_group_row(name, part) for name, part in flags.groupby(groups.to_numpy(), sort=True)]
+    rows.append(_group_row(ALL, flags))
+    return OutcomeTable(pd.DataFrame(rows), by, as_of, rereferral_key(cases))
 
 
 COLUMN_TITLES = {
     "group": "Group",
     "episodes": "Episodes",
+    OPEN: "Still open",
     "closed": "Closed",
     "median_days": "Median days open",
     "median_lower": "Median 95% CI lower",
     "median_upper": "Median 95% CI upper",
-    "needs_met": "Needs met",
+    **{column: OUTCOMES[key] for key, column in CATEGORY_COLUMNS.items()},
     "needs_met_pct": "Needs met %",
     "needs_met_lower": "Needs met % lower",
     "needs_met_upper": "Needs met % upper",
-    "step_up": "Stepped up",
     "step_up_pct": "Step-up %",
     "step_up_lower": "Step-up % lower",
     "step_up_upper": "Step-up % upper",
-    "disengaged": "Disengaged",
     "disengaged_pct": "Disengaged %",
     "disengaged_lower": "Disengaged % lower",
     "disengaged_upper": "Disengaged % upper",
-    "rereferral_eligible": "Closed 12+ months ago",
-    "rereferral": "Re-referred",
+    "rereferral_eligible": "Closed 12+ months before the data ends",
+    "rereferral": "Re-referred within 12 months",
     "rereferral_pct": "Re-referral %",
     "rereferral_lower": "Re-referral % lower",
     "rereferral_upper": "Re-referral % upper",
+    "note": "Note",
 }
 
 
@@ -325,7 +325,7 @@ def strata_statement(strata: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A funnel plot's points (safe to show), its limit curves, readings, and the parameters used."""
+    """A funnel plot of every group on the true counts: its points, limit curves, readings and the parameters used."""
 
     measure: str
     by: str
@@ -333,9 +333,9 @@ class Comparison:
     method: str
     overdispersion: str
     target: float  # p0 (unadjusted) or 1 (O/E)
-    points: (
-        pd.DataFrame
-    )  # group, volume, events ('c'), expected, value, value_lower, value_upper, position, reading, shown
+    # group, volume, episodes, events, expected, value, value_lower, value_upper, position, reading, note,
+    # small (a count from 1 to 5: flagged), shown (has a value to draw: False only where nothing is expected)
+    points: pd.DataFrame
     curve: pd.DataFrame  # volume, lower_95, upper_95, lower_998, upper_998
     dispersion: funnel.Dispersion
     strata: str  # statement of the strata ('' unadjusted)
@@ -347,18 +347,7 @@ class Comparison:
         return list(self.points["reading"])
 
 
-DISPERSION_NOTE = (
-    "phi and tau\u00b2 are estimated from the {units} groups shown; groups with a count under 6 take no part."
-)
-
-
-def _shown_dispersion(z: np.ndarray, s: np.ndarray, hidden: np.ndarray) -> funnel.Dispersion:
-    """Overdispersion from the shown groups only.
-
-    phi is a mean over groups' z-scores: with hidden groups in it, it would be one more published equation in
-    their counts, which with the council total could narrow down or give away a hidden count."""
-    shown = ~np.asarray(hidden, dtype=bool)
-    return funnel.dispersion(np.asarray(z, dtype=float)[shown], np.asarray(s, dtype=float)[shown])
+DISPERSION_NOTE = "phi and tau\u00b2 are estimated from all {units} groups with events expected."
 
 
 def compare(
@@ -371,14 +360,21 @@ def compare(
     overdispersion: str = "none",
     lsoa_to_locality: pd.Series | None = None,
     as_of: pd.Timestamp | None = None,
+    start: dt.date | pd.Timestamp | None = None,
+    end: dt.date | pd.Timestamp | None = None,
 ) -> Comparison:
-    """Funnel plot of a measure per group: raw proportion against volume, or case-mix adjusted O/E against expected."""
+    """Funnel plot of a measure per group: raw proportion against volume, or case-mix adjusted O/E against expected.
+
+    Every group is drawn and placed against the limits on its true counts; a group with a count from 1 to 5 is
+    flagged, not left out, and takes part in the overdispersion estimate like any other. With `start`/`end`, only
+    episodes referred in that period are compared (re-referrals are looked for across all of `cases`)."""
     _check("measure", measure, MEASURES)
     _check("method", method, funnel.METHODS)
     _check("overdispersion", overdispersion, funnel.OVERDISPERSION)
     flags = episode_flags(cases, as_of)
     groups = group_labels(cases, by, lsoa_to_locality)
     eligible = flags["rereferral_eligible" if measure == "rereferral" else "closed"].to_numpy()
+    eligible = eligible & in_period(cases, start, end)
     events = flags[measure].to_numpy()[eligible].astype(float)
     unit = groups.to_numpy()[eligible]
     if eligible.sum() == 0 or events.sum() == 0:
@@ -399,14 +395,10 @@ def compare(
         z, s = funnel.proportion_z(table["observed"], table["episodes"], p0)
         low, high = wilson_interval(table["observed"], table["episodes"])
         target = p0
-    # hidden before anything is estimated: what is published must not depend on a hidden group's own count
-    hidden = (
-        suppression_mask(table["observed"].astype(int)) | suppression_mask(table["episodes"].astype(int))
-    ).to_numpy()
     if overdispersion == "none":
-        disp = funnel.Dispersion(1.0, 0.0, int((~hidden).sum()), False)
+        disp = funnel.Dispersion(1.0, 0.0, int(np.isfinite(z).sum()), False)
     else:
-        disp = _shown_dispersion(z, s, hidden)
+        disp = funnel.dispersion(z, s)
     phi = disp.phi if overdispersion == "multiplicative" and disp.overdispersed else 1.0
     tau2 = disp.tau2 if overdispersion == "additive" else 0.0
 
@@ -415,36 +407,41 @@ def compare(
             return {c: funnel.ratio_limits(volume, c, phi, tau2) for c in funnel.LIMITS}
         return {c: funnel.proportion_limits(p0, volume, c, method, phi, tau2) for c in funnel.LIMITS}
 
+    drawn = np.isfinite(value)
     at_points = limits(np.maximum(x, 1e-9))
+    flagged = small(table["observed"].to_numpy()) | small(table["episodes"].to_numpy())
     label = MEASURES[measure][0]
     positions, readings = [], []
     for i, name in enumerate(table["unit"]):
-        if hidden[i]:  # where a hidden point lies against the limits would narrow down its count: not said
-            positions.append(NOT_COMPARED)
-            readings.append(f"{name}: a count under 6, so its {label} is neither drawn nor compared.")
+        if not drawn[i]:
+            positions.append(NOTHING_EXPECTED)
+            readings.append(f"{name}: none are expected for its case mix, so its {label} is not compared.")
             continue
         where = funnel.position(value[i], {c: (at_points[c][0][i], at_points[c][1][i]) for c in funnel.LIMITS})
         positions.append(where)
-        readings.append(funnel.reading(str(name), label, where, adjusted))
+        sentence = funnel.reading(str(name), label, where, adjusted)
+        readings.append(f"{sentence[:-1]} ({SMALL_FLAG})." if flagged[i] else sentence)
     points = pd.DataFrame(
         {
             "group": table["unit"].astype(str),
-            "volume": np.where(hidden, np.nan, x.round(1) if adjusted else x),
-            "episodes": shown_counts(
-                table["episodes"].astype(int), suppression_mask(table["episodes"].astype(int))
-            ).to_numpy(),
-            "events": shown_counts(table["observed"].astype(int), pd.Series(hidden)).to_numpy(),
-            "expected": np.where(hidden, np.nan, table["expected"].round(1)) if adjusted else np.nan,
-            "value": np.where(hidden, np.nan, value),
-            "value_lower": np.where(hidden, np.nan, low),
-            "value_upper": np.where(hidden, np.nan, high),
+            "volume": x.round(1) if adjusted else x,
+            "episodes": table["episodes"].astype(int).to_numpy(),
+            "events": table["observed"].astype(int).to_numpy(),
+            "expected": table["expected"].round(1).to_numpy() if adjusted else np.nan,
+            "value": value,
+            "value_lower": low,
+            "value_upper": high,
             "position": positions,
             "reading": readings,
-            "shown": ~hidden,
+            "note": np.where(flagged, SMALL_FLAG, ""),
+            "small": flagged,
+            "shown": drawn,
         }
     )
-    top = max(float(np.nanmax(np.append(x[~hidden], 0.0))) * 1.1, 10.0)  # the funnel's extent: shown groups only
+    top = max(float(np.nanmax(np.append(x, 0.0))) * 1.1, 10.0)
     grid = np.unique(np.concatenate([np.linspace(1 if adjusted else 5, top, 200), np.geomspace(1, top, 100)]))
+    if not adjusted:
+        grid = np.unique(np.round(grid))  # exact binomial limits are defined at whole numbers of episodes
     curve_limits = limits(grid)
     curve = pd.DataFrame(
         {
@@ -462,6 +459,8 @@ def compare(
     notes = [f"Points are the {plotted}; limits are 95% and 99.8% ({kind}{widened}) around {centre}."]
     if overdispersion != "none":
         notes.append(f"{disp.describe()} {DISPERSION_NOTE.format(units=disp.units)}")
+    if flagged.any():
+        notes.append(f"Groups with a count from 1 to 5 are drawn and marked \u201c{SMALL_FLAG}\u201d.")
     if measure == "rereferral":
         notes.append(REREFERRAL_RULE)
     return Comparison(
@@ -480,5 +479,5 @@ def compare(
 
 
 def performance_csv(table: OutcomeTable) -> pd.DataFrame:
-    """The outcome table with readable headers, as the CLI and the download write it."""
+    """The outcome table with readable headers, as the CLI writes it."""
     return table.shown.rename(columns={"group": GROUPINGS.get(table.by, table.by)})

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from ehmap.audience import SMALL_FLAG
 from ehmap.business_case import (
     NATIONAL_REFERENCE,
     Assumption,
@@ -217,7 +218,7 @@ def test_cut_by_hand():
     assert "Without a deflator series" in " ".join(cut.notes)
 
 
-def test_cut_errors_and_small_service_count_hidden():
+def test_cut_errors_and_a_small_service_count_exact_and_flagged():
     cases = constructed_cases()
     with pytest.raises(ValueError, match="'Team C' is not a service in the data; choose one of Team A, Team B"):
         cut_impact(cases, "Team C", 1000)
@@ -225,7 +226,20 @@ def test_cut_errors_and_small_service_count_hidden():
         cut_impact(cases, "Team A", -5)
     cases.loc[:2, "service"] = "Tiny Team"
     cut = cut_impact(cases, "Tiny Team", 1000, assumptions=ASSUMED)
-    assert cut.service_episodes == "c"
+    assert cut.service_episodes == "3"
+    assert "Tiny Team has fewer than 6 episodes in the period: interpret with care." in cut.notes
+
+
+def test_a_line_on_a_small_council_count_is_flagged_not_hidden():
+    cases = constructed_cases()
+    cases.loc[30:35, "needs_mask"] = NEED_BITS["health"]  # education needs met: 10 -> 4
+    case = costs_avoided(cases, assumptions=ASSUMED)
+    lines = case.lines.set_index("line")
+    assert lines.loc["exclusion", "base_count"] == 4 and lines.loc["exclusion", "note"] == SMALL_FLAG
+    # exclusions: 4 children x 0 / 1 / 5 % x £9,219, by hand
+    assert_allclose(lines.loc["exclusion", ["cost_low", "cost_central", "cost_high"]].astype(float),
+                    [0, 368.76, 1843.8])
+    assert (lines.drop("exclusion")["note"] == "").all()
 
 
 def test_national_reference_keeps_its_caveats():

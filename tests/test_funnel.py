@@ -135,6 +135,10 @@ def test_positions_and_readings_are_plain_english():
     assert funnel.reading("Parenting Programme", "step-up rate", "within", adjusted=True) == (
         "Parenting Programme's step-up rate is within the expected range for its case mix."
     )
+    # released views say only within / above / below (the 95% limits), never which limit
+    assert [funnel.broad_label(p) for p in ("within", "above 95%", "above 99.8%", "below 95%", "below 99.8%")] == [
+        "within the expected range", "above the expected range", "above the expected range",
+        "below the expected range", "below the expected range"]
 
 
 def test_bad_arguments_name_the_argument_and_the_choices():

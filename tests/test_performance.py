@@ -1,4 +1,5 @@
-"""Outcome measures, re-referral and fair comparison on constructed files whose answers are known."""
+"""Outcome measures, re-referral, fair comparison and trends: the team's exact figures, on files whose answers are
+known."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from numpy.testing import assert_allclose
 from scipy.stats import binom
 
 from ehmap import funnel, performance, trends
+from ehmap.audience import SMALL_FLAG
 from ehmap.exports import read_export
 from ehmap.ingest import ingest
+from ehmap.taxonomy import OUTCOMES
 from tests.conftest import CROYDON
 
 KEY = b"0123456789abcdef"
@@ -63,22 +66,56 @@ def test_council_row_gives_the_known_rates_with_wilson_intervals(cases):
     total = table.shown.set_index("group").loc[performance.ALL]
     assert (
         total["episodes"],
+        total["open"],
         total["closed"],
         total["step_up"],
         total["rereferral_eligible"],
         total["rereferral"],
-    ) == ("9", "8", "2", "7", "1")
+    ) == (9, 1, 8, 2, 7, 1)
     assert_allclose([total["step_up_pct"], total["rereferral_pct"], total["needs_met_pct"]], [25.0, 14.3, 62.5])
     low, high = performance.wilson_interval([1], [7])
     assert_allclose(
         [total["rereferral_lower"], total["rereferral_upper"]], [round(low[0] * 100, 1), round(high[0] * 100, 1)]
     )
-    # Team A alone is below council level: its counts of 1-5 are 'c' and the shares built on them are blank
+    # Team A is the only team: its counts of 1-5 are exact and flagged, and its shares use them
     team = table.shown.set_index("group").loc["Team A"]
-    assert team["step_up"] == "c" and np.isnan(team["step_up_pct"]) and np.isnan(team["rereferral_lower"])
-    # 1 open episode (9 - 8) and 1 recent closure (8 - 7) would be given away: the wholes are hidden
-    assert (team["episodes"], team["closed"], team["rereferral_eligible"]) == ("c", "c", "7")
+    assert (team["episodes"], team["open"], team["closed"], team["step_up"]) == (9, 1, 8, 2)
+    assert team["step_up_pct"] == 25.0 and team["rereferral_lower"] == total["rereferral_lower"]
+    assert team["note"].startswith(SMALL_FLAG)
+    assert "Stepped up to children's social care" in team["note"] and "Still open" in team["note"]
     assert "same pseudonymised case ID" in performance.REREFERRAL_RULE
+    assert any(SMALL_FLAG in note for note in table.notes)
+
+
+def test_every_outcome_category_is_counted_once_and_declined_is_not_lost(cases):
+    """Every episode is open or in exactly one closure category (declined consent included), per group."""
+    declined = cases.copy()
+    declined.loc[declined.index[5], "outcome"] = "declined_consent"  # C4's disengaged episode: declined instead
+    row = performance.outcome_table(declined).shown.set_index("group").loc[performance.ALL]
+    assert row["declined_consent"] == 1 and row["disengaged"] == 0
+    categories = [performance.CATEGORY_COLUMNS[key] for key in OUTCOMES]
+    assert len(categories) == 9 and row[categories].sum() == row["closed"] == 8
+    assert row["open"] + row["closed"] == row["episodes"]
+    assert performance.COLUMN_TITLES["declined_consent"] == "Declined or withdrew consent"
+
+
+def test_demo_outcome_table_accounts_for_every_episode(directory, council_names):
+    """Each service's categories, counted independently with pandas, equal the table; rows add up to the council."""
+    from ehmap.demo import load_demo
+
+    demo = load_demo(directory, council_names, KEY).cases
+    table = performance.outcome_table(demo).shown.set_index("group")
+    closed = demo["end_date"].notna()
+    category = demo["outcome"].astype(object).where(demo["outcome"].notna(), "other").where(closed, "open")
+    expected = pd.crosstab(demo["service"].astype(str), category)
+    for key in [*OUTCOMES, "open"]:
+        column = performance.CATEGORY_COLUMNS.get(key, key)
+        got = table[column].drop(performance.ALL)
+        assert got.to_dict() == expected.get(key, pd.Series(0, index=expected.index)).to_dict(), key
+        assert table.loc[performance.ALL, column] == int((category == key).sum())
+    assert table.loc[performance.ALL, "episodes"] == len(demo)
+    small_rows = table[(table[[performance.CATEGORY_COLUMNS[k] for k in OUTCOMES]].isin(range(1, 6))).any(axis=1)]
+    assert len(small_rows) and small_rows["note"].str.startswith(SMALL_FLAG).all()
 
 
 def test_when_case_ids_number_episodes_the_family_id_decides_re_referral(directory, council_names):
@@ -117,9 +154,16 @@ def test_demo_comparison_flags_the_built_in_service_effects(directory, council_n
     assert points.loc["Domestic Abuse Service", "position"] == "within"  # ...explained by its case mix
     assert points.loc["Family Support Central", "position"].startswith("above")
     assert_allclose(points.loc["Family Support Central", "value"], 1.4, atol=0.15)
-    assert points.loc["Parenting Programme", "position"] == performance.NOT_COMPARED  # hidden: where it lies is not said
-    assert "Parenting Programme: a count under 6, so its step-up rate" in " ".join(adjusted.readings)
-    assert points.loc["Parenting Programme", "events"] == "c" and np.isnan(points.loc["Parenting Programme", "value"])
+    # Parenting Programme's few step-ups: drawn and placed on the true count, flagged for care
+    step_ups = int(((demo["service"] == "Parenting Programme") & demo["end_date"].notna()
+                    & (demo["outcome"] == "step_up_csc")).sum())
+    assert 1 <= step_ups <= 5
+    parenting = points.loc["Parenting Programme"]
+    assert parenting["events"] == step_ups and parenting["small"] and parenting["shown"]
+    assert parenting["note"] == SMALL_FLAG and parenting["reading"].endswith(f"({SMALL_FLAG}).")
+    assert_allclose(parenting["value"], step_ups / parenting["expected"], rtol=0.02)  # expected is rounded to 0.1
+    assert parenting["position"] in {"within", "above 95%", "above 99.8%", "below 95%", "below 99.8%"}
+    assert points["shown"].all() and len(points) == demo["service"].nunique()
     assert "IDACI quintile" in adjusted.strata and "Not used" not in adjusted.strata
     assert any(
         r.startswith(
@@ -128,8 +172,6 @@ def test_demo_comparison_flags_the_built_in_service_effects(directory, council_n
         )
         for r in adjusted.readings
     )
-    shown = [v for v in points["events"].tolist() + points["episodes"].tolist() if v.isdigit()]
-    assert not [v for v in shown if 1 <= int(v) <= 5]
     youth = performance.compare(demo, "disengaged", idaci_decile=idaci, overdispersion="additive").points.set_index(
         "group"
     )
@@ -137,7 +179,7 @@ def test_demo_comparison_flags_the_built_in_service_effects(directory, council_n
 
 
 def all_groups_dispersion(cases: pd.DataFrame, adjusted: bool) -> funnel.Dispersion:
-    """Independent: phi and tau² of step-up per service over every service, hidden ones included."""
+    """Independent: phi and tau² of step-up per service over every service, small ones included."""
     flags = performance.episode_flags(cases)
     closed = flags["closed"].to_numpy()
     events = pd.Series(flags["step_up"].to_numpy()[closed], dtype=float)
@@ -149,13 +191,13 @@ def all_groups_dispersion(cases: pd.DataFrame, adjusted: bool) -> funnel.Dispers
     return funnel.dispersion(*funnel.proportion_z(table["observed"], table["episodes"], events.mean()))
 
 
-def test_overdispersion_comes_from_the_shown_groups_only(directory, council_names):
+def test_overdispersion_comes_from_every_group_small_ones_included(directory, council_names):
     from ehmap.demo import load_demo
 
     demo = load_demo(directory, council_names, KEY).cases
-    # Move one step-up from Parenting Programme (3, hidden) to Family Hub New Addington (8, hidden as its
-    # partner) by swapping two closed episodes' outcomes within one case-mix stratum: the council total,
-    # every stratum total and every shown count stay as they are; only how the hidden services split changes.
+    # Move one step-up from Parenting Programme (3) to Family Hub New Addington (8) by swapping two closed
+    # episodes' outcomes within one case-mix stratum: every stratum total stays; only how the two small services
+    # split changes, and the overdispersion estimate (over every service) sees it.
     flags = performance.episode_flags(demo)
     stratum = performance.case_mix_strata(demo).astype(str).agg(" | ".join, axis=1)
     here = flags["closed"] & (stratum == "3+ needs | safeguarding need | age 11-15")
@@ -163,21 +205,18 @@ def test_overdispersion_comes_from_the_shown_groups_only(directory, council_name
     taker = demo.index[here & ~flags["step_up"] & (demo["service"] == "Family Hub New Addington")][0]
     moved = demo.copy()
     moved.loc[[giver, taker], "outcome"] = demo.loc[[taker, giver], "outcome"].to_numpy()
+    services = demo["service"].nunique()
     for adjusted in (False, True):
         for overdispersion in ("additive", "multiplicative"):
             before = performance.compare(demo, "step_up", adjusted=adjusted, overdispersion=overdispersion)
             after = performance.compare(moved, "step_up", adjusted=adjusted, overdispersion=overdispersion)
-            hidden = before.points.loc[~before.points["shown"], "group"].tolist()
-            assert hidden == ["Family Hub New Addington", "Parenting Programme"]
-            assert after.points["shown"].tolist() == before.points["shown"].tolist()
-            assert after.notes == before.notes
-            assert f"estimated from the {len(before.points) - 2} groups shown" in " ".join(before.notes)
-            pd.testing.assert_frame_equal(
-                after.points[after.points["shown"]], before.points[before.points["shown"]], check_exact=True
-            )
-            pd.testing.assert_frame_equal(after.curve, before.curve, check_exact=True)
-        # the move is seen by a dispersion over all services: the test above would catch hidden groups in phi
-        assert all_groups_dispersion(moved, adjusted).phi != all_groups_dispersion(demo, adjusted).phi
+            for result, data in ((before, demo), (after, moved)):
+                reference = all_groups_dispersion(data, adjusted)
+                assert_allclose([result.dispersion.phi, result.dispersion.tau2], [reference.phi, reference.tau2])
+                assert result.dispersion.units == services
+                assert f"estimated from all {services} groups" in " ".join(result.notes)
+            assert after.dispersion.phi != before.dispersion.phi
+            assert after.points["shown"].all() and before.points["small"].sum() >= 1
 
 
 def test_compare_and_group_labels_reject_bad_arguments_with_the_choices(cases):
@@ -191,24 +230,37 @@ def test_compare_and_group_labels_reject_bad_arguments_with_the_choices(cases):
         performance.compare(cases.assign(outcome=cases["outcome"].cat.set_categories(["needs_met"])), "disengaged")
 
 
-def test_trends_count_referrals_open_caseload_and_hide_small_counts(cases):
+def test_trends_count_referrals_open_caseload_exactly_and_flag_small_counts(cases):
     table = trends.trend_table(cases, "quarter")
-    first = table.set_index("period").loc["2022Q1"]
-    # 5 referrals in Q1 2022 (hidden: 1-5); open at 31/03/2022: C1 closed 01/03, so C2, C3, C4 x2 = 4 (hidden)
-    assert np.isnan(first["referrals"]) and np.isnan(first["open_caseload"])
+    first = table.set_index("period").loc["2021-22 Q4"]  # January to March 2022: a financial year's fourth quarter
+    # 5 referrals in Jan-Mar 2022; open at 31/03/2022: C1 closed 01/03, so C2, C3, C4 x2 = 4
+    assert (first["referrals"], first["open_caseload"]) == (5, 4)
+    assert first["note"].startswith(SMALL_FLAG) and "referrals, open caseload" in first["note"]
+    # closed in Apr-Jun 2022: C2 (needs met), C4 (disengaged), C3 (stepped up): shares of 3 closures
+    second = table.set_index("period").loc["2022-23 Q1"]
+    assert (second["closures"], second["needs_met"], second["step_up"]) == (3, 1, 1)
+    assert second["needs_met_pct"] == 33.3 and second["step_up_pct"] == 33.3
     tripled = trends.trend_table(pd.concat([cases] * 3, ignore_index=True), "quarter").set_index("period")
-    assert tripled.loc["2022Q1", "referrals"] == 15 and tripled.loc["2022Q1", "open_caseload"] == 12
-    # closed in Q2 2022: C2 (needs met), C4 (disengaged), C3 (stepped up); tripled, 3 needs met is hidden
-    assert tripled.loc["2022Q2", "closures"] == 9 and np.isnan(tripled.loc["2022Q2", "needs_met_pct"])
-    sixfold = trends.trend_table(pd.concat([cases] * 6, ignore_index=True), "quarter").set_index("period")
-    assert sixfold.loc["2022Q2", "closures"] == 18 and sixfold.loc["2022Q2", "needs_met_pct"] == 33.3
-    shown = trends.shown_trend_table(table)
-    assert "c" in shown["referrals"].tolist()
+    assert tripled.loc["2021-22 Q4", "referrals"] == 15 and tripled.loc["2021-22 Q4", "open_caseload"] == 12
+    # tripled, C1's closure on 01/03/2022 (needs met) is still 3 closures: flagged
+    assert tripled.loc["2021-22 Q4", "note"] == f"{SMALL_FLAG} (closures, needs met)"
     with pytest.raises(ValueError, match=r"frequency must be one of month, quarter; got 'week'\."):
         trends.trend_table(cases, "week")
 
 
-def test_a_whole_that_would_give_away_a_small_difference_is_hidden_with_a_partner():
+def test_trends_within_a_period_count_closures_and_caseload_of_earlier_referrals(cases):
+    """From 1 April 2022: C2, C4 and C3 close in the first quarter though referred before it; C6 is referred in it."""
+    table = trends.trend_table(cases, "quarter", start=pd.Timestamp("2022-04-01"), end=pd.Timestamp("2022-06-30"))
+    assert table["period"].tolist() == ["2022-23 Q1"]
+    row = table.iloc[0]
+    # open at 30/06/2022: C4's second episode (closes 01/08) and C6 (closes 01/07)
+    assert (row["referrals"], row["closures"], row["open_caseload"]) == (1, 3, 2)
+    part = trends.trend_table(cases, "month", start=pd.Timestamp("2022-05-15"), end=pd.Timestamp("2022-06-30"))
+    may = part.set_index("period").loc["2022-05"]
+    assert may["part"] and trends.PART_PERIOD in may["note"] and may["closures"] == 0  # C4 closed 01/05: before
+
+
+def test_team_table_counts_every_episode_and_flags_a_small_open_count():
     rows = []
     for service, episodes, closed in (("A", 20, 17), ("B", 30, 20), ("C", 40, 30)):
         for i in range(episodes):
@@ -229,17 +281,20 @@ def test_a_whole_that_would_give_away_a_small_difference_is_hidden_with_a_partne
             )
     cases = pd.DataFrame(rows).astype({"outcome": "category", "service": "category", "age_at_referral": "Int64"})
     shown = performance.outcome_table(cases, as_of=pd.Timestamp("2022-01-01")).shown.set_index("group")
-    # A has 3 open episodes: its episode count is hidden, and B's with it (the council total is shown)
-    assert shown["episodes"].tolist() == ["c", "c", "40", "90"]
-    assert shown["closed"].tolist() == ["17", "20", "30", "67"]
+    assert shown["episodes"].tolist() == [20, 30, 40, 90]
+    assert shown["open"].tolist() == [3, 10, 10, 23]
+    assert shown["closed"].tolist() == [17, 20, 30, 67]
+    assert shown["note"].tolist() == [f"{SMALL_FLAG} (Still open)", "", "", ""]  # A's 3 open: flagged, not hidden
     assert shown.loc["A", "needs_met_pct"] == 100.0
 
 
-def test_split_trends_round_counts_to_five_so_caseload_arithmetic_reveals_nothing(cases):
+def test_split_trends_are_exact_and_the_services_add_up_to_the_council(cases):
     doubled = pd.concat([cases] * 2, ignore_index=True)
-    by_service = trends.trend_table(doubled, "quarter", by="service").set_index("period")
-    # 10 referrals and 8 open: both shown as 10; the 6 closures in Q2 would show as 5, so they are hidden
-    assert by_service.loc["2022Q1", "referrals"] == 10 and by_service.loc["2022Q1", "open_caseload"] == 10
-    assert np.isnan(by_service.loc["2022Q2", "closures"])
-    unsplit = trends.trend_table(doubled, "quarter").set_index("period")
-    assert unsplit.loc["2022Q1", "open_caseload"] == 8
+    by_service = trends.trend_table(doubled, "quarter", by="service")
+    unsplit = trends.trend_table(doubled, "quarter")
+    # 10 referrals and 8 open in Jan-Mar 2022, and 6 closures in Apr-Jun: exact, not rounded
+    row = by_service.set_index("period").loc["2021-22 Q4"]
+    assert (row["referrals"], row["open_caseload"]) == (10, 8)
+    assert by_service.set_index("period").loc["2022-23 Q1", "closures"] == 6
+    summed = by_service.groupby("period", sort=False)[["referrals", "open_caseload", "closures"]].sum()
+    assert summed.equals(unsplit.set_index("period")[["referrals", "open_caseload", "closures"]])

@@ -30,6 +30,7 @@ from ehmap.release.universe import (
     register_families,
     register_groups,
     register_need,
+    register_needs_met,
     register_outcomes,
     register_quarters,
     register_trends,
@@ -133,6 +134,7 @@ def build_linked(inputs: ReleaseInputs, rule: CountRule) -> tuple[LinkedCounts, 
     flags = release_flags(cases)
     for by in GROUPINGS:
         register_outcomes(linked, cases, calendar, by, flags)
+    register_needs_met(linked, cases, calendar, flags)
     council_quarters = [("episodes", ALL_NEEDS, COUNCIL, "", q.key) for q in calendar.quarters]
     register_trends(linked, cases, calendar, "none", "All episodes", np.ones(len(cases), dtype=bool),
                     council_quarters)

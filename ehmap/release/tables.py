@@ -11,6 +11,8 @@ import pandas as pd
 
 from ehmap.areas import AreaSet
 from ehmap.release.gate import GEOGRAPHY_TITLES, Release
+from ehmap.release.linked import Key
+from ehmap.release.periods import Period
 from ehmap.release.protect import HIDDEN
 from ehmap.release.universe import ALL_NEEDS, CLOSED_CATEGORIES, COUNCIL, OPEN, POVERTY
 from ehmap.taxonomy import NEED_BY_KEY, OUTCOMES
@@ -212,3 +214,35 @@ def hidden_text(value: float) -> str:
 
 __all__ = ["GEOGRAPHY_TITLES", "method_statement", "area_counts", "released_need_areas", "released_groups",
            "released_trends", "released_deciles", "released_families"]
+
+
+# ------------------------------------------------------- added for the performance, trends and business case views
+
+
+def fixed_period(release: Release, period: str) -> Period:
+    """One of the release's fixed periods (a financial year, or all years); a free period is refused."""
+    keys = [p.key for p in release.periods]
+    if period not in keys:
+        raise ValueError(f"Shared figures are for whole financial years or all years only; got '{period}'. "
+                         f"Choose from {', '.join(keys)}.")
+    return release.period(period)
+
+
+BUSINESS_COUNTS = {"closed": "Closed episodes", "step_ups": "Stepped up to children's social care",
+                   "da_needs_met": "Closed with needs met, domestic abuse need",
+                   "education_needs_met": "Closed with needs met, education need"}
+
+
+def business_count_keys(period: str) -> dict[str, Key]:
+    """The release's keys of the council counts the business case starts from."""
+    return {"closed": ("outcome", COUNCIL, "", "closed", period),
+            "step_ups": ("outcome", COUNCIL, "", "step_up_csc", period),
+            "da_needs_met": ("needs_met", "domestic_abuse", COUNCIL, period),
+            "education_needs_met": ("needs_met", "education", COUNCIL, period)}
+
+
+def released_business_counts(release: Release, period: str) -> pd.DataFrame:
+    """The released council counts behind the business case: count, title, text (rounded or 'c'), value."""
+    fixed_period(release, period)
+    return pd.DataFrame([{"count": name, "title": BUSINESS_COUNTS[name], "text": release.text(key),
+                          "value": release.value(key)} for name, key in business_count_keys(period).items()])

@@ -11,7 +11,9 @@ The release's tables, for fixed periods only (financial years, their quarters, a
 - **trends** per quarter at council level, by service and by need: referrals, closures and the open caseload
   (linked by open(q) = open(q-1) + referrals(q) - closures(q)), with the shares of closures whose needs were met
   or that stepped up;
-- **families** (with poverty needs, and all) and how many of them live in the most deprived fifth of areas.
+- **families** (with poverty needs, and all) and how many of them live in the most deprived fifth of areas;
+- **closures with needs met for a costed need** (domestic abuse, education) at council level, the counts the
+  business case starts from beside closed episodes and step-ups.
 
 Keys are tuples; the first item names the table. Where an area count is needed only as the sum of others (LSOA
 counts behind ward and decile tables), it is registered unpublished so the arithmetic stays exact.
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ehmap.areas import AreaSet
+from ehmap.business_case import COSTED_NEEDS
 from ehmap.performance import episode_flags
 from ehmap.release.linked import Key, LinkedCounts
 from ehmap.release.periods import Period, financial_years, quarters, whole_export
@@ -304,6 +307,25 @@ def register_families(linked: LinkedCounts, cases: pd.DataFrame, calendar: Calen
             keys[group] = (total, inner)
         linked.add_within(keys[POVERTY][0], keys["all"][0])
         linked.add_within(keys[POVERTY][1], keys["all"][1])
+
+
+def register_needs_met(linked: LinkedCounts, cases: pd.DataFrame, calendar: Calendar, flags: pd.DataFrame) -> None:
+    """Closed episodes with needs met and a costed need (the business case's counts), per referral year and all.
+
+    Each is within the council's closures with needs met and within the need's episodes; all years is the sum of
+    the years."""
+    met = flags["closed"].to_numpy() & (cases["outcome"].astype(object).to_numpy() == "needs_met")
+    year = calendar.year_index(cases["referral_date"])
+    for need in COSTED_NEEDS:
+        rows = met & selected(cases, need)
+        keys = []
+        for j, period in [*enumerate(calendar.years), (None, calendar.all_years)]:
+            in_period = year >= 0 if j is None else year == j
+            key = linked.add(("needs_met", need, COUNCIL, period.key), int((rows & in_period).sum()))
+            linked.add_within(key, ("outcome", COUNCIL, "", "needs_met", period.key))
+            linked.add_within(key, ("episodes", need, COUNCIL, "", period.key))
+            keys.append(key)
+        linked.add_sum(keys[-1], keys[:-1])
 
 
 def release_flags(cases: pd.DataFrame) -> pd.DataFrame:
