@@ -2,7 +2,8 @@
 
 Every indicator is put on LSOA 2011 (the map's geography) and joined on the LSOA code, never on a
 LAD code (IoD2019 carries 2019 LAD codes; Buckinghamshire E06000060 did not exist then). Tables
-returned here that hold case counts are already safe to show (ehmap.disclosure).
+returned here that hold case counts are the team's exact figures (small counts flagged, not hidden); shared
+views are read from the release gate (`ehmap.views.context`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ehmap.audience import small
 from ehmap.catalogue import IndicatorSource, indicator_source
-from ehmap.disclosure import SUPPRESSED, primary_suppression, shown_counts
 from ehmap.indicators import SourceMissing, child_population, deprivation, read_indicator
 from ehmap.maps import NO_DATA_COLOUR, Choropleth, LegendEntry
-from ehmap.needmap import CaseFilter, need_map_table, shown_rates
+from ehmap.needmap import CaseFilter, need_map_table, rates
 from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY
 from ehmap.vintages import carry_to_lsoa11
 
@@ -194,7 +195,7 @@ class Bivariate:
 def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_column: str) -> Bivariate:
     """Classify each LSOA by tertile of its (shown) case rate and of a deprivation column.
 
-    `need_areas` is `NeedMapTable.areas` (already suppressed); LSOAs whose rate is hidden are grey.
+    `need_areas` has `lsoa11cd`, `lsoa11nm`, `episodes` and `rate` (NaN where hidden in a released view: grey).
     """
     if deprivation_column not in context.columns:
         raise ValueError(
@@ -218,8 +219,10 @@ def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_colum
         for n in (3, 2, 1)
         for d in (1, 2, 3)
     ]
-    legend.append(LegendEntry(HIDDEN_COLOUR, "rate hidden (fewer than 6 episodes) or no value"))
-    shown = ["lsoa11cd", "lsoa11nm", "episodes", "rate", "rate_lower", "rate_upper", "deprivation"]
+    if areas["colour"].eq(HIDDEN_COLOUR).any():
+        legend.append(LegendEntry(HIDDEN_COLOUR, "rate hidden or no value"))
+    shown = [c for c in ("lsoa11cd", "lsoa11nm", "episodes", "rate", "rate_lower", "rate_upper", "deprivation")
+             if c in areas]
     high_low = areas[(areas["need_class"] == 3) & (areas["deprivation_class"] == 1)].sort_values(
         "rate", ascending=False
     )
@@ -262,20 +265,16 @@ def _families(cases: pd.DataFrame) -> pd.DataFrame:
     return latest
 
 
-def _safe(count: int) -> bool:
-    return count == 0 or count >= 6
-
-
 @dataclass(frozen=True)
 class PovertyView:
     """Poverty-related episodes by area and by national deprivation decile, and the most-deprived-fifth shares."""
 
     areas: pd.DataFrame  # NeedMapTable.areas for the chosen needs + deprivation decile
-    by_decile: pd.DataFrame  # decile, episodes (poverty), all EH episodes, children, rate, rate_lower, rate_upper
-    shares: pd.DataFrame  # group, families, in_most_deprived_fifth, share_percent (text, 'c' where hidden)
+    by_decile: pd.DataFrame  # decile, episodes (poverty), all EH episodes, small, children, rate, rate_lower/upper
+    shares: pd.DataFrame  # group, families, in_most_deprived_fifth, share_percent
     needs: tuple[str, ...]
     index_title: str
-    council_total: str
+    council_total: int
 
 
 def poverty_view(
@@ -286,7 +285,7 @@ def poverty_view(
     population: pd.DataFrame | None,
     needs: tuple[str, ...] = POVERTY_NEEDS,
 ) -> PovertyView:
-    """Episodes with a poverty need (financial stability or housing) against a national deprivation decile."""
+    """Episodes with a poverty need (financial stability or housing) against a national deprivation decile (exact)."""
     if decile_column not in context.columns or context.columns[decile_column].polarity != "decile_1_most_deprived":
         deciles = [c for c, m in context.columns.items() if m.polarity == "decile_1_most_deprived"]
         raise ValueError(f"'{decile_column}' is not a loaded decile column; loaded deciles are {deciles}.")
@@ -294,69 +293,36 @@ def poverty_view(
     table = need_map_table(chosen, lsoas, CaseFilter(), population)
     decile = context.areas.set_index("lsoa11cd")[decile_column]
     areas = table.areas.assign(decile=decile.reindex(table.areas["lsoa11cd"]).to_numpy())
-
     lsoa_decile = decile.reindex(lsoas["lsoa11cd"].astype(str))
 
     def per_decile(frame: pd.DataFrame) -> pd.Series:
         d = frame["lsoa11cd"].astype(str).map(lsoa_decile)
         return d.value_counts().reindex(range(1, 11), fill_value=0)
 
-    poverty_counts, all_counts = per_decile(chosen), per_decile(cases)
     present = sorted(int(d) for d in lsoa_decile.dropna().unique())
-    poverty_counts, all_counts = poverty_counts.loc[present], all_counts.loc[present]
-    mask = primary_suppression(poverty_counts) | primary_suppression(all_counts - poverty_counts)
-    if mask.sum() == 1:  # a lone hidden cell could be recovered from the council total
-        visible = poverty_counts.where(~mask & (poverty_counts > 0))
-        if visible.notna().any():
-            mask.loc[visible.idxmin()] = True
-    all_mask = primary_suppression(all_counts)
-    if all_mask.sum() == 1:
-        visible = all_counts.where(~all_mask & (all_counts > 0))
-        if visible.notna().any():
-            all_mask.loc[visible.idxmin()] = True
-    by_decile = pd.DataFrame(
-        {
-            "decile": present,
-            "episodes": shown_counts(poverty_counts, mask).to_numpy(),
-            "all_episodes": shown_counts(all_counts, all_mask).to_numpy(),
-        }
-    )
+    poverty_counts, all_counts = per_decile(chosen).loc[present], per_decile(cases).loc[present]
+    by_decile = pd.DataFrame({"decile": present, "episodes": poverty_counts.to_numpy(),
+                              "all_episodes": all_counts.to_numpy(), "small": small(poverty_counts).to_numpy()})
     if population is not None:
         children = population.set_index("lsoa11cd")["children"].reindex(lsoas["lsoa11cd"].astype(str))
         kids = children.groupby(lsoa_decile.to_numpy()).sum().reindex(present)
         kids.index = poverty_counts.index
         by_decile["children"] = kids.to_numpy()
-        for column, values in shown_rates(poverty_counts, kids, mask).items():
+        for column, values in rates(poverty_counts, kids).items():
             by_decile[column] = values.to_numpy()
-
-    fam_all, fam_pov = _families(cases), _families(chosen)
 
     def in_fifth(families: pd.DataFrame) -> int:
         d = families["lsoa11cd"].astype(str).map(lsoa_decile)
         return int((d <= MOST_DEPRIVED_FIFTH).sum())
 
-    n_all, k_all, n_pov, k_pov = len(fam_all), in_fifth(fam_all), len(fam_pov), in_fifth(fam_pov)
-    safe_all = _safe(k_all) and _safe(n_all - k_all)
-    safe_pov = (
-        _safe(k_pov) and _safe(n_pov - k_pov) and _safe(k_all - k_pov) and _safe((n_all - k_all) - (n_pov - k_pov))
-    )
-    shown_n = {"pov": _safe(n_pov) and _safe(n_all - n_pov), "all": _safe(n_all)}
     names = " or ".join(NEED_BY_KEY[n].headline.lower() for n in needs)
     rows = []
-    for group, n, k, safe, n_safe in (
-        (f"Families with {names}", n_pov, k_pov, safe_pov and shown_n["pov"], shown_n["pov"]),
-        ("All Early Help families", n_all, k_all, safe_all and shown_n["all"], shown_n["all"]),
-    ):
-        rows.append(
-            {
-                "group": group,
-                "families": str(n) if n_safe else SUPPRESSED,
-                "in_most_deprived_fifth": str(k) if safe else SUPPRESSED,
-                "share_percent": f"{100 * k / n:.1f}" if safe and n else "",
-            }
-        )
-    total = SUPPRESSED if 0 < len(chosen) < 6 else str(len(chosen))
-    return PovertyView(areas, by_decile, pd.DataFrame(rows), needs, context.columns[decile_column].title, total)
+    for group, families in ((f"Families with {names}", _families(chosen)),
+                            ("All Early Help families", _families(cases))):
+        n, k = len(families), in_fifth(families)
+        rows.append({"group": group, "families": n, "in_most_deprived_fifth": k,
+                     "share_percent": round(100 * k / n, 1) if n else np.nan})
+    return PovertyView(areas, by_decile, pd.DataFrame(rows), needs, context.columns[decile_column].title, len(chosen))
 
 
 def context_csv(table: ContextTable) -> pd.DataFrame:

@@ -15,10 +15,9 @@
   expected* when the interval's upper limit is under 1, and *flagged* when it is also beyond the
   poor-access distance from every service that serves the need.
 
-Tables returned here are safe to show: episode counts of 1-5 (and a secondary cell) are `c`, and
-every value from which a hidden count could be worked out (ratio, interval, gap) is blank. The model is
-fitted, and the below-expected flag computed, with every hidden count taken as `STAND_IN` (3): a model
-fitted to the true counts would let a reader solve its score equations back for them.
+Tables returned here are the team's exact figures, the model fitted to the true counts; counts from 1 to 5
+are flagged, not hidden. A shared view publishes only what cannot be solved back for a count: the flags, the
+public facts of each area, and counts read from the release gate (`ehmap.views.coverage`).
 """
 
 from __future__ import annotations
@@ -35,16 +34,9 @@ import pandas as pd
 import shapely
 from scipy.stats import chi2
 
+from ehmap.audience import small
 from ehmap.cache import atomic_write
 from ehmap.config import cache_dir
-from ehmap.disclosure import (
-    STAND_IN_NOTE,
-    SUPPRESSION_NOTE,
-    hide,
-    shown_counts,
-    stand_in_counts,
-    suppression_mask,
-)
 from ehmap.geocode import DIRECTORY_PACKAGE, PostcodeDirectory
 from ehmap.geography import WORKING_CRS, content_hash, lsoa_source_path
 from ehmap.ingest import IngestResult
@@ -301,9 +293,8 @@ class Coverage:
     bands: DistanceBands
     poor_access_m: float
     services: pd.DataFrame  # the services counted (serving the need, of the chosen types)
-    council_observed: str  # the council total ('c' when it would reveal a hidden area)
+    council_observed: int  # episodes of the need in the council
     notes: list[str] = field(default_factory=list)
-    suppression_note: str = SUPPRESSION_NOTE
     straight_line_note: str = STRAIGHT_LINE_NOTE
 
     @property
@@ -341,14 +332,11 @@ def coverage(
     observed = episodes_by_lsoa(chosen_filter.apply(cases), index)
     children = population.set_index("lsoa11cd")["children"].reindex(index).astype(float)
     idaci_values = idaci.set_index("lsoa11cd")["idaci"].reindex(index).astype(float) if idaci is not None else None
-    # Everything published below depends on a hidden count only through the stand-in: the fitted
-    # model's score equations would otherwise let a reader solve back for the hidden counts.
-    mask = suppression_mask(observed)
-    pooled = stand_in_counts(observed, mask).to_numpy()  # equals observed wherever the count is shown
-    model = fit_demand(pooled, children.to_numpy(), None if idaci_values is None else idaci_values.to_numpy())
+    model = fit_demand(observed.to_numpy(), children.to_numpy(),
+                       None if idaci_values is None else idaci_values.to_numpy())
     rate = model.rate(None if idaci_values is None else idaci_values.fillna(np.nanmean(idaci_values)).to_numpy())
     expected = children.fillna(0).to_numpy() * rate
-    ratio, lower, upper = ratio_interval(pooled, expected)
+    ratio, lower, upper = ratio_interval(observed.to_numpy(), expected)
     below = np.nan_to_num(upper, nan=np.inf) < 1
 
     access = access_table(centres, counted)
@@ -360,13 +348,12 @@ def coverage(
     areas["children"] = children.astype("Int64").to_numpy()
     areas["idaci"] = np.nan if idaci_values is None else idaci_values.to_numpy()
     areas["expected"] = np.round(expected, 1)
-    areas["observed"] = shown_counts(observed, mask).to_numpy()
-    areas["observed_value"] = hide(observed.astype(float), mask).to_numpy()
-    hidden = mask.to_numpy()
-    areas["ratio"] = np.where(hidden, np.nan, np.round(ratio, 2))
-    areas["ratio_lower"] = np.where(hidden, np.nan, np.round(lower, 2))
-    areas["ratio_upper"] = np.where(hidden, np.nan, np.round(upper, 2))
-    areas["gap"] = np.where(hidden, np.nan, np.round(expected - pooled, 1))
+    areas["observed"] = observed.to_numpy()
+    areas["small"] = small(observed).to_numpy()
+    areas["ratio"] = np.round(ratio, 2)
+    areas["ratio_lower"] = np.round(lower, 2)
+    areas["ratio_upper"] = np.round(upper, 2)
+    areas["gap"] = np.round(expected - observed.to_numpy(), 1)
     areas["below_expected"] = below
     areas["nearest_service"] = access["nearest_service"].to_numpy()
     areas["nearest_type"] = access["nearest_type"].map(SERVICE_TYPES).fillna("").to_numpy()
@@ -382,7 +369,7 @@ def coverage(
     areas["easting"] = centres["easting"].to_numpy()
     areas["northing"] = centres["northing"].to_numpy()
     areas["_expected"] = expected  # unrounded, for the what-if and the ranking; holds no count
-    notes = [model.describe(), STAND_IN_NOTE]
+    notes = [model.describe()]
     if (centres.get("centre_from", pd.Series(dtype=str)) == "polygon").any():
         notes.append(
             f"{int((centres['centre_from'] == 'polygon').sum())} LSOA(s) have no postcode in the directory; "
@@ -390,7 +377,7 @@ def coverage(
         )
     if len(counted) == 0:
         notes.append("No service in the file serves this need with the chosen types: every area has poor access.")
-    total = "c" if mask.sum() == 1 else str(int(observed.sum()))
+    total = int(observed.sum())
     log.info("Coverage for %d LSOAs: %d flagged", len(areas), int(areas["flag"].sum()))
     return Coverage(
         areas, model, need, tuple(service_types) if service_types else None, bands, poor_m, counted, total, notes
@@ -416,16 +403,11 @@ OUTREACH_COLUMNS = {
 
 
 def outreach_list(result: Coverage, flagged_only: bool = False) -> pd.DataFrame:
-    """Areas ranked for outreach: flagged first, then by gap; areas whose count is hidden follow, by expected.
-
-    Hidden-count areas are ranked by expected alone so their place in the list cannot reveal their count.
-    """
+    """Areas ranked for outreach: flagged first, then by gap (expected minus observed), largest first."""
     areas = result.areas.copy()
     if flagged_only:
         areas = areas[areas["flag"]]
-    areas["_shown"] = areas["observed"] != "c"
-    areas["_key"] = np.where(areas["_shown"], areas["gap"].astype(float), areas["_expected"])
-    ranked = areas.sort_values(["flag", "_shown", "_key", "lsoa11cd"], ascending=[False, False, False, True])
+    ranked = areas.sort_values(["flag", "gap", "lsoa11cd"], ascending=[False, False, True])
     ranked = ranked[list(OUTREACH_COLUMNS)].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked
@@ -440,7 +422,7 @@ def outreach_csv(result: Coverage, flagged_only: bool = False) -> pd.DataFrame:
 
 def area_csv(result: Coverage) -> pd.DataFrame:
     """The full per-area table (what `python -m ehmap coverage` writes), without internal columns."""
-    return result.areas.drop(columns=["_expected", "observed_value"])
+    return result.areas.drop(columns=["_expected"])
 
 
 # --------------------------------------------------------------------------------------- what-if

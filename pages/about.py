@@ -6,6 +6,9 @@ from ehmap.catalogue import boundary_set, indicator_sources
 from ehmap.disclosure import SUPPRESSION_NOTE
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_PACKAGE, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.indicators import SourceMissing, source_path
+from ui.frame import require_frame
+
+require_frame()
 
 st.title("About and sources")
 st.markdown(

@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from ehmap.coverage import (
-    GAP_COLOURS,
     MILE_M,
     TYPE_COLOURS,
     DistanceBands,
@@ -12,33 +11,30 @@ from ehmap.coverage import (
     add_services,
     add_site,
     catchments,
-    coverage,
     from_wgs84,
     gap_choropleth,
-    outreach_csv,
     what_if,
 )
 from ehmap.demo import DEMO_LA_CODE
 from ehmap.exports import ExportError
 from ehmap.maps import LegendEntry, area_map
-from ehmap.needmap import CaseFilter
 from ehmap.postcodes import format_postcode, normalise_postcodes
-from ehmap.safe_output import csv_bytes
 from ehmap.services import SERVICE_TYPES, link_cases
-from ehmap.taxonomy import NEEDS
+from ehmap.views.coverage import released_coverage, team_coverage
+from ehmap.views.need_map import need_options
+from ui.audience import dataset_release, page_context
 from ui.state import (
     council_areas,
-    council_page,
     coverage_centres,
     coverage_idaci,
     current_services,
     forget_services,
     keep_services_upload,
-    period_selector,
     population,
     postcode_directory,
     services_kept,
 )
+from ui.views import released_downloads, released_period, team_period
 from ui.widgets import legend, show_map
 
 
@@ -49,7 +45,8 @@ def miles_text(miles: float) -> str:
 
 CLICKED_SITE_KEY = "coverage_clicked_site"  # (lat, lon) of the last map click placing a what-if site
 
-la_code, council, result, label = council_page("Service coverage")
+context = page_context("Service coverage")
+la_code, council, result = context.la_code, context.council, context.result
 st.caption(
     "Where families in need are not being reached: expected demand from deprivation against the episodes "
     "recorded, beside the straight-line distance to the nearest service. No case locations are shown."
@@ -60,14 +57,15 @@ if children is None:
     st.warning(f"Expected demand needs the number of children in each area. {population_missing}")
     st.stop()
 
-with st.expander("Services file", expanded=la_code != DEMO_LA_CODE):
+with st.expander("Services file", expanded=la_code != DEMO_LA_CODE and context.user.sees_exact):
     st.markdown(
         "A CSV or Excel file with a **name**, a **type** (family hub, children's centre, school, domestic abuse "
         "service, parenting programme, youth service, health, VCS, other), a **postcode** or **easting/northing** "
         "or **latitude/longitude**, the **needs served** (blank: all needs), and optionally opening hours, "
         "capacity and the **team** name your case records use."
     )
-    upload = st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file")
+    upload = (st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file")
+              if context.user.sees_exact else None)
 if upload is not None:  # saved with the dataset in use (the demo's: kept for this session), for the board report too
     if problem := keep_services_upload(upload.getvalue(), upload.name, la_code):
         st.warning(problem)
@@ -96,16 +94,16 @@ if services_result.rejected:
 if services.empty:
     st.warning("No row of the services file could be used; see the rejected rows.")
     st.stop()
-links = link_cases(result.cases, services)
-with st.expander(f"Episodes linked to a service in the file by name or team: {links.linked_share:.0%}"):
-    st.dataframe(links.shown_values(), hide_index=True, width="stretch")
+if context.team:
+    links = link_cases(result.cases, services)
+    with st.expander(f"Episodes linked to a service in the file by name or team: {links.linked_share:.0%}"):
+        st.dataframe(links.shown_values(), hide_index=True, width="stretch")
 
 bands = DistanceBands()
-needs = {None: "All needs", **{need.key: need.headline for need in NEEDS}}
+needs = need_options()
 present_types = [kind for kind in SERVICE_TYPES if kind in set(services["type"])]
 controls = st.columns([2, 2, 3, 1.5])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="coverage_need")
-start, end = period_selector(result.cases, "coverage_period", controls[1])
 types = controls[2].multiselect(
     "Service types counted",
     options=present_types,
@@ -121,18 +119,18 @@ poor_miles = controls[3].selectbox(
 )
 idaci, idaci_missing = coverage_idaci(la_code)
 centres = coverage_centres(la_code)
-table = coverage(
-    result.cases,
-    centres,
-    services,
-    children,
-    idaci,
-    need,
-    None if set(types) == set(present_types) else types,
-    bands,
-    poor_miles,
-    CaseFilter(start=start.date(), end=end.date()),
-)
+counted_types = None if set(types) == set(present_types) else types
+flagged_only = st.toggle("Outreach list: flagged areas only", value=False, key="coverage_flagged_only")
+if context.team:
+    start, end = team_period(result.cases, "coverage_period", controls[1])
+    view = team_coverage(result.cases, centres, services, children, idaci, need, counted_types, bands, poor_miles,
+                         start, end, flagged_only)
+else:
+    release = dataset_release(context)
+    period = released_period(release, "coverage_release_period", controls[1])
+    view = released_coverage(release, result.cases, centres, services, children, idaci, need, counted_types, bands,
+                             poor_miles, period.key, flagged_only)
+table = view.result
 
 with st.expander("What if: a new site", expanded=False):
     site_columns = st.columns([2, 1.5])
@@ -173,7 +171,7 @@ summary[0].metric(
     f"and no service within {miles_text(poor_miles)} (straight line)",
 )
 summary[1].metric("Children 0-17 in flagged areas", f"{int(flagged['children'].fillna(0).sum()):,}")
-summary[2].metric(f"Episodes in {council} ({needs[need]})", table.council_observed)
+summary[2].metric(f"Episodes in {council} ({needs[need]})", view.council_total)
 summary[3].metric("Services counted", len(table.services))
 if site is not None:
     notice.success(
@@ -184,16 +182,14 @@ if site is not None:
 
 choropleth = gap_choropleth(table, list(site.reached["lsoa11cd"]) if site is not None else None)
 geometry = council_areas(la_code).merge(table.areas.drop(columns=["easting", "northing"]), on=["lsoa11cd", "lsoa11nm"])
-geometry["expected_text"] = geometry["expected"].map(lambda v: f"{v:.1f}")
 geometry["distance_text"] = geometry["distance_miles"].map(lambda v: "" if v != v else f"{v:.2f} miles")
-tooltip = {
-    "lsoa11nm": "LSOA",
-    "children": "Children 0-17",
-    "expected_text": "Expected",
-    "observed": "Observed",
-    "nearest_service": "Nearest service",
-    "distance_text": "Distance (straight line)",
-}
+tooltip = {"lsoa11nm": "LSOA", "children": "Children 0-17"}
+if context.team:
+    geometry["expected_text"] = geometry["expected"].map(lambda v: f"{v:.1f}")
+    tooltip |= {"expected_text": "Expected", "observed": "Observed"}
+elif geometry["episodes"].astype(str).ne("").any():
+    tooltip |= {"episodes": "Episodes"}
+tooltip |= {"nearest_service": "Nearest service", "distance_text": "Distance (straight line)"}
 map_column, side_column = st.columns([3, 2])
 with map_column:
     toggles = st.columns(2)
@@ -217,12 +213,13 @@ with side_column:
     legend("Gap", choropleth.legend)
     counted_types = [kind for kind in SERVICE_TYPES if kind in set(table.services["type"])]
     legend("Services (circles)", [LegendEntry(TYPE_COLOURS[kind], SERVICE_TYPES[kind]) for kind in counted_types])
-    for note in table.notes:
+    for note in (*table.notes, *view.notes):
         st.caption(note)
     if idaci_missing:
         st.caption(f"Deprivation not used: {idaci_missing}")
     st.caption(table.straight_line_note)
-    st.caption(table.suppression_note)
+    if view.method:
+        st.caption(view.method)
     if site is not None and len(site.reached):
         st.markdown(f"**Flagged areas the new site reaches within {miles_text(site_band)}**")
         st.dataframe(
@@ -239,18 +236,9 @@ with side_column:
         )
 
 st.subheader("Outreach list")
-flagged_only = st.toggle("Flagged areas only", value=False, key="coverage_flagged_only")
-outreach = outreach_csv(table, flagged_only)
 st.caption(
-    f"Ranked: flagged areas ({GAP_COLOURS['flag'][1].lower()}) first, then by gap (expected minus observed); "
-    "areas whose count is hidden follow by expected demand, so their place cannot reveal the count. "
-    f"Distances are to the nearest counted service; {bands.walk_kmh:g} km/h walking; 1 mile = {MILE_M:,.0f} m."
+    ("Ranked: flagged areas first, then by gap (expected minus observed). " if context.team else "")
+    + f"Distances are to the nearest counted service; {bands.walk_kmh:g} km/h walking; 1 mile = {MILE_M:,.0f} m."
 )
-st.dataframe(outreach, hide_index=True, width="stretch")
-st.download_button(
-    "Download the outreach list (CSV)",
-    data=csv_bytes(outreach),
-    file_name=f"ehmap_outreach_{la_code}_{need or 'all'}.csv",
-    mime="text/csv",
-    key="coverage_download",
-)
+st.dataframe(view.outreach, hide_index=True, width="stretch")
+released_downloads(context, view.downloads, view.method, "the outreach list")

@@ -5,6 +5,9 @@ import streamlit as st
 from ehmap.catalogue import indicator_sources
 from ehmap.download import DownloadError, download_source, provenance, save_upload
 from ehmap.indicators import FROM_CACHE, SourceMissing, locate
+from ui.frame import require_frame
+
+require_frame()
 
 st.title("Data sources")
 st.markdown(

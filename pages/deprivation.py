@@ -4,8 +4,11 @@ import streamlit as st
 
 from ehmap.context import TREND_WARNING, indicator_choropleth, side_by_side
 from ehmap.maps import area_map
+from ui.frame import require_frame
 from ui.state import council_areas, council_context_table, council_names, selected_council
 from ui.widgets import legend, show_map
+
+require_frame()
 
 la_code = selected_council()
 council = council_names()[la_code]

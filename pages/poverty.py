@@ -1,23 +1,17 @@
-"""Destabilised by poverty: financial-stability and housing needs by area, against IDACI."""
+"""Destabilised by poverty: financial-stability and housing needs by area and by national deprivation decile."""
 
 import streamlit as st
 
-from ehmap.context import poverty_view
-from ehmap.maps import area_map, classify
-from ui.state import (
-    council_areas,
-    council_context_table,
-    council_page,
-    population,
-)
-from ui.widgets import legend, show_map
+from ehmap.views.context import RELEASED_DECILE, released_poverty, team_poverty
+from ui.audience import dataset_release, page_context
+from ui.state import council_context_table, hotspot_areas, population
+from ui.views import draw_area_map, released_downloads, released_period, team_period
 
-la_code, council, result, label = council_page("Destabilised by poverty")
-context, missing = council_context_table(la_code)
+context = page_context("Destabilised by poverty")
+indices, missing = council_context_table(context.la_code)
 children, population_missing = population()
-deciles = {
-    name: column.title for name, column in context.columns.items() if column.column_id in ("idaci_decile", "imd_decile")
-}
+deciles = {name: column.title for name, column in indices.columns.items()
+           if column.column_id in ("idaci_decile", "imd_decile")}
 deciles = dict(sorted(deciles.items(), key=lambda item: ("idaci" not in item[0], item[0])))  # IDACI first
 if not deciles:
     st.warning("No IDACI or IMD deciles are loaded. " + " ".join(missing) + " Add one on *Data sources*.", icon="📂")
@@ -28,70 +22,34 @@ groups = {
     ("financial_stability",): "Financial stability",
     ("housing",): "Secure housing",
 }
-controls = st.columns(2)
-needs = controls[0].selectbox("Needs", options=list(groups), format_func=groups.get, key="poverty_needs")
-decile_column = controls[1].selectbox(
-    "Deprivation deciles", options=list(deciles), format_func=deciles.get, key="poverty_decile"
-)
+controls = st.columns(3)
+if context.team:
+    needs = controls[0].selectbox("Needs", options=list(groups), format_func=groups.get, key="poverty_needs")
+    start, end = team_period(context.cases, "poverty_period", controls[1])
+    decile_column = controls[2].selectbox("Deprivation deciles", options=list(deciles), format_func=deciles.get,
+                                          key="poverty_decile")
+    view = team_poverty(context.cases, hotspot_areas("lsoa11", context.la_code), indices, decile_column, children,
+                        needs, start, end)
+else:
+    release = dataset_release(context)
+    controls[0].caption("Shared views: financial stability or secure housing, against the IoD2019 IMD deciles.")
+    period = released_period(release, "poverty_release_period", controls[1])
+    if RELEASED_DECILE not in indices.columns:
+        st.warning("Released deprivation views need the IoD2019 file. " + " ".join(missing))
+    view = released_poverty(release, period.key, children)
+
+st.markdown(f"**{view.finding}**")
+draw_area_map(view.map, "poverty_map")
 if population_missing:
     st.caption(f"Counts only: {population_missing}")
 
-view = poverty_view(result.cases, council_areas(la_code), context, decile_column, children, needs)
-areas = view.areas
-measure_rate = children is not None
-values = areas["rate"] if measure_rate else areas["episodes_value"]
-choropleth = classify(values, areas["episodes"], decimals=1 if measure_rate else 0)
-geometry = council_areas(la_code).merge(areas[["lsoa11cd", "episodes", "decile"]], on="lsoa11cd")
-geometry["value"] = (
-    areas["episodes"].where(areas["episodes"] == "c", values.round(1).astype("string")).fillna("").to_numpy()
-)
-title = "Episodes per 1,000 children aged 0-17" if measure_rate else "Episodes"
-
-map_column, side_column = st.columns([3, 2])
-with map_column:
-    fmap = area_map(
-        geometry,
-        choropleth.colours,
-        {"lsoa11nm": "LSOA", "lsoa11cd": "Code", "value": title, "decile": view.index_title},
-    )
-    show_map(fmap, "poverty_map", height=560)
-with side_column:
-    st.metric(f"Episodes with {groups[needs].lower()} in {council}", view.council_total)
-    legend(title, choropleth.legend)
-    st.caption(
-        "Shown as 'c' where fewer than 6 (or where a hidden number could be worked out); "
-        "rates hidden with their counts."
-    )
-
 st.subheader("Living in the most deprived fifth of England")
 st.caption(f"Families (each at its latest episode's LSOA) in LSOAs of national decile 1 or 2 of {view.index_title}.")
-st.dataframe(
-    view.shares.rename(
-        columns={
-            "group": "Group",
-            "families": "Families",
-            "in_most_deprived_fifth": "In the most deprived fifth",
-            "share_percent": "Share (%)",
-        }
-    ),
-    hide_index=True,
-    width="stretch",
-)
+st.dataframe(view.shares, hide_index=True, width="stretch")
 st.subheader("By national decile")
-st.dataframe(
-    view.by_decile.rename(
-        columns={
-            "decile": "Decile (1 = most deprived)",
-            "episodes": "Episodes",
-            "all_episodes": "All EH episodes",
-            "children": "Children 0-17",
-            "rate": "Rate per 1,000",
-            "rate_lower": "95% CI lower",
-            "rate_upper": "95% CI upper",
-        }
-    ),
-    hide_index=True,
-    width="stretch",
-)
-for note in context.notes:
+st.dataframe(view.by_decile, hide_index=True, width="stretch")
+st.subheader("Areas")
+st.dataframe(view.map.shown_table(), hide_index=True, width="stretch")
+for note in indices.notes:
     st.caption(note)
+released_downloads(context, view.downloads, view.map.method, "this table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +43,16 @@ def visible_counts(at: AppTest) -> list[str]:
     return values
 
 
-def assert_no_small_counts(values: list[str]) -> None:
-    small = [v for v in values if v.isdigit() and 1 <= int(v) <= 5]
-    assert not small, f"counts below 6 are visible: {small}"
+def released_counts_only(values: list[str]) -> None:
+    """What a release shows: 0, 'c', or a multiple of 5 from 10 up."""
+    wrong = [v for v in values if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]
+    assert not wrong, f"unprotected counts are visible: {wrong}"
 
 
-def test_need_map_draws_the_demo_on_every_croydon_lsoa_with_local_assets(directory):
+def test_need_map_draws_the_demo_on_every_croydon_lsoa_with_local_assets(directory, council_names):
+    from ehmap.config import pseudonymisation_key
+    from ehmap.demo import load_demo
+
     at = run_app()
     args = map_args(at)
     assert args["script"].count('"type": "Feature"') == len(council_lsoas(CROYDON)) == 220
@@ -56,26 +61,25 @@ def test_need_map_draws_the_demo_on_every_croydon_lsoa_with_local_assets(directo
     assert "http" not in " ".join(args["js_links"] + args["css_links"])
     assert args["returned_objects"] == []
     assert any("Synthetic demo data" in info.value for info in at.info)
-    assert_no_small_counts(visible_counts(at))
-    assert int(at.metric[0].value) > 1000  # the council total is shown, unsuppressed at council level
+    assert any("Team view: exact figures" in w.value for w in at.warning)
+    total = len(load_demo(directory, council_names, pseudonymisation_key()).cases)
+    assert at.metric[0].value == f"{total:,}"  # the team's exact council total
 
 
 @pytest.mark.parametrize("need", NEED_KEYS)
-def test_need_map_for_each_need_hides_small_counts(directory, need):
+def test_need_map_for_each_need_team_and_released(directory, need):
     at = run_app()
     at.selectbox(key="need_map_need").set_value(need).run()
     assert not at.exception
     counts = visible_counts(at)
-    assert len(counts) == 220
-    assert_no_small_counts(counts)
-    # the tooltip values are what the map carries: no small count there either
-    assert_no_small_counts([v for v in _tooltip_values(map_args(at))])
-
-
-def _tooltip_values(args: dict) -> list[str]:
-    import re
-
-    return re.findall(r'"value": "([^"]*)"', args["script"])
+    assert len(counts) == 220 and all(v.isdigit() for v in counts)  # every LSOA, exact
+    at.toggle(key="show_released").set_value(True).run()
+    assert not at.exception
+    counts = visible_counts(at)
+    assert len(counts) in (220, 28)  # the release's geography for this need: LSOAs or wards
+    released_counts_only(counts)
+    released_counts_only(re.findall(r'"episodes": "([^"]*)"', map_args(at)["script"]))
+    assert [b.label for b in at.get("download_button")] == ["Download this table (CSV)", "How it was protected (TXT)"]
 
 
 def test_need_map_without_population_shows_counts_only_and_says_why(directory, monkeypatch, tmp_path):
@@ -83,7 +87,7 @@ def test_need_map_without_population_shows_counts_only_and_says_why(directory, m
     st.cache_data.clear()
     try:
         at = run_app()
-        assert at.radio(key="need_map_measure").options == ["Episodes"]
+        assert at.radio(key="need_map_measure_team").options == ["Episodes"]
         assert any("Counts only" in caption.value and "population_mid2020_lsoa11_children_0_17.csv" in caption.value
                    for caption in at.caption)
     finally:
@@ -114,8 +118,7 @@ def test_unreadable_upload_says_so(directory):
 
 
 def test_upload_reconciles_and_is_saved_for_the_team(directory, monkeypatch, tmp_path):
-    # AppTest runs a switched-to page without the app.py frame, so the sidebar's switch to the upload
-    # is checked in the browser test; here: the reconciliation and what the store keeps.
+    # the reconciliation, what the store keeps, and the frame choosing the saved dataset
     from ehmap.store import default_store
 
     monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path))  # a store of this test's own
@@ -140,7 +143,7 @@ def test_upload_reconciles_and_is_saved_for_the_team(directory, monkeypatch, tmp
     assert set(kept["lsoa11cd"].astype(str)) == set(placed)
     assert not {"postcode", "Postcode", "date_of_birth"} & set(kept.columns)
     assert not set(kept["case_id"]) & {"A1", "A2"}
-    assert at.session_state["switch_to_dataset"] == info.id
+    assert at.session_state["dataset"] == info.id
 
 
 def test_about_page_lists_sources_and_licences(directory):

@@ -13,11 +13,12 @@ from ehmap.cli import main
 from ehmap.demo import DEMO_FILE
 from ehmap.maps import STATIC_URL
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "hotspots.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/hotspots.py").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 
@@ -58,21 +59,31 @@ def test_listed_hot_spots_are_the_areas_the_cli_writes(directory, tmp_path):
     assert everything.to_dict() == cli.set_index("code")["label"].to_dict()
 
 
-def test_no_small_count_in_tables_or_tooltips(directory):
+def test_team_view_shows_exact_counts_and_flags_small_ones(directory):
     at = run_page()
     at.selectbox(key="hotspots_need").set_value("domestic_abuse").run()
+    assert any("Team view: exact figures" in w.value for w in at.warning)
+    table = at.dataframe[-1].value
+    small = table["Episodes"].between(1, 5)
+    assert small.sum() > 10
+    assert (table.loc[small, "Note"] == "fewer than 6: interpret with care").all()
+    assert (table.loc[~small, "Note"] == "").all()
+
+
+def test_released_view_shows_labels_and_protected_counts_only(directory):
+    at = run_page()
+    at.selectbox(key="hotspots_need").set_value("domestic_abuse").run()
+    at.toggle(key="show_released").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Released view" in s.value for s in at.success)
     for frame in at.dataframe:
+        assert set(frame.value.columns) == {"Area", "Code", "Episodes", "Result"}  # no score, no rate
         values = [str(v) for v in frame.value["Episodes"]]
-        assert "c" in values
-        assert not [v for v in values if v.isdigit() and 1 <= int(v) <= 5]
-    script = map_script(at)
-    episodes = re.findall(r'"count": "([^"]*)"', script)
-    assert len(episodes) == 220 and not [v for v in episodes if v.isdigit() and 1 <= int(v) <= 5]
-    # a hidden area's tooltip value is 'c', never its rate
-    pairs = re.findall(r'"count": "([^"]*)", "fill": "[^"]*", "label": "[^"]*", "name": "[^"]*", "value": "([^"]*)"', script)
-    assert len(pairs) == 220
-    assert all(value == "c" for count, value in pairs if count == "c")
-    assert all(value != "c" for count, value in pairs if count != "c")
+        assert not [v for v in values if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]
+    episodes = re.findall(r'"episodes": "([^"]*)"', map_script(at))
+    assert episodes and not [v for v in episodes if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]
+    captions = " ".join(c.value for c in at.caption)
+    assert "How these figures were protected" in captions and "electoral ward" in captions
 
 
 def test_wards_and_a_broken_locality_upload(directory):

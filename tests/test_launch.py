@@ -27,6 +27,7 @@ from ehmap.access import SIGN_IN_HINT
 from ehmap.audit import entries
 from ehmap.launch import ServeSettings, StartRefused, serve_settings, start_problem
 from tests.conftest import REPO
+from ui.frame import OUTSIDE
 
 REFUSAL_0000 = f"ehmap will not listen on 0.0.0.0 without sign-in: {SIGN_IN_HINT}"
 
@@ -201,9 +202,10 @@ def test_app_run_directly_on_every_interface_shows_only_the_reason(page):
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(f"{url}/_stcore/health", server, log, "The directly started server")
         with screenshot_on_failure(page, "direct_0000"):
-            for path in ("/", "/need_map"):
+            # the page's own script name is Streamlit's legacy pages/ route: the page refuses to run without the frame
+            for path, sentence in (("/", REFUSAL_0000), ("/need-map", REFUSAL_0000), ("/need_map", OUTSIDE)):
                 page.goto(url + path, wait_until="domcontentloaded")
-                page.get_by_text(REFUSAL_0000).wait_for(timeout=60_000)
+                page.get_by_text(sentence).wait_for(timeout=60_000)
                 assert page.locator('[data-testid="stSidebarNav"]').count() == 0
                 assert links(page) == []
             assert page.get_by_text("Need map").count() == 0

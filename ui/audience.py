@@ -17,6 +17,7 @@ from ehmap.audit import record
 from ehmap.ingest import IngestResult
 from ehmap.release.gate import Release, ReleaseInputs, build_release
 from ui.datasets import session_user
+from ui.frame import require_frame
 from ui.state import DatasetInUse, council_names, current_dataset, dataset_for_council, hotspot_areas, selected_council
 
 SHOW_RELEASED_KEY = "show_released"  # a team member's switch to see the released view
@@ -57,6 +58,7 @@ def audience_switch(user: User) -> bool:
 
 def page_context(title: str) -> PageContext:
     """Title the page for the chosen council, say which audience it is for, and stop when the data covers another."""
+    require_frame()
     user = session_user()
     audience = audience_for(user, audience_switch(user))
     la_code = selected_council()

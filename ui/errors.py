@@ -51,8 +51,11 @@ def _where(error: BaseException) -> str:
 def run_page(page: StreamlitPage) -> None:
     """Run the chosen page; Streamlit's own control flow (st.stop, st.rerun, st.switch_page) passes through,
     anything else shows one sentence and logs only the page, the error type and where it was raised."""
+    from ui.frame import inside_frame
+
     try:
-        page.run()
+        with inside_frame():
+            page.run()
     except (StopException, RerunException, ScriptControlException):
         raise
     except Exception as error:  # noqa: BLE001 - the frame must never show a traceback
