@@ -1,0 +1,274 @@
+"""Which services help most, for either audience: the team's exact outcomes and funnel, or the released ones.
+
+The team sees every count exactly (small ones flagged), shares with intervals and every group on the funnel, for
+any referral period and by service, referral source or locality. A released view is for a financial year (or all
+years), by service or referral source across the whole council: its outcome table is read from the release gate,
+its funnel points are the released (rounded) figures, and each group's position against the limits is worked out
+on the true counts but shared as a label only (within / above / below the expected range: no ratio, no score).
+
+API (stable; the board report calls it):
+
+- `team_performance(cases, by, measure, adjusted, start, end, idaci_decile, method, overdispersion,
+  lsoa_to_locality) -> PerformanceView`
+- `released_performance(release, cases, by, period, measure, adjusted, idaci_decile) -> PerformanceView`
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ehmap import funnel
+from ehmap.audience import Audience, marking
+from ehmap.performance import (
+    COLUMN_TITLES,
+    GROUPINGS,
+    MEASURES,
+    NOTHING_EXPECTED,
+    Comparison,
+    compare,
+    outcome_table,
+)
+from ehmap.release.gate import Release
+from ehmap.release.protect import HIDDEN
+from ehmap.release.tables import GROUP_TITLES, fixed_period, method_statement, released_groups
+from ehmap.release.universe import COUNCIL
+
+GROUP_NOUNS = {"service": ("service", "services"), "referral_source": ("referral source", "referral sources"),
+               "locality": ("locality", "localities")}
+RELEASED_GROUPINGS = ("service", "referral_source")
+LOCALITY_TEAM_ONLY = ("Comparing localities is for the team only: shared views compare services and referral "
+                      "sources across the whole council, never within an area.")
+RELEASED_FUNNEL_NOTE = ("Points are the released (rounded) figures. Each group's result is worked out from the true "
+                        "counts and shared as a label only (no ratio or score), so it cannot be worked back to a "
+                        "count; a group with a hidden count is not compared.")
+RELEASED_ADJUSTED_NOTE = ("Results allow for case mix; the points show the raw released shares, so a group whose "
+                          "share looks high may still be within the expected range for its case mix.")
+RELEASED_LIMITS_NOTE = ("Lines are the 95% and 99.8% limits (exact binomial) around the council's released "
+                        "percentage; shared views use no overdispersion adjustment.")
+NOT_COMPARED_HIDDEN = "not compared: a count behind it is hidden"
+NOT_COMPARED_NONE = "not compared: none to compare"
+# measure -> (released numerator column, released denominator column)
+RELEASED_COUNTS = {"step_up": ("step_up_csc", "closed"), "needs_met": ("needs_met", "closed"),
+                   "disengaged": ("disengaged", "closed"), "rereferral": ("rereferred", "rereferral_eligible")}
+DOWNLOAD_TITLES = {"outcomes": "the outcome table", "funnel": "the funnel results"}
+
+
+@dataclass(frozen=True)
+class FunnelChart:
+    """A funnel plot ready to draw: one point per group, the limit lines (if any) and what to say about it.
+
+    `points` always has group, x, y (a share 0-1, or observed / expected), label (where it lies against the limits)
+    and reading (a sentence); `columns` maps the columns to show in its table to their titles."""
+
+    points: pd.DataFrame
+    columns: dict[str, str]
+    curve: pd.DataFrame | None  # volume, lower_95, upper_95, lower_998, upper_998; None: no limits drawn
+    target: float | None  # the centre line (None: not drawn)
+    x_title: str
+    y_title: str
+    share: bool  # y is a share (format as %), else a ratio
+    notes: tuple[str, ...] = ()
+
+    @property
+    def readings(self) -> list[str]:
+        return list(self.points["reading"])
+
+
+@dataclass(frozen=True)
+class PerformanceView:
+    """Outcomes per group and the funnel comparison of one measure, for one audience."""
+
+    audience: Audience
+    by: str
+    measure: str
+    adjusted: bool
+    table: pd.DataFrame  # one row per group, then the council ('All')
+    columns: dict[str, str]  # table column -> title shown
+    funnel: FunnelChart | None  # None when the measure cannot be compared (the finding says why)
+    finding: str  # one plain sentence: what was found, how sure, what to try next
+    notes: tuple[str, ...] = ()
+    method: str | None = None  # how a release was protected (release only)
+    downloads: dict[str, pd.DataFrame] = field(default_factory=dict)  # file stem -> released table (release only)
+
+    @property
+    def marking(self) -> str:
+        return marking(self.audience)
+
+    def shown_table(self) -> pd.DataFrame:
+        """The outcome table as a reader sees it: titled columns."""
+        return self.table[list(self.columns)].rename(columns=self.columns)
+
+
+def download_title(stem: str) -> str:
+    """What a download holds, for its button ('the outcome table', 'the funnel results')."""
+    return next((title for key, title in DOWNLOAD_TITLES.items() if f"_{key}_" in stem), "this table")
+
+
+def _titles(measure: str, adjusted: bool) -> tuple[str, str]:
+    label = MEASURES[measure][0]
+    if adjusted:
+        return "Expected events for the case mix", "Observed / expected"
+    base = "Closed 12+ months before the data ends" if measure == "rereferral" else "Closed episodes"
+    return base, label[0].upper() + label[1:]
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def finding(labels: pd.Series, by: str, measure: str, adjusted: bool, strong: set[str] | None = None) -> str:
+    """One plain sentence: which groups lie outside the expected range, how sure that is, and what to try next.
+
+    `labels` maps group -> broad label (within / above / below the expected range, or not compared); `strong` holds
+    the groups beyond the 99.8% limits (team only: released labels do not say)."""
+    one, many = GROUP_NOUNS[by]
+    label = MEASURES[measure][0]
+    context = " allowing for case mix" if adjusted else ""
+    above = [str(g) for g, v in labels.items() if v == funnel.BROAD_LABELS["above 95%"]]
+    below = [str(g) for g, v in labels.items() if v == funnel.BROAD_LABELS["below 95%"]]
+    compared = sum(v in funnel.BROAD_LABELS.values() for v in labels)
+    if not above and not below:
+        other = ("turn case-mix adjustment off to see the raw differences" if adjusted
+                 else "turn case-mix adjustment on to allow for the families each sees")
+        return (f"No {one} stands out: the {label} of all {compared} {many} compared is within the expected "
+                f"range{context} (95% limits); try another measure, a longer period, or {other}.")
+    parts = []
+    if above:
+        parts.append(f"{_listed(above)} {'is' if len(above) == 1 else 'are'} above")
+    if below:
+        parts.append(f"{_listed(below)} {'is' if len(below) == 1 else 'are'} below")
+    outside = above + below
+    if strong is None:
+        sure = "outside the 95% limits, worth a look though it could be chance"
+    elif strong & set(outside):
+        sure = (f"for {_listed(sorted(strong & set(outside)))} this is outside the 99.8% limits and very unlikely to "
+                "be chance")
+    else:
+        sure = "outside the 95% limits only, so it could be chance"
+    nxt = ("look at their cases before drawing conclusions" if adjusted
+           else "turn case-mix adjustment on to see whether the families they see explain it")
+    within = compared - len(outside)
+    return (f"On the {label}, {' and '.join(parts)} the expected range{context} ({sure}); of {compared} {many} "
+            f"compared, {within} {'is' if within == 1 else 'are'} within it; {nxt}.")
+
+
+# --------------------------------------------------------------------------- team
+
+
+def _team_funnel(comparison: Comparison) -> FunnelChart:
+    x_title, y_title = _titles(comparison.measure, comparison.adjusted)
+    columns = {"group": GROUPINGS[comparison.by], "x": x_title, "episodes": "Episodes in the measure",
+               "events": "Events"}
+    if comparison.adjusted:
+        columns["expected"] = "Expected"
+    columns |= {"y": y_title, "value_lower": "95% CI lower", "value_upper": "95% CI upper",
+                "label": "Against the limits", "note": "Note"}
+    notes = [*comparison.notes, comparison.strata] if comparison.adjusted else list(comparison.notes)
+    return FunnelChart(comparison.points.rename(columns={"volume": "x", "value": "y", "position": "label"}),
+                       columns, comparison.curve, comparison.target, x_title, y_title, not comparison.adjusted,
+                       tuple(n for n in notes if n))
+
+
+def team_performance(cases: pd.DataFrame, by: str, measure: str, adjusted: bool, start: dt.date | None,
+                     end: dt.date | None, idaci_decile: pd.Series | None = None, method: str = "exact",
+                     overdispersion: str = "none", lsoa_to_locality: pd.Series | None = None) -> PerformanceView:
+    """Exact outcomes per group and the funnel of every group on the true counts, for any referral period."""
+    table = outcome_table(cases, by, lsoa_to_locality, start=start, end=end)
+    columns = {c: COLUMN_TITLES[c] for c in table.shown.columns} | {"group": GROUPINGS[by]}
+    try:
+        comparison = compare(cases, measure, by, adjusted, idaci_decile, method, overdispersion, lsoa_to_locality,
+                             start=start, end=end)
+    except ValueError as problem:
+        return PerformanceView(Audience.TEAM, by, measure, adjusted, table.shown, columns, None,
+                               f"{problem} Try another measure or a longer period.", tuple(table.notes))
+    points = comparison.points.set_index("group")
+    labels = points["position"].map(lambda p: funnel.BROAD_LABELS.get(p, p))
+    strong = set(points.index[points["position"].str.endswith("99.8%")])
+    return PerformanceView(Audience.TEAM, by, measure, adjusted, table.shown, columns, _team_funnel(comparison),
+                           finding(labels, by, measure, adjusted, strong), tuple(table.notes))
+
+
+# --------------------------------------------------------------------------- release
+
+
+def _released_funnel(release: Release, cases: pd.DataFrame, by: str, period: str, measure: str, adjusted: bool,
+                     idaci_decile: pd.Series | None) -> tuple[FunnelChart, pd.Series]:
+    """Released points with labels from the true counts, and the limits around the council's released share."""
+    chosen = release.period(period)
+    true = compare(cases, measure, by, adjusted, idaci_decile, "exact", "none", start=chosen.start, end=chosen.end)
+    positions = true.points.set_index("group")["position"]
+    numerator, denominator = RELEASED_COUNTS[measure]
+    label_measure = MEASURES[measure][0]
+    context = " for its case mix" if adjusted else " for its number of episodes"
+    rows = []
+    for group in release.groups[by]:
+        num, den = ("outcome", by, group, numerator, period), ("outcome", by, group, denominator, period)
+        volume, events = release.text(den), release.text(num)
+        if HIDDEN in (volume, events):
+            label = NOT_COMPARED_HIDDEN
+        elif group not in positions.index or volume == "0":
+            label = NOT_COMPARED_NONE
+        elif positions[group] == NOTHING_EXPECTED:
+            label = NOTHING_EXPECTED
+        else:
+            label = funnel.broad_label(positions[group])
+        if label in funnel.BROAD_LABELS.values():
+            reading = f"{group}'s {label_measure} is {label}{context}."
+        else:
+            reading = f"{group}: {label}."
+        rows.append({"group": group, "volume": volume, "events": events, "x": release.value(den),
+                     "percent": release.share(num, den), "label": label, "reading": reading})
+    points = pd.DataFrame(rows)
+    points["y"] = points["percent"] / 100
+    x_title, y_title = _titles(measure, False)
+    council = ("outcome", COUNCIL, "")
+    p0 = release.share((*council, numerator, period), (*council, denominator, period)) / 100
+    curve, target, notes = None, None, [RELEASED_FUNNEL_NOTE]
+    if adjusted:
+        notes += [RELEASED_ADJUSTED_NOTE, true.strata]
+    elif 0 < p0 < 1:
+        top = max(float(np.nanmax(np.append(points["x"].to_numpy(dtype=float), 0.0))) * 1.1, 10.0)
+        grid = np.unique(np.round(np.concatenate([np.linspace(5, top, 200), np.geomspace(1, top, 100)])))
+        limits = {c: funnel.proportion_limits(p0, grid, c, "exact") for c in funnel.LIMITS}
+        curve = pd.DataFrame({"volume": grid, "lower_95": limits[0.95][0], "upper_95": limits[0.95][1],
+                              "lower_998": limits[0.998][0], "upper_998": limits[0.998][1]})
+        target = p0
+        notes.append(RELEASED_LIMITS_NOTE)
+    if measure == "rereferral":
+        notes.append(true.notes[-1])
+    columns = {"group": GROUPINGS[by], "volume": x_title, "events": "Events", "percent": f"{y_title} (%)",
+               "label": "Result" + (" (for its case mix)" if adjusted else "")}
+    chart = FunnelChart(points, columns, curve, target, x_title, y_title, True, tuple(notes))
+    return chart, points.set_index("group")["label"]
+
+
+def released_performance(release: Release, cases: pd.DataFrame, by: str, period: str, measure: str = "step_up",
+                         adjusted: bool = True, idaci_decile: pd.Series | None = None) -> PerformanceView:
+    """The released outcome table and funnel for a financial year (or all years), by service or referral source."""
+    fixed_period(release, period)
+    if by == "locality":
+        raise ValueError(LOCALITY_TEAM_ONLY)
+    if by not in RELEASED_GROUPINGS:
+        raise ValueError(f"Shared views compare {' or '.join(RELEASED_GROUPINGS)}; got '{by}'.")
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}; got '{measure}'.")
+    table = released_groups(release, by, period)
+    columns = dict(GROUP_TITLES) | {"group": GROUPINGS[by]}
+    shown = table[list(columns)].rename(columns=columns)
+    stem = f"ehmap_released_{release.la_code}_outcomes_{by}_{period}"
+    downloads = {stem: shown}
+    notes = (LOCALITY_TEAM_ONLY,)
+    method = method_statement(release)
+    try:
+        chart, labels = _released_funnel(release, cases, by, period, measure, adjusted, idaci_decile)
+    except ValueError as problem:
+        return PerformanceView(Audience.RELEASE, by, measure, adjusted, table, columns, None,
+                               f"{problem} Try another measure or another period.", notes, method, downloads)
+    funnel_table = chart.points[list(chart.columns)].rename(columns=chart.columns)
+    downloads[f"ehmap_released_{release.la_code}_funnel_{by}_{measure}_{period}"] = funnel_table
+    return PerformanceView(Audience.RELEASE, by, measure, adjusted, table, columns, chart,
+                           finding(labels, by, measure, adjusted), notes, method, downloads)
