@@ -90,16 +90,18 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     from ehmap.indicators import SourceMissing, child_population
     from ehmap.needmap import CaseFilter
 
-    result, _ = episodes(args)
+    result, source = episodes(args)
+    need = None if args.need == "all" else args.need
+    if args.release:
+        return _released_hotspots(args, result, need, source)
     try:
-        areas = area_set(args.geography, result.la_code, args.name_column)
+        areas = area_set(args.geography or "lsoa11", result.la_code, args.name_column)
         try:
             population = child_population()
         except SourceMissing:
             if args.measure != "count":
                 raise
             population = None
-        need = None if args.need == "all" else args.need
         table = hotspot_table(result.cases, areas, CaseFilter(need=need), population, args.measure, args.statistic,
                               args.weights, args.k, args.threshold, args.permutations, args.seed, args.smoothing)
     except (SourceMissing, FileNotFoundError, ValueError) as error:
@@ -110,7 +112,67 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     labels = table.areas["label"]
     print(f"{len(labels)} areas ({areas.title}); {int(table.result.hot.sum())} hot spot(s), "
           f"{int(labels.str.startswith(('cold spot', 'Low-Low')).sum())} cold spot(s) after FDR -> {args.out}")
+    print("Team figures: exact counts, not for sharing; add --release for a table that can be shared.")
     return 0
+
+
+def _geography_kind(geography: str | None) -> str | None:
+    """'lsoa11', 'ward', 'custom' (a locality file) or None (not given)."""
+    if geography is None or geography in ("lsoa11", "ward"):
+        return geography
+    return "custom"
+
+
+def _released_hotspots(args: argparse.Namespace, result: IngestResult, need: str | None, source: str) -> int:
+    """Hot spot labels beside released counts on the release's geography for the need, for a fixed period."""
+    from ehmap.areas import area_set
+    from ehmap.hotspots import CSV_COLUMNS
+    from ehmap.indicators import SourceMissing, child_population
+    from ehmap.release.output import (
+        ReleaseRefused,
+        check_geography,
+        period_key,
+        release_of,
+        released_columns,
+        write_released,
+    )
+    from ehmap.release.tables import released_need_areas
+    from ehmap.views.hotspots import released_hotspots
+
+    kind = _geography_kind(args.geography)
+    try:
+        localities = area_set(args.geography, result.la_code, args.name_column) if kind == "custom" else None
+        release = release_of(result, localities)
+        check_geography(release, need, kind)
+        period = period_key(release, args.period)
+        try:
+            population = child_population()
+        except SourceMissing:
+            population = None
+        view = released_hotspots(release, result.cases, need, period, population, args.statistic,
+                                 args.permutations, args.seed)
+        _, counts = released_need_areas(release, need, period, population)
+    except (ReleaseRefused, SourceMissing, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    released = counts.rename(columns={"episodes": "count"}).assign(label=view.table["label"].to_numpy())
+    table = released_columns(list(CSV_COLUMNS), released)
+    sidecar = write_released(table, args.out, view.method)
+    _audit_release("hotspots", result, args.out, {"need": need or "all", "period": period,
+                                                  "geography": release.geography[need or "all"], "source": source})
+    print(view.method)
+    print(f"Released: {len(table)} areas ({view.areas.title}), period {release.period(period).label}, "
+          f"{len(view.hot)} significant hot spot(s) -> {args.out} (method: {sidecar.name})")
+    return 0
+
+
+def _audit_release(command: str, result: IngestResult, out: Path, detail: dict) -> None:
+    """The audit entry for a release written by the CLI (its user is laptop mode's local user)."""
+    from ehmap.access import laptop_user
+    from ehmap.audit import record
+
+    record("release", laptop_user(), None, {"command": command, "output": out.name, "council": result.la_code,
+                                            **detail})
 
 
 def infer_council(path: Path, mapping_path: Path | None = None) -> str:
@@ -191,17 +253,25 @@ def _coverage_command(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result, _ = episodes(args)
+    result, source = episodes(args)
     try:
         with saved_file(args.dataset) if args.services is None else contextlib.nullcontext(args.services) as path:
             if path is None:
                 raise ValueError(f"Dataset {args.dataset} has no services file saved: give one with --services.")
+            release = period = None
+            if args.release:
+                from ehmap.release.output import period_key, release_of
+
+                release = release_of(result)
+                period = release.period(period_key(release, args.period))
             table, services = coverage_for_files(
-                result, path, result.la_code, args.need, args.type, args.bands, args.poor_access
+                result, path, result.la_code, args.need, args.type, args.bands, args.poor_access, period
             )
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if release is not None:
+        return _released_coverage(args, result, table, release, period.key, source)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(area_csv(table), args.out)
     if services.rejected:
@@ -286,6 +356,38 @@ def _iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2024-04-01") from None
 
 
+def _release_options(command: argparse.ArgumentParser) -> None:
+    """--release (a table that can be shared, through the release gate) and its fixed --period."""
+    command.add_argument("--release", action="store_true",
+                         help="write the released table (counts rounded to 5, 1-7 as c, checked with every other "
+                              "table of the release) and its method as FILE.release.txt; default: exact team figures")
+    command.add_argument("--period", help="with --release: a financial year such as 2024-25, or all "
+                                          "(default: the latest year)")
+
+
+def _released_coverage(args: argparse.Namespace, result: IngestResult, table, release, period: str,
+                       source: str) -> int:
+    """The coverage table with only what a release may show: public facts, flags, released LSOA counts."""
+    from ehmap.coverage import area_csv
+    from ehmap.release.output import released_columns, write_released
+    from ehmap.release.tables import method_statement
+    from ehmap.views.coverage import RELEASED_NOTE, public_facts
+
+    need = None if args.need == "all" else args.need
+    released = public_facts(table.areas)
+    if release.geography[need or "all"] == "lsoa11":
+        released["observed"] = [release.text(("episodes", need or "all", "lsoa11", code, period))
+                                for code in released["lsoa11cd"]]
+    columns = list(area_csv(table).columns)
+    method = method_statement(release, need) + " " + RELEASED_NOTE
+    sidecar = write_released(released_columns(columns, released), args.out, method)
+    _audit_release("coverage", result, args.out, {"need": need or "all", "period": period, "source": source})
+    print(method)
+    print(f"Released: {len(released)} LSOAs, period {release.period(period).label}, "
+          f"{int(released['flag'].sum())} flagged (below expected, poor access) -> {args.out} (method: {sidecar.name})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -306,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
     hot.add_argument("--la", help="council LAD code (default: the council most postcodes are in, or the dataset's)")
     hot.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
-    hot.add_argument("--geography", default="lsoa11", help="lsoa11, ward, or a locality file (.geojson, .gpkg, zipped Shapefile)")
+    hot.add_argument("--geography", help="lsoa11 (the team's default), ward, or a locality file (.geojson, .gpkg, "
+                     "zipped Shapefile); with --release, the geography the release shows the need on")
     hot.add_argument("--name-column", help="column naming the localities in a locality file (default: the first with 'name')")
     hot.add_argument("--measure", default="smoothed_rate", choices=["count", "rate", "smoothed_rate"])
     hot.add_argument("--statistic", default="gi_star", choices=["gi_star", "local_moran"])
@@ -318,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--seed", type=int, default=12345)
     hot.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     hot.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    _release_options(hot)
     hot.set_defaults(run=_hotspots_command)
     cov = commands.add_parser(
         "coverage", help="access to services, expected vs observed episodes and gap flags per LSOA, as CSV"
@@ -332,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--poor-access", type=float, help="miles beyond which access is poor (default: the first band)")
     cov.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in the case export")
     cov.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    _release_options(cov)
     cov.set_defaults(run=_coverage_command)
     perf = commands.add_parser("performance", help="outcome measures per service (or referral source, locality) as CSV")
     perf.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")

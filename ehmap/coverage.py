@@ -509,8 +509,10 @@ def coverage_for_files(
     types: list[str] | None = None,
     bands: str = "1,1.5,2",
     poor_access_miles: float | None = None,
+    period=None,
 ) -> tuple[Coverage, ServicesResult]:
-    """The coverage table for an ingested case export and a services file (what the CLI writes)."""
+    """The coverage table for an ingested case export and a services file (what the CLI writes); with a `period`
+    (`ehmap.release.periods.Period`), only episodes referred in it."""
     check_coverage_arguments(services_path, need, bands)
     from ehmap.exports import read_export
     from ehmap.geography import council_lsoas
@@ -538,6 +540,7 @@ def coverage_for_files(
         types,
         parse_bands(bands),
         poor_access_miles,
+        CaseFilter(start=period.start, end=period.end) if period is not None else None,
     )
     return result, services
 

@@ -23,6 +23,11 @@ from ehmap.release.tables import method_statement
 
 PUBLIC_COLUMNS = ["lsoa11cd", "lsoa11nm", "children", "idaci", "below_expected", "nearest_service", "nearest_type",
                   "distance_m", "distance_miles", "walk_minutes", "band", "poor_access", "flag", "easting", "northing"]
+def public_facts(areas: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a coverage table that hold no count: each area's public facts, distances and flags."""
+    return areas[[*PUBLIC_COLUMNS, *(c for c in areas.columns if c.startswith("dist_"))]].copy()
+
+
 RELEASED_OUTREACH = {"lsoa11nm": "Area", "lsoa11cd": "LSOA code", "children": "Children 0-17",
                      "episodes": "Episodes", "nearest_service": "Nearest service", "nearest_type": "Service type",
                      "distance_miles": "Distance (miles, straight line)", "walk_minutes": "Walk (minutes)",
@@ -71,7 +76,7 @@ def released_coverage(release: Release, cases: pd.DataFrame, centres: pd.DataFra
     chosen = release.period(period)
     full = coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
                     CaseFilter(start=chosen.start, end=chosen.end))
-    areas = full.areas[PUBLIC_COLUMNS].copy()
+    areas = public_facts(full.areas)
     kind = release.geography[need or "all"]
     if kind == "lsoa11":
         areas["episodes"] = [release.text(("episodes", need or "all", "lsoa11", code, period))
