@@ -63,6 +63,12 @@ def saved_result(dataset_id: int, content_hash: str) -> IngestResult:
 def forget(info: DatasetInfo, services: tuple[bytes, str] | None = None) -> None:
     """Drop a deleted (or replaced) dataset's cached copies on this server: its episodes and its services file."""
     saved_result.clear(info.id, info.content_hash)
+    try:  # the released views built from it (ui.audience), when that module is there
+        from ui.audience import forget_releases
+    except ImportError:
+        pass
+    else:
+        forget_releases()
     if services is not None:
         from ui.state import services_file
 
