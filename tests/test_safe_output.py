@@ -133,7 +133,7 @@ def test_an_ordinary_csv_gets_the_usual_permissions(tmp_path):
 
 def test_nothing_in_the_app_or_cli_writes_a_csv_except_through_safe_output():
     """Every CSV the pages, the CLI or ehmap write goes through ehmap.safe_output (no bare DataFrame.to_csv)."""
-    sources = [*REPO.glob("pages/*.py"), *REPO.glob("ehmap/*.py"), *REPO.glob("ui/*.py"), REPO / "app.py"]
+    sources = [*REPO.glob("pages/**/*.py"), *REPO.glob("ehmap/**/*.py"), *REPO.glob("ui/**/*.py"), REPO / "app.py"]
     offenders = [f"{path.relative_to(REPO)}:{number}"
                  for path in sources if path.name != "safe_output.py"
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
