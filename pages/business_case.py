@@ -36,6 +36,9 @@ else:
     period = released_period(release, "business_case_release_period")
     outcomes = released_outcomes(release, period.key)
     services = released_services(release)
+if outcomes.closed == 0:
+    st.info(NOTHING_TO_COST)
+    st.stop()
 st.caption(
     "Estimates of costs avoided elsewhere (children's social care, police, schools) from this council's own "
     "outcomes, GMCA unit costs and assumptions you can edit. Every figure is a low / central / high range and "
@@ -95,11 +98,8 @@ except (ValueError, TypeError) as error:
     st.stop()
 st.session_state[BUSINESS_CASE_INPUTS_KEY] = BusinessCaseInputs(costs, assumptions, deflators, year, cut)
 
-if view.case is None:
-    with results:
-        st.info(NOTHING_TO_COST)
+if view.case is None:  # nothing closed: said above already
     st.stop()
-
 with results:
     st.info(plain(view.finding))
     st.header("Costs likely avoided")

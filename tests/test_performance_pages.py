@@ -13,6 +13,7 @@ from browser_support import ARTIFACTS, screenshot_on_failure
 from streamlit.testing.v1 import AppTest
 
 from ehmap.audience import SMALL_FLAG, TEAM_MARKING
+from ehmap.store import DEMO_CHOICE
 from tests.conftest import REPO
 from tests.test_performance import HEADER, ROWS
 
@@ -20,7 +21,9 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def run_page(page_path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["dataset"] = DEMO_CHOICE  # the demo, whatever an earlier test saved and remembered
+    at.run()
     at.switch_page(page_path).run()
     assert not at.exception, [e.message for e in at.exception]
     return at

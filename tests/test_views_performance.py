@@ -22,6 +22,7 @@ from ehmap.funnel import BROAD_LABELS
 from ehmap.performance import MEASURES, compare
 from ehmap.release.gate import ReleaseInputs, build_release
 from ehmap.release.periods import financial_year_start
+from ehmap.store import DEMO_CHOICE
 from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY, OUTCOMES
 from ehmap.views.business_case import (
     RELEASED_NOTE,
@@ -344,6 +345,7 @@ def unescaped(text: str) -> str:
 
 def run_page(page: str, released: bool) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["dataset"] = DEMO_CHOICE  # the demo, whatever an earlier test saved and remembered
     if released:
         at.session_state["show_released"] = True  # the laptop user is a team member: this switches to the release
     at.run()

@@ -109,8 +109,10 @@ def _pounds(value: float) -> str:
     return f"£{value:,.0f}"
 
 
-def finding(case: BusinessCase | None, period: str) -> str:
-    """One plain sentence: the central estimate and its range, why it is uncertain, and what to do next."""
+def finding(case: BusinessCase | None, when: str) -> str:
+    """One plain sentence: the central estimate and its range, why it is uncertain, and what to do next.
+
+    `when` completes "episodes referred ...", e.g. "in 2023-24" or "from 01/04/2023 to 31/03/2024"."""
     if case is None:
         return NOTHING_TO_COST
     lines = case.lines.dropna(subset=["cost_central"])
@@ -122,7 +124,7 @@ def finding(case: BusinessCase | None, period: str) -> str:
               "before relying on it")
     if total is not None:
         low, central, high = total
-        return (f"On the central assumptions, Early Help episodes referred in {period} likely avoided about "
+        return (f"On the central assumptions, Early Help episodes referred {when} likely avoided about "
                 f"{_pounds(central)} of costs elsewhere at {case.costs['price_basis'].iloc[0]} prices (range "
                 f"{_pounds(low)} to {_pounds(high)}); the range is wide because {advice}.")
     top = lines.loc[lines["cost_central"].idxmax()]
@@ -159,7 +161,7 @@ def team_business_case(cases: pd.DataFrame, start: dt.date | None, end: dt.date 
     impact = cut_impact(chosen, cut[0], cut[1], costs, assumptions, deflators, year) if cut else None
     first = pd.Timestamp(start) if start is not None else chosen["referral_date"].min()
     last = pd.Timestamp(end) if end is not None else chosen["referral_date"].max()
-    label = f"{first:%d/%m/%Y} to {last:%d/%m/%Y}"
+    label = f"from {first:%d/%m/%Y} to {last:%d/%m/%Y}"
     return BusinessCaseView(Audience.TEAM, outcomes, counts, case, impact, finding(case, label))
 
 
@@ -214,8 +216,8 @@ def released_business_case(release: Release, period: str, costs: pd.DataFrame | 
         impact = replace(impact, lines=_round_money(impact.lines, hidden))
         downloads[f"ehmap_released_{release.la_code}_cut_{period}"] = impact.lines[list(CUT_COLUMNS)].rename(
             columns=CUT_COLUMNS)
-    return BusinessCaseView(Audience.RELEASE, outcomes, counts, case, impact, finding(case, chosen.label), notes,
-                            method, downloads)
+    text = finding(case, f"in {chosen.label}")
+    return BusinessCaseView(Audience.RELEASE, outcomes, counts, case, impact, text, notes, method, downloads)
 
 
 def _base_name(line: str) -> str:
