@@ -39,7 +39,7 @@ def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path):
         page.get_by_role("link", name="Need map").click()
         map_holding(page, f"path.leaflet-interactive >> nth={expected - 1}", 60)
         assert page.get_by_text("Synthetic demo data").count() == 0
-        assert page.get_by_text("Episodes in Croydon (All needs)").is_visible()
+        assert page.get_by_text("Episodes in the council").is_visible()
         assert page.off_machine == []
 
 
