@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ehmap.audience import Audience
 from ehmap.config import pseudonymisation_key
 from ehmap.exports import ExportError, load_mapping, read_export
 from ehmap.geocode import PostcodeDirectory
@@ -297,9 +298,20 @@ def _report_command(args: argparse.Namespace) -> int:
     result, source = episodes(args)
     la_code = result.la_code
     dates = result.cases["referral_date"]
+    if args.release and (args.start or args.end):
+        print("error: a released paper covers a financial year or all years: give --period, not --from/--to.",
+              file=sys.stderr)
+        return 2
     try:
+        release = period = None
+        if args.release:
+            from ehmap.release.output import period_key, release_of
+
+            release = release_of(result)
+            period = period_key(release, args.period)
         choices = ReportChoices(
             start=args.start or dates.min().date(), end=args.end or dates.max().date(),
+            audience=Audience.RELEASE if args.release else Audience.TEAM, period=period,
             sections=tuple(args.section or SECTIONS),
             needs=tuple(None if need == "all" else need for need in args.need or ["all"]),
             measure=args.measure, by=args.by,
@@ -320,7 +332,7 @@ def _report_command(args: argparse.Namespace) -> int:
             services = _services_for_report(services_path, la_code) if services_path else None
         data = report_data(result, council, source, args.by, services,
                            services_path.name if services_path else "",
-                           args.hotspot_geography if "hotspots" in choices.sections else None)
+                           args.hotspot_geography if "hotspots" in choices.sections else None, release)
         report = build_report(data, choices)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -330,6 +342,17 @@ def _report_command(args: argparse.Namespace) -> int:
         rendered = kinds[out.suffix.lower()](report)
         out.write_bytes(rendered if isinstance(rendered, bytes) else rendered.encode("utf-8"))
         print(f"{report.title}: {len(report.sections)} sections -> {out}")
+    if release is not None:
+        from ehmap.release.tables import method_statement
+
+        method = method_statement(release)
+        for out in args.out:
+            out.with_name(out.name + ".release.txt").write_text(method + "\n", encoding="utf-8")
+            _audit_release("report", result, out, {"period": period, "source": source})
+        print(method)
+    else:
+        print("Team paper: exact figures, marked on every page as not for sharing; add --release for a paper to "
+              "share.")
     return 0
 
 
@@ -466,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--out", required=True, type=Path, action="append",
                        help="file to write, .pdf or .html (repeat for both)")
     paper.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
+    _release_options(paper)
     paper.add_argument("--from", dest="start", type=_iso_date,
                        help="first referral date, e.g. 2024-04-01 (default: the earliest)")
     paper.add_argument("--to", dest="end", type=_iso_date, help="last referral date (default: the latest)")

@@ -1,8 +1,9 @@
 """A board-paper document (headings, text, figures, tables) rendered to self-contained HTML and to PDF.
 
 One document model, two renderers: the HTML embeds its figures and needs no network or script; the PDF is
-drawn with fpdf2 in DejaVu Sans (the font file matplotlib installs). Neither renders a document that shows a
-count from 1 to 5 (`Report.check_disclosure`): count columns are declared, so the check needs no guessing.
+drawn with fpdf2 in DejaVu Sans (the font file matplotlib installs). Neither renders a released document that shows
+a count the release rule would not show (`Report.check_disclosure`): count columns are declared, so the check needs
+no guessing. A team document (exact figures) says on every page that it is not for sharing.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from ehmap.disclosure import SMALLEST_SHOWN
+from ehmap.release.protect import HIDDEN, RULE
 
 _INTEGER = re.compile(r"^\d{1,3}(,\d{3})*$|^\d+$")
 
 
 class DisclosureError(ValueError):
-    """A document would show a count from 1 to 5."""
+    """A released document would show a count the release rule does not allow."""
 
 
 @dataclass(frozen=True)
@@ -91,25 +92,32 @@ class Report:
     marking: str  # protective marking printed on every page, e.g. OFFICIAL
     produced: dt.date
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    released: bool = True  # a released paper: every count checked against the release rule
 
     def tables(self) -> list[tuple[str, Table]]:
         return [(s.title, b) for s in self.sections for b in s.blocks if isinstance(b, Table)]
 
-    def small_counts(self) -> list[str]:
-        """Every count cell from 1 to 5, described; empty when the document is safe to publish."""
+    def unreleased_counts(self) -> list[str]:
+        """Every count cell a release would not show (a count from 1 to 7, or one not rounded to 5), described;
+        empty when the document is safe to share."""
         found = []
         for title, table in self.tables():
             for row, column, cell in table.count_cells():
                 text = cell.strip()
-                if _INTEGER.match(text) and 0 < int(text.replace(",", "")) < SMALLEST_SHOWN:
+                if text in ("", HIDDEN) or not _INTEGER.match(text):
+                    continue
+                count = int(text.replace(",", ""))
+                if RULE.hides(count) or count != RULE.rounded(count):
                     found.append(f"{title}: '{column}' is {text} in the row starting '{row[0]}'")
         return found
 
     def check_disclosure(self) -> None:
-        """Raise DisclosureError if any count from 1 to 5 would be shown."""
-        found = self.small_counts()
+        """Raise DisclosureError if a released document would show a count the release rule does not allow."""
+        if not self.released:
+            return
+        found = self.unreleased_counts()
         if found:
-            raise DisclosureError("The report would show a count under 6: " + "; ".join(found))
+            raise DisclosureError("The paper would show a count that is not released: " + "; ".join(found))
 
 
 # --------------------------------------------------------------------------- HTML

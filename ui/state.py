@@ -16,6 +16,7 @@ from ehmap.geography import council_lsoas, councils
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
 from ehmap.store import DEMO_CHOICE, DatasetInfo, StoreError, content_hash
+from ehmap.text import file_label, plain
 from ui.datasets import (
     may_save,
     remember,
@@ -135,7 +136,7 @@ def dataset_selector() -> None:
         last = remembered(user, la_code)
         st.session_state[DATASET_KEY] = last if last in options else next(iter(options), None)
     if problem:
-        st.error(problem)
+        st.error(plain(problem))
     if not options:
         st.caption(f"No dataset is saved for {council_names()[la_code]} yet: add one on *Your data*.")
         return
@@ -228,7 +229,7 @@ def dataset_for_council(la_code: str) -> tuple[IngestResult | None, str, str | N
         names = council_names()
         data_council = names.get(dataset.la_code, dataset.la_code)
         return None, label, (
-            f"The dataset in use ({label}) covers {data_council}, not {names[la_code]}. "
+            f"The dataset in use ({plain(label)}) covers {data_council}, not {names[la_code]}. "
             f"Choose {data_council} in the sidebar, or upload an export for {names[la_code]} on *Your data*."
         )
     return result, label, None
@@ -395,11 +396,11 @@ def services_kept(la_code: str) -> tuple[str, bool] | None:
         upload = st.session_state.get(SERVICES_UPLOAD_KEY)
         if upload is None or upload[2] != la_code:
             return None
-        return f"Using {upload[1]}, uploaded earlier in this session.", True
+        return f"Using {plain(file_label(upload[1]))}, uploaded earlier in this session.", True
     stored = _saved_services(dataset) if dataset.la_code == la_code else None
     if stored is None:
         return None
-    return (f"Using {stored.file_name}, saved with this dataset by {stored.uploaded_by} on "
+    return (f"Using {plain(file_label(stored.file_name))}, saved with this dataset by {plain(stored.uploaded_by)} on "
             f"{stored.uploaded_at:%d/%m/%Y}.", may_save(session_user()))
 
 
@@ -432,12 +433,13 @@ class BusinessCaseInputs:
 
 
 def report_data(la_code: str, result: IngestResult, label: str, by: str, with_coverage: bool,
-                hotspot_geography: str | None = None):
+                hotspot_geography: str | None = None, release=None):
     """The board report's inputs from the cached reference data (`ehmap.board_report.ReportData`).
 
-    With `with_coverage`, the services in use (see `current_services`) and the LSOA centres are added, and
-    with `hotspot_geography` ('lsoa11' or 'ward') the areas hot spots are tested on; raises ExportError for an
-    unreadable uploaded services file and FileNotFoundError when ward files are missing."""
+    With `with_coverage`, the services in use (see `current_services`) and the LSOA centres are added; with
+    `hotspot_geography` ('lsoa11' or 'ward') the areas the team's hot spots are tested on; with `release` (the
+    dataset's `ehmap.release.gate.Release`) what a paper that leaves the team is built from. Raises ExportError for
+    an unreadable uploaded services file and FileNotFoundError when ward files are missing."""
     from ehmap.board_report import CoverageInputs, ReportData
 
     children, _ = population()
@@ -449,6 +451,6 @@ def report_data(la_code: str, result: IngestResult, label: str, by: str, with_co
             reach = CoverageInputs(services.services, services_label, coverage_centres(la_code),
                                    coverage_idaci(la_code)[0])
     return ReportData(result.cases, la_code, council_names()[la_code], label,
-                      (result.rows_read, result.accepted, result.rejected), council_areas(la_code), children, idaci,
-                      ward_names(la_code) if by == "locality" else None, reach,
-                      hotspot_areas(hotspot_geography, la_code) if hotspot_geography else None)
+                      (result.rows_read, result.accepted, result.rejected), hotspot_areas("lsoa11", la_code), children,
+                      idaci, ward_names(la_code) if by == "locality" else None, reach,
+                      hotspot_areas(hotspot_geography, la_code) if hotspot_geography else None, release)

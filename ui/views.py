@@ -61,9 +61,9 @@ def draw_area_map(view: AreaView, key: str, hidden_label: str = "c: 1 to 7 episo
         st.metric("Episodes in the council", view.council_total)
         legend(view.value_title, choropleth.legend)
         for note in view.notes:
-            st.caption(note)
+            st.caption(plain(note))
         if view.method:
-            st.caption(view.method)
+            st.caption(plain(view.method))
 
 
 def released_downloads(context: PageContext, view_downloads: dict[str, pd.DataFrame], method: str | None,
@@ -76,11 +76,11 @@ def released_downloads(context: PageContext, view_downloads: dict[str, pd.DataFr
     for stem, table in view_downloads.items():
         columns = st.columns(2)
         columns[0].download_button(f"Download {plain(what)} (CSV)", csv_bytes(table), file_name=f"{stem}.csv",
-                                   mime="text/csv", key=f"download_{stem}", on_click=_audit_release,
+                                   mime="text/csv", key=f"download_{stem}", on_click=audit_release,
                                    args=(context, stem, what))
         columns[1].download_button("How it was protected (TXT)", (method or "").encode("utf-8"),
                                    file_name=f"{stem}.release.txt", mime="text/plain", key=f"method_{stem}")
 
 
-def _audit_release(context: PageContext, stem: str, what: str) -> None:
+def audit_release(context: PageContext, stem: str, what: str) -> None:
     record("release", context.user, str(context.dataset.id), {"output": stem, "what": what, "kind": "csv"})
