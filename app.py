@@ -6,6 +6,7 @@ import streamlit as st
 
 from ehmap.access import allowed_councils
 from ehmap.maps import install_leaflet
+from ehmap.text import plain
 from ui.auth import sign_in_gate, user_box
 from ui.state import (
     COUNCIL_KEY,
@@ -33,7 +34,8 @@ with st.sidebar:
 
 dataset = current_dataset()
 if dataset.is_demo:
-    st.info(f"**{dataset.label}.** Saved datasets are chosen in the sidebar and added on *Your data*.", icon="🧪")
+    st.info(f"**{plain(dataset.label)}.** Saved datasets are chosen in the sidebar and added on *Your data*.",
+            icon="🧪")
 
 pages = st.navigation(
     {  # grouped by the three questions a service head asks, then the data behind them

@@ -111,7 +111,7 @@ with results:
     with figures:
         total = view.total()
         if total:
-            st.metric(f"Total, {view.case.costs['price_basis'].iloc[0]} prices", _pounds(*total))
+            st.metric(f"Total, {plain(view.case.costs['price_basis'].iloc[0])} prices", _pounds(*total))
         st.dataframe(view.lines_table(), hide_index=True, width="stretch")
         for note in (*view.case.notes, *view.notes):
             st.caption(plain(note))

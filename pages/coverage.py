@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from ehmap import limits
 from ehmap.coverage import (
     MILE_M,
     TYPE_COLOURS,
@@ -20,6 +21,7 @@ from ehmap.exports import ExportError
 from ehmap.maps import LegendEntry, area_map
 from ehmap.postcodes import format_postcode, normalise_postcodes
 from ehmap.services import SERVICE_TYPES, link_cases
+from ehmap.text import plain
 from ehmap.views.coverage import released_coverage, team_coverage
 from ehmap.views.need_map import need_options
 from ui.audience import dataset_release, page_context
@@ -64,11 +66,12 @@ with st.expander("Services file", expanded=la_code != DEMO_LA_CODE and context.u
         "or **latitude/longitude**, the **needs served** (blank: all needs), and optionally opening hours, "
         "capacity and the **team** name your case records use."
     )
-    upload = (st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file")
+    upload = (st.file_uploader("Services file", type=["csv", "xlsx"], key="coverage_services_file",
+                               max_upload_size=limits.MAX_UPLOAD_BYTES // limits.MB)
               if context.user.sees_exact else None)
 if upload is not None:  # saved with the dataset in use (the demo's: kept for this session), for the board report too
     if problem := keep_services_upload(upload.getvalue(), upload.name, la_code):
-        st.warning(problem)
+        st.warning(plain(problem))
 elif (kept_note := services_kept(la_code)) is not None:
     kept = st.columns([3, 1])
     kept[0].caption(kept_note[0])
@@ -78,15 +81,15 @@ elif (kept_note := services_kept(la_code)) is not None:
 try:
     services_result, services_label = current_services(la_code)
 except ExportError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 if services_result is None:
     st.info(f"Upload {council}'s services file above to see coverage.")
     st.stop()
 services = services_result.services
 st.caption(
-    f"Services from {services_label}: {services_result.rows_read} rows read, {services_result.accepted} accepted, "
-    f"{services_result.rejected} rejected."
+    f"Services from {plain(services_label)}: {services_result.rows_read} rows read, "
+    f"{services_result.accepted} accepted, {services_result.rejected} rejected."
 )
 if services_result.rejected:
     with st.expander(f"Rejected service rows ({services_result.rejected})"):
@@ -156,7 +159,7 @@ elif site_postcode.strip():
     found = postcode_directory().lookup(normalised.to_numpy(dtype=object))
     if not found.has_grid[0]:
         notice.error(
-            f"'{site_postcode.strip()}' is not a postcode with a grid reference in the ONS Postcode Directory."
+            f"'{plain(site_postcode.strip())}' is not a postcode with a grid reference in the ONS Postcode Directory."
         )
     else:
         site = what_if(table, float(found.easting[0]), float(found.northing[0]), site_band)
@@ -175,7 +178,7 @@ summary[2].metric(f"Episodes in {council} ({needs[need]})", view.council_total)
 summary[3].metric("Services counted", len(table.services))
 if site is not None:
     notice.success(
-        f"{site_label}: {site.children_reached:,} children in {len(site.reached)} flagged area(s) come within "
+        f"{plain(site_label)}: {site.children_reached:,} children in {len(site.reached)} flagged area(s) come within "
         f"{miles_text(site_band)} (straight line). "
         f"Flagged areas: {site.flagged_before} before, {site.flagged_after} after."
     )
@@ -214,12 +217,12 @@ with side_column:
     counted_types = [kind for kind in SERVICE_TYPES if kind in set(table.services["type"])]
     legend("Services (circles)", [LegendEntry(TYPE_COLOURS[kind], SERVICE_TYPES[kind]) for kind in counted_types])
     for note in (*table.notes, *view.notes):
-        st.caption(note)
+        st.caption(plain(note))
     if idaci_missing:
-        st.caption(f"Deprivation not used: {idaci_missing}")
+        st.caption(f"Deprivation not used: {plain(idaci_missing)}")
     st.caption(table.straight_line_note)
     if view.method:
-        st.caption(view.method)
+        st.caption(plain(view.method))
     if site is not None and len(site.reached):
         st.markdown(f"**Flagged areas the new site reaches within {miles_text(site_band)}**")
         st.dataframe(

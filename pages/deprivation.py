@@ -4,6 +4,7 @@ import streamlit as st
 
 from ehmap.context import TREND_WARNING, indicator_choropleth, side_by_side
 from ehmap.maps import area_map
+from ehmap.text import plain
 from ui.frame import require_frame
 from ui.state import council_areas, council_context_table, council_names, selected_council
 from ui.widgets import legend, show_map
@@ -14,8 +15,8 @@ la_code = selected_council()
 council = council_names()[la_code]
 st.title(f"Deprivation context: {council}")
 context, missing = council_context_table(la_code)
-for problem in missing:
-    st.warning(f"{problem} Add it on *Data sources*.", icon="📂")
+for problem in missing:  # each names the file and how to add it
+    st.warning(plain(problem), icon="📂")
 if not context.columns:
     st.info("No index is loaded yet, so there is nothing to map. *Data sources* says how to add one.")
     st.stop()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ehmap import limits
 from ehmap.areas import LocalityFileError
 from ehmap.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, MEASURES, STATISTIC_TITLES, label_choropleth
 from ehmap.maps import area_map
@@ -9,6 +10,7 @@ from ehmap.text import plain
 from ehmap.views.hotspots import released_hotspots, team_hotspots
 from ehmap.views.need_map import need_options
 from ui.audience import dataset_release, page_context
+from ui.errors import error_text
 from ui.state import hotspot_areas, locality_file_columns, population, uploaded_locality_areas
 from ui.views import released_downloads, released_period, team_period
 from ui.widgets import legend, show_map
@@ -43,7 +45,8 @@ if context.team:
         seed = options[3].number_input("Seed", min_value=0, value=DEFAULT_SEED, key="hotspots_seed")
     if geography == "custom":
         upload = st.file_uploader("Locality boundaries: GeoJSON, GeoPackage or zipped Shapefile, with its CRS",
-                                  type=["geojson", "json", "gpkg", "zip"], key="hotspots_localities")
+                                  type=["geojson", "json", "gpkg", "zip"], key="hotspots_localities",
+                                  max_upload_size=limits.MAX_LOCALITY_BYTES // limits.MB)
         if upload is None:
             st.info("Upload your council's locality boundaries to count cases by locality.")
             st.stop()
@@ -53,19 +56,19 @@ if context.team:
                                        index=next((i for i, c in enumerate(columns) if "name" in c.lower()), 0))
             areas = uploaded_locality_areas(upload.getvalue(), upload.name, name_column, context.la_code)
         except LocalityFileError as problem:
-            st.error(str(problem))
+            st.error(plain(problem))
             st.stop()
     else:
         try:
             areas = hotspot_areas(geography, context.la_code)
         except FileNotFoundError as problem:
-            st.error(str(problem))
+            st.error(error_text(problem))
             st.stop()
     try:
         view = team_hotspots(context.cases, areas, need, start, end, children, measure, statistic, weights, int(k),
                              float(threshold), int(permutations), int(seed), smoothing)
     except ValueError as problem:
-        st.error(str(problem))
+        st.error(plain(problem))
         st.stop()
 else:
     release = dataset_release(context)
@@ -93,9 +96,9 @@ with side_column:
     if population_missing:
         st.caption(f"Counts only: {population_missing}")
     for note in view.notes:
-        st.caption(note)
+        st.caption(plain(note))
     if view.method:
-        st.caption(view.method)
+        st.caption(plain(view.method))
 
 st.subheader("Hot spots")
 if view.hot.empty:

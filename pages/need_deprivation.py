@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ehmap.maps import area_map
+from ehmap.text import plain
 from ehmap.views.context import released_bivariate, team_bivariate
 from ehmap.views.need_map import need_options
 from ui.audience import dataset_release, page_context
@@ -14,12 +15,13 @@ context = page_context("Need and deprivation")
 indices, missing = council_context_table(context.la_code)
 children, population_missing = population()
 if population_missing:
-    st.warning(f"Rates need the child population. {population_missing} Add it on *Data sources*.", icon="📂")
+    st.warning(f"Rates need the child population. {population_missing}", icon="📂")
     st.stop()
 measures = {name: column.title for name, column in indices.columns.items()
             if column.column_id in ("imd_score", "idaci_score", "imd_rank", "idaci_rank")}
 if not measures:
-    st.warning("No IMD or IDACI values are loaded. " + " ".join(missing) + " Add one on *Data sources*.", icon="📂")
+    st.warning("No IMD or IDACI values are loaded. " + (" ".join(map(plain, missing)) or "Add one on *Data sources*."),
+               icon="📂")
     st.stop()
 
 needs = need_options()

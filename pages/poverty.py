@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ehmap.text import plain
 from ehmap.views.context import RELEASED_DECILE, released_poverty, team_poverty
 from ui.audience import dataset_release, page_context
 from ui.state import council_context_table, hotspot_areas, population
@@ -14,7 +15,8 @@ deciles = {name: column.title for name, column in indices.columns.items()
            if column.column_id in ("idaci_decile", "imd_decile")}
 deciles = dict(sorted(deciles.items(), key=lambda item: ("idaci" not in item[0], item[0])))  # IDACI first
 if not deciles:
-    st.warning("No IDACI or IMD deciles are loaded. " + " ".join(missing) + " Add one on *Data sources*.", icon="📂")
+    st.warning("No IDACI or IMD deciles are loaded. " + (" ".join(map(plain, missing)) or "Add one on *Data sources*."),
+               icon="📂")
     st.stop()
 
 groups = {
@@ -35,7 +37,7 @@ else:
     controls[0].caption("Shared views: financial stability or secure housing, against the IoD2019 IMD deciles.")
     period = released_period(release, "poverty_release_period", controls[1])
     if RELEASED_DECILE not in indices.columns:
-        st.warning("Released deprivation views need the IoD2019 file. " + " ".join(missing))
+        st.warning("Released deprivation views need the IoD2019 file. " + " ".join(map(plain, missing)))
     view = released_poverty(release, period.key, children)
 
 st.markdown(f"**{view.finding}**")

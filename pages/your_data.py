@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from ehmap import limits
 from ehmap.config import pseudonymisation_key
 from ehmap.exports import FIELD_LABELS, FIELD_SYNONYMS, REQUIRED_FIELDS, ExportError, match_columns, read_export
 from ehmap.ingest import REJECT_REASONS, IngestResult, council_of_export, ingest, wrong_council_message
@@ -104,7 +105,7 @@ def ingested(upload, prefix: str, offer_switch: bool) -> tuple[IngestResult, str
     try:
         table = read_export(data, upload.name)
     except ExportError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
     headers = list(table.columns)
     automatic = match_columns(headers, require=False)
@@ -115,7 +116,7 @@ def ingested(upload, prefix: str, offer_switch: bool) -> tuple[IngestResult, str
         problem = str(error)
     with st.expander("Columns", expanded=problem is not None):
         if problem:
-            st.error(problem)
+            st.error(plain(problem))
         st.caption("Which column of your export holds each field. Required fields are marked *.")
         mapping = {}
         options = [None, *headers]
@@ -183,7 +184,7 @@ else:
     if info.id == in_use.id:
         st.caption("Every page uses this dataset.")
     elif st.button("Use this dataset", key="use_dataset", type="primary"):
-        done(f"Every page now uses {saved_label(info)}.", info.id)
+        done(f"Every page now uses {plain(saved_label(info))}.", info.id)
     try:
         reconciliation(saved_result(info.id, info.content_hash), exact=user.sees_exact)
     except StoreError as error:
@@ -199,10 +200,11 @@ else:
                 except StoreError as error:
                     st.error(str(error))
                 else:
-                    done(f"Renamed to {renamed.name}.")
+                    done(f"Renamed to {plain(renamed.name)}.")
             st.markdown("**Replace with a newer export** (same council; the name stays, the retention period "
                         "starts again)")
-            newer = st.file_uploader("Newer export", type=["csv", "xlsx"], key=uploader_key("replace_file"))
+            newer = st.file_uploader("Newer export", type=["csv", "xlsx"], key=uploader_key("replace_file"),
+                                     max_upload_size=limits.MAX_UPLOAD_BYTES // limits.MB)
             if newer is not None and (done_ingest := ingested(newer, "replace_", offer_switch=False)):
                 result, digest = done_ingest
                 try:
@@ -211,14 +213,15 @@ else:
                     st.error(str(error))
                 else:
                     forget(info)
-                    done(f"{replaced.name} now holds {plain(file_label(newer.name))}: {replaced.rows_read:,} rows "
-                         f"read, {replaced.accepted:,} accepted, {replaced.rejected:,} rejected.", replaced.id)
+                    done(f"{plain(replaced.name)} now holds {plain(file_label(newer.name))}: "
+                         f"{replaced.rows_read:,} rows read, {replaced.accepted:,} accepted, "
+                         f"{replaced.rejected:,} rejected.", replaced.id)
             if st.session_state.get(CONFIRM_KEY) != info.id:
                 if st.button("Delete this dataset", key="delete_dataset"):
                     st.session_state[CONFIRM_KEY] = info.id
                     st.rerun()
             else:
-                st.warning(f"Delete {info.name} for everyone in {council}? Its episodes, rejects report and the "
+                st.warning(f"Delete {plain(info.name)} for everyone in {council}? Its episodes, rejects report and the "
                            "services and locality files saved with it are removed from the store and every page; "
                            "the audit log records the deletion.")
                 yes, no = st.columns(2)
@@ -229,7 +232,7 @@ else:
                     except StoreError as error:
                         st.error(str(error))
                     else:
-                        done(f"Deleted {info.name}.")
+                        done(f"Deleted {plain(info.name)}.")
                 if no.button("Cancel", key="cancel_delete"):
                     st.session_state.pop(CONFIRM_KEY, None)
                     st.rerun()
@@ -247,7 +250,8 @@ st.markdown(
 )
 name = st.text_input("Name (optional)", max_chars=120, key="dataset_name",
                      placeholder="e.g. EHM export April 2024 to March 2025")
-upload = st.file_uploader("Case export", type=["csv", "xlsx"], key=uploader_key("export_file"))
+upload = st.file_uploader("Case export", type=["csv", "xlsx"], key=uploader_key("export_file"),
+                          max_upload_size=limits.MAX_UPLOAD_BYTES // limits.MB)
 if upload is None:
     st.stop()
 if (done_ingest := ingested(upload, "", offer_switch=True)) is None:
@@ -257,10 +261,10 @@ try:
     info = team_store().save_dataset(result, name or name_from_file(upload.name), upload.name, digest, user, council)
 except DuplicateDataset as duplicate:
     same = duplicate.existing
-    done(f"This export is already saved for {council} as {same.name} (uploaded {same.uploaded_at:%d/%m/%Y} by "
+    done(f"This export is already saved for {council} as {plain(same.name)} (uploaded {same.uploaded_at:%d/%m/%Y} by "
          f"{plain(same.uploaded_by)}); it is now in use.", same.id, kind="info")
 except StoreError as error:
     st.error(str(error))
     st.stop()
-done(f"Saved {info.name} for {council}: every row is accounted for ({info.rows_read:,} read = {info.accepted:,} "
+done(f"Saved {plain(info.name)} for {council}: every row is accounted for ({info.rows_read:,} read = {info.accepted:,} "
      f"accepted + {info.rejected:,} rejected), and every page now uses it.", info.id)

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from ehmap.cli import main
 from ehmap.demo import DEMO_FILE
 from ehmap.maps import STATIC_URL
+from ehmap.text import plain
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -93,4 +94,4 @@ def test_wards_and_a_broken_locality_upload(directory):
     assert map_script(at).count('"type": "Feature"') == 28
     at.selectbox(key="hotspots_geography").set_value("custom").run()
     at.file_uploader(key="hotspots_localities").set_value(("hubs.geojson", b"{not json", "application/geo+json")).run()
-    assert any("'hubs.geojson' could not be read as geographic data" in e.value for e in at.error)
+    assert any(plain("'hubs.geojson' could not be read as geographic data") in e.value for e in at.error)

@@ -169,16 +169,16 @@ def test_a_saved_dataset_uses_only_the_services_file_saved_with_it(directory, st
     hubs = "\n".join(services[:4]).encode("utf-8")
     at.file_uploader(key="coverage_services_file").set_value(("hubs.csv", hubs, "text/csv")).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert "Services from hubs.csv: 3 rows read, 3 accepted, 0 rejected." in texts(at.caption)
+    assert f"Services from {plain('hubs.csv')}: 3 rows read, 3 accepted, 0 rejected." in texts(at.caption)
     stored = store.file("services", dataset)
     assert (stored.file_name, stored.data, stored.la_code) == ("hubs.csv", hubs, CROYDON)
     later = run()  # a new session: the remembered dataset brings its services file
     assert later.session_state["dataset"] == dataset
     later.switch_page("pages/coverage.py").run()
     day = f"{stored.uploaded_at:%d/%m/%Y}"
-    assert f"Using hubs.csv, saved with this dataset by local on {day}." in texts(later.caption)
+    assert f"Using {plain('hubs.csv')}, saved with this dataset by local on {day}." in texts(later.caption)
     report = run("pages/report.py")  # AppTest runs a switched-to page without the frame: a session of its own
-    assert "Service coverage: the services from hubs.csv." in " ".join(texts(report.caption))
+    assert f"Service coverage: the services from {plain('hubs.csv')}." in " ".join(texts(report.caption))
     monkeypatch.setattr("ui.datasets._signed_in_user", lambda: VIEWER)
     viewer = run("pages/coverage.py", dataset=dataset)
     assert not [b for b in viewer.button if b.key == "coverage_forget_services"]  # a viewer cannot drop it

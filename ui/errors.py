@@ -16,7 +16,6 @@ log = logging.getLogger("ehmap.pages")
 
 FAILED = ("This page could not be shown for the chosen council and data ({kind}); the other pages still work, "
           "and choosing another dataset or council may help.")
-MISSING = "A reference file this page needs is not loaded; the Data sources page says which and how to add it."
 
 
 def _user_facing_errors() -> tuple[type[BaseException], ...]:
@@ -32,11 +31,18 @@ def failure_sentence(error: Exception) -> str:
     """The one sentence a user sees: ehmap's own message when it has one, otherwise what failed, not how."""
     from ehmap.indicators import SourceMissing
 
-    if isinstance(error, SourceMissing):  # its message names a server folder
-        return MISSING
-    if isinstance(error, _user_facing_errors()):
+    if isinstance(error, (SourceMissing, *_user_facing_errors())):  # names the file and how to add it, no path
         return plain(error)
     return FAILED.format(kind=type(error).__name__)
+
+
+def error_text(error: BaseException) -> str:
+    """An error's message for a page, escaped for Markdown; an operating-system error, whose message names a server
+    path, becomes one sentence without it (the log records the type only)."""
+    if isinstance(error, OSError) and (error.filename is not None or error.filename2 is not None):
+        log.error("A page could not read a file: %s", type(error).__name__)
+        return FAILED.format(kind=type(error).__name__)
+    return plain(error)
 
 
 def _where(error: BaseException) -> str:
