@@ -84,6 +84,7 @@ def _finish(
     digest: str,
     expected_sha256: str | None,
     name: str,
+    approve: Callable[[Fetched], None] | None = None,
 ) -> Fetched:
     if size < MIN_BYTES:
         raise DownloadError(f"{name} is only {size} bytes; a real {source.title} file is much larger.")
@@ -94,6 +95,8 @@ def _finish(
     with open(tmp, "rb") as handle:
         check_header(source, handle.read(CHUNK), name)
     fetched = Fetched(str(target), origin, size, digest, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    if approve is not None:  # e.g. the audit entry: when it fails, the file is not replaced
+        approve(fetched)
     os.replace(tmp, target)
     provenance_path(target).write_text(json.dumps(asdict(fetched), indent=2) + "\n", encoding="utf-8")
     return fetched
@@ -110,11 +113,14 @@ def download_source(
     expected_sha256: str | None = None,
     timeout: float = 60.0,
     max_bytes: int = MAX_BYTES,
+    approve: Callable[[Fetched], None] | None = None,
 ) -> Fetched:
     """Download a source's file (default: its publisher URL) into the sources cache, checked.
 
     `progress(received, total)` is called as bytes arrive (`total` is None when the server does not
     say). The file appears only once complete and checked; a failure leaves any earlier copy alone.
+    `approve(fetched)` runs once the file has passed its checks, before it replaces the cached copy; if it
+    raises (say, the audit log cannot be written), nothing is replaced.
     """
     url = url or source.url
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
@@ -144,7 +150,7 @@ def download_source(
             raise DownloadError(
                 f"The download of {url} was cut short: {received:,} of {total:,} bytes arrived. Try again."
             )
-        return _finish(source, tmp, target, url, received, digest.hexdigest(), expected_sha256, url)
+        return _finish(source, tmp, target, url, received, digest.hexdigest(), expected_sha256, url, approve)
     except http.client.IncompleteRead as error:
         raise DownloadError(
             f"The download of {url} was cut short: {received + len(error.partial):,} bytes arrived"
@@ -167,14 +173,17 @@ def download_source(
             tmp.unlink()
 
 
-def save_upload(source: IndicatorSource, data: bytes, filename: str) -> Fetched:
-    """Check an uploaded reference file and keep it in the sources cache (public data, not case data)."""
+def save_upload(source: IndicatorSource, data: bytes, filename: str,
+                approve: Callable[[Fetched], None] | None = None) -> Fetched:
+    """Check an uploaded reference file and keep it in the sources cache (public data, not case data);
+    `approve` as for `download_source`."""
     target = sources_dir() / source.file
     tmp = _part_file(target)
     try:
         tmp.write_bytes(data)
         return _finish(
-            source, tmp, target, f"upload: {filename}", len(data), hashlib.sha256(data).hexdigest(), None, filename
+            source, tmp, target, f"upload: {filename}", len(data), hashlib.sha256(data).hexdigest(), None, filename,
+            approve,
         )
     finally:
         if tmp.exists():

@@ -7,6 +7,7 @@ the declared columns by header, checks the required ones, and renames them to th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,29 @@ AREA_KEYS = {"lsoa11": "lsoa11cd", "lsoa21": "lsoa21cd"}
 SOURCES_SUBDIR = "sources"  # uploaded and downloaded reference files, inside the cache folder
 FROM_DATA_DIR = "data folder (EHMAP_DATA_DIR)"
 FROM_CACHE = "uploaded or downloaded copy"
+ADD_IT = "an admin can add it on the Data sources page"  # how a missing reference file is added, in the app
+
+log = logging.getLogger(__name__)
 
 
 class SourceMissing(LookupError):
-    """An indicator file is not available; the message says how to add it."""
+    """An indicator file is not available; the message names the file and how to add it, never a server path
+    (pages show it). The folder looked in, if any, is `folder`, for logs and the command line."""
+
+    def __init__(self, message: str, folder: Path | None = None) -> None:
+        super().__init__(message)
+        self.folder = folder
+
+
+def _missing(source: IndicatorSource, where: str, folder: Path | None) -> SourceMissing:
+    """The SourceMissing for a source's absent file: what is missing, where it was not found (no path), how to add
+    it and who publishes it; the folder looked in is logged (not shown)."""
+    log.debug("%s: %s is not in %s", source.id, source.file, folder or "any folder")
+    return SourceMissing(
+        f"{source.title} is not loaded: {source.file} is {where}; {ADD_IT} "
+        f"(published by {source.publisher} at {source.url}).",
+        folder,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,9 +65,7 @@ def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
     if folder is not None:
         path = folder / source.file
         if not path.exists():
-            raise SourceMissing(
-                f"{source.title} is not loaded: {source.file} is not in {folder} (get it from {source.url})."
-            )
+            raise _missing(source, "not in the folder given", folder)
         return Located(path, FROM_DATA_DIR)
     configured = data_dir()
     if configured is not None and (configured / source.file).exists():
@@ -56,13 +74,8 @@ def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
     if cached.exists():
         return Located(cached, FROM_CACHE)
     if configured is None:
-        raise SourceMissing(
-            f"{source.title} is not loaded: set EHMAP_DATA_DIR to a folder holding {source.file} "
-            f"(published by {source.publisher} at {source.url})."
-        )
-    raise SourceMissing(
-        f"{source.title} is not loaded: {source.file} is not in {configured} (get it from {source.url})."
-    )
+        raise _missing(source, "not added yet and no data folder is set (EHMAP_DATA_DIR)", None)
+    raise _missing(source, "neither in the data folder (EHMAP_DATA_DIR) nor added yet", configured)
 
 
 def source_path(source: IndicatorSource, folder: Path | None = None) -> Path:

@@ -42,6 +42,10 @@ MAX_LOCALITY_FEATURES = 5_000  # a council has 10-100 localities (and 100-1,000 
 MAX_LOCALITY_VERTICES = 1_000_000  # all polygon vertices; full-resolution wards of a council: ~50,000-300,000
 MAX_GEOJSON_DEPTH = 32  # nesting of a GeoJSON's objects and arrays; a MultiPolygon feature collection needs 9
 
+# Reference files uploaded on Data sources (CSV), ehmap.download.save_upload: the national IoD and ONS tables
+# ehmap reads are 2-10 MB.
+MAX_REFERENCE_BYTES = 100 * MB
+
 
 def megabytes(size: int) -> str:
     """A size in MB for a message, e.g. '200 MB' or '0.3 MB'."""

@@ -5,7 +5,7 @@ import streamlit as st
 from ehmap.catalogue import boundary_set, indicator_sources
 from ehmap.disclosure import SUPPRESSION_NOTE
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_PACKAGE, DIRECTORY_TITLE, DIRECTORY_VINTAGE
-from ehmap.indicators import SourceMissing, source_path
+from ehmap.indicators import SourceMissing, locate
 from ui.frame import require_frame
 
 require_frame()
@@ -30,7 +30,7 @@ st.markdown(
 )
 
 st.subheader("Reference data")
-st.caption("Load, upload or download reference files on *Data sources*.")
+st.caption("Which version of each reference file is in use, and how an admin adds one: *Data sources*.")
 rows = []
 for boundaries in (boundary_set("lsoa11"), boundary_set("wards_dec2022")):
     where = f"installed ({boundaries.source_package} package)" if boundaries.source_package else "read from the data folder when present"
@@ -39,7 +39,7 @@ rows.append({"Source": DIRECTORY_TITLE, "Vintage": DIRECTORY_VINTAGE,
              "Status": f"installed ({DIRECTORY_PACKAGE} package)", "Attribution": DIRECTORY_ATTRIBUTION})
 for source in indicator_sources():
     try:
-        status = f"loaded from {source_path(source)}"
+        status = f"loaded from the {locate(source).origin}"
     except SourceMissing as missing:
         status = f"not loaded: {missing}"
     rows.append({"Source": source.title, "Vintage": source.vintage, "Status": status, "Attribution": source.attribution})

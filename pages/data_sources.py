@@ -1,45 +1,119 @@
-"""Data sources: each catalogue entry, whether it is loaded and from where; upload or download what is missing."""
+"""Data sources: each reference file, whether it is loaded, from where and which version. Only an admin adds or
+replaces one (upload or download), and each change is audited with the file's hash; others see the list."""
+
+import datetime as dt
+import hashlib
+from functools import partial
 
 import streamlit as st
 
-from ehmap.catalogue import indicator_sources
-from ehmap.download import DownloadError, download_source, provenance, save_upload
-from ehmap.indicators import FROM_CACHE, SourceMissing, locate
+from ehmap import limits
+from ehmap.access import User
+from ehmap.audit import record
+from ehmap.catalogue import IndicatorSource, indicator_sources
+from ehmap.download import DownloadError, Fetched, download_source, provenance, save_upload
+from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, SourceMissing, locate
+from ehmap.store import StoreError
+from ehmap.text import file_label, plain
+from ui.audience import forget_releases
+from ui.datasets import session_user
 from ui.frame import require_frame
+from ui.state import coverage_idaci, population
+
+ONLY_ADMINS = "Only an admin can change reference files: ask your ehmap admin to add or replace one."
+NOT_AUDITED = "Not saved, because the audit log could not record the change:"
+DOWNLOADED_KEY = "sources_downloaded"  # the last download's outcome, shown once after the rerun that follows it
+SAVED_KEY = "sources_saved"  # ((source, upload id), (kind, message)): an upload is saved once, not on every rerun
 
 require_frame()
+user = session_user()
 
 st.title("Data sources")
 st.markdown(
-    "Reference tables come from the data folder (`EHMAP_DATA_DIR`), an upload here, or a download from the "
-    "publisher. Uploaded and downloaded files are checked (size, a CSV header with the required columns) and kept "
-    "in ehmap's cache folder; these are public tables, not case data."
+    "Reference tables come from the data folder (`EHMAP_DATA_DIR`), which comes first, or from a file an admin "
+    "uploaded or downloaded from the publisher here. Uploaded and downloaded files are checked (size, a CSV header "
+    "with the required columns) and kept in ehmap's cache folder; these are public tables, not case data. *Version* "
+    "says which copy every page uses."
 )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _sha256(path: str, size: int, modified_ns: int) -> str:
+    """A file's SHA-256, cached per path, size and modification time (a data folder's file is hashed once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _when(stamp: float | str) -> str:
+    """A file's date for the table, UTC: from a modification time or the provenance note's ISO time."""
+    moment = dt.datetime.fromtimestamp(stamp, dt.UTC) if isinstance(stamp, float) else dt.datetime.fromisoformat(stamp)
+    return f"{moment:%d/%m/%Y %H:%M} UTC"
+
+
+def version(source: IndicatorSource) -> dict[str, str]:
+    """Status, version (size, date, hash prefix) and origin of the copy of a source the pages use; no server path."""
+    try:
+        located = locate(source)
+    except SourceMissing as missing:
+        return {"Status": f"not loaded: {missing}", "Version": "", "From": ""}
+    note = provenance(located.path) if located.origin == FROM_CACHE else None
+    if note is not None:
+        uploaded = note.origin.startswith("upload: ")
+        return {
+            "Status": "loaded from an upload" if uploaded else "loaded from a download",
+            "Version": f"{note.size / limits.MB:,.1f} MB, {_when(note.fetched_at)}, SHA-256 {note.sha256[:12]}",
+            "From": f"upload of {note.origin.removeprefix('upload: ')}" if uploaded else note.origin,
+        }
+    stat = located.path.stat()
+    digest = _sha256(str(located.path), stat.st_size, stat.st_mtime_ns)
+    return {
+        "Status": f"loaded from {located.origin}",
+        "Version": f"{stat.st_size / limits.MB:,.1f} MB, {_when(stat.st_mtime)}, SHA-256 {digest[:12]}",
+        "From": "the data folder" if located.origin == FROM_DATA_DIR else "an upload or download (no note kept)",
+    }
+
 
 sources = indicator_sources()
 rows = []
 for source in sources:
-    try:
-        located = locate(source)
-        note = provenance(located.path) if located.origin == FROM_CACHE else None
-        status = f"loaded from {located.origin}: {located.path}" + (
-            f" ({note.origin}, {note.fetched_at})" if note else ""
-        )
-    except SourceMissing as missing:
-        status = f"not loaded: {missing}"
     rows.append(
         {
             "Source": source.title,
             "Id": source.id,
             "Vintage": source.vintage,
             "Geography": {"lsoa11": "LSOA 2011", "lsoa21": "LSOA 2021"}[source.geography],
-            "Status": status,
+            "File": source.file,
+            **version(source),
             "Attribution": f"{source.publisher}. {source.attribution}",
         }
     )
 st.dataframe(rows, hide_index=True, width="stretch")
 
-st.subheader("Add a file")
+if not user.is_admin:
+    st.info(ONLY_ADMINS)
+    st.stop()
+
+
+def audit(user: User, source: IndicatorSource, file: str, how: str, fetched: Fetched) -> None:
+    """The change's audit entry, written before the file replaces the cached copy (no entry, no change)."""
+    record("reference_change", user, None, {"source": source.id, "file": file, "sha256": fetched.sha256, "how": how})
+
+
+def in_use_note(source: IndicatorSource) -> str:
+    """Drop this server's cached tables read from reference files, and say whether the saved copy is the one in
+    use: a copy in the data folder comes first."""
+    population.clear()
+    coverage_idaci.clear()
+    forget_releases()
+    if locate(source).origin == FROM_DATA_DIR:
+        return " The data folder's copy stays in use: the data folder comes before uploads and downloads."
+    return " Every page now uses it."
+
+
+st.subheader("Add or replace a file")
 names = {source.id: source for source in sources}
 chosen = st.selectbox("Source", options=list(names), format_func=lambda i: names[i].title, key="sources_choice")
 source = names[chosen]
@@ -48,19 +122,26 @@ st.caption(
     f"Expected: a CSV named like `{source.file}` with the key column `{source.key_column}` and "
     f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present."
 )
-upload = st.file_uploader(f"Upload {source.file}", type=["csv"], key="sources_upload")
-if upload is not None and st.session_state.get("sources_saved", (None,))[0] != (chosen, upload.file_id):
+upload = st.file_uploader(f"Upload {source.file}", type=["csv"], key="sources_upload",
+                          max_upload_size=limits.MAX_REFERENCE_BYTES // limits.MB)
+if upload is not None and st.session_state.get(SAVED_KEY, (None,))[0] != (chosen, upload.file_id):
+    label = file_label(upload.name)
     try:  # saved once per uploaded file, not on every rerun
-        fetched = save_upload(source, upload.getvalue(), upload.name)
-        outcome = (
-            "success",
-            f"{source.title} loaded from your upload ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]}...).",
-        )
+        if upload.size > limits.MAX_REFERENCE_BYTES:
+            raise DownloadError(f"{label} is {limits.megabytes(upload.size)}; a reference file can be at most "
+                                f"{limits.megabytes(limits.MAX_REFERENCE_BYTES)}.")
+        fetched = save_upload(source, upload.getvalue(), label, partial(audit, user, source, label, "upload"))
+        outcome = ("success", f"{plain(source.title)}: {plain(label)} saved ({fetched.size:,} bytes, SHA-256 "
+                              f"{fetched.sha256[:12]}...).{in_use_note(source)}")
     except DownloadError as problem:
-        outcome = ("error", str(problem))
-    st.session_state["sources_saved"] = ((chosen, upload.file_id), outcome)
+        outcome = ("error", plain(problem))
+    except StoreError as problem:
+        outcome = ("error", f"{NOT_AUDITED} {plain(problem)}")
+    st.session_state[SAVED_KEY] = ((chosen, upload.file_id), outcome)
+    if outcome[0] == "success":
+        st.rerun()  # the table above then shows the new version
 if upload is not None:
-    kind, message = st.session_state["sources_saved"][1]
+    kind, message = st.session_state[SAVED_KEY][1]
     (st.success if kind == "success" else st.error)(message)
 
 if source.url.lower().endswith(".csv"):
@@ -74,10 +155,18 @@ if source.url.lower().endswith(".csv"):
             )
 
         try:
-            fetched = download_source(source, progress=report)
-            st.success(f"{source.title} downloaded ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]}...).")
+            fetched = download_source(source, progress=report,
+                                      approve=partial(audit, user, source, source.file, "download"))
         except DownloadError as problem:
-            st.error(str(problem))
+            st.error(plain(problem))
+        except StoreError as problem:
+            st.error(f"{NOT_AUDITED} {plain(problem)}")
+        else:
+            st.session_state[DOWNLOADED_KEY] = (f"{plain(source.title)} downloaded ({fetched.size:,} bytes, SHA-256 "
+                                                f"{fetched.sha256[:12]}...).{in_use_note(source)}")
+            st.rerun()  # the table above then shows the new version
+    if DOWNLOADED_KEY in st.session_state:
+        st.success(st.session_state.pop(DOWNLOADED_KEY))
 else:
     st.caption(
         f"The publisher offers this table as a web page, not a single CSV: get it from {source.url} and upload it."

@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from ehmap.maps import STATIC_URL
+from ehmap.text import plain
 from tests.conftest import saved_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -148,18 +149,24 @@ def test_absent_files_give_messages_not_tracebacks(directory, monkeypatch, tmp_p
     try:
         at = run("pages/deprivation.py")
         warnings = " ".join(w.value for w in at.warning)
-        assert (
-            "English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is not in" in warnings
-        )
-        assert "Add it on *Data sources*" in warnings
+        assert plain(  # the file and how to add it, never the server's folder
+            "English Indices of Deprivation 2019 is not loaded: iod2019_lsoa11_file7_columns.csv is neither in the "
+            "data folder (EHMAP_DATA_DIR) nor added yet; an admin can add it on the Data sources page (published by "
+            "Ministry of Housing, Communities and Local Government at https://"
+        ) in warnings
+        assert tmp_path.name not in warnings.replace("\\", "")
         assert any("No index is loaded yet" in i.value for i in at.info)
         at = run("pages/need_deprivation.py")
-        assert any("Rates need the child population" in w.value for w in at.warning)
+        assert any(w.value.startswith("Rates need the child population. Population estimates, mid-2020, children by "
+                                      "single year of age is not loaded: population_mid2020_lsoa11_children_0_17.csv "
+                                      "is neither in the data folder") for w in at.warning)
         at = run("pages/poverty.py")
         assert any("No IDACI or IMD deciles are loaded" in w.value for w in at.warning)
         at = run("pages/data_sources.py")
         status = at.dataframe[0].value.set_index("Id")["Status"]
-        assert status["iod2019"].startswith("not loaded: English Indices of Deprivation 2019 is not loaded")
+        assert status["iod2019"].startswith("not loaded: English Indices of Deprivation 2019 is not loaded: "
+                                            "iod2019_lsoa11_file7_columns.csv is neither in the data folder")
+        assert not status.str.contains(str(tmp_path), regex=False).any()
     finally:
         st.cache_data.clear()
 
@@ -189,16 +196,20 @@ def test_data_sources_lists_every_entry_and_checks_uploads(directory, data_dir, 
     ).run()
     assert not at.exception
     assert any(
-        e.value.startswith("mine.csv lacks the column(s) ['Index of Multiple Deprivation (IMD) Score'")
+        e.value.startswith(plain("mine.csv lacks the column(s) ['Index of Multiple Deprivation (IMD) Score'"))
         for e in at.error
     )
     good = (data_dir / "iod2019_lsoa11_file7_columns.csv").read_bytes()[:200_000].rsplit(b"\n", 1)[0] + b"\n"
     at.file_uploader(key="sources_upload").set_value(("File_7.csv", good, "text/csv")).run()
-    assert any("English Indices of Deprivation 2019 loaded from your upload" in s.value for s in at.success)
+    saved = [s.value for s in at.success if s.value.startswith(f"English Indices of Deprivation 2019: "
+                                                                     f"{plain('File_7.csv')} saved (")]
+    assert len(saved) == 1
+    assert saved[0].endswith("The data folder's copy stays in use: the data folder comes before uploads and "
+                             "downloads.")  # EHMAP_DATA_DIR holds IoD2019 too
     from ehmap.indicators import sources_dir
 
     kept = sources_dir() / "iod2019_lsoa11_file7_columns.csv"
     saved_at = kept.stat().st_mtime_ns
     at.run()  # a rerun shows the outcome again without writing the file again
     assert kept.stat().st_mtime_ns == saved_at
-    assert any("loaded from your upload" in s.value for s in at.success)
+    assert [s.value for s in at.success] == saved

@@ -48,9 +48,11 @@ def test_missing_file_says_where_it_looked_and_where_to_get_it(tmp_path):
     with pytest.raises(SourceMissing) as error:
         child_population(tmp_path)
     assert str(error.value) == (
-        f"Population estimates, mid-2020, children by single year of age is not loaded: {FILE} is not in {tmp_path} "
-        f"(get it from {source.url})."
+        f"Population estimates, mid-2020, children by single year of age is not loaded: {FILE} is not in the folder "
+        f"given; an admin can add it on the Data sources page (published by Office for National Statistics at "
+        f"{source.url})."
     )
+    assert str(tmp_path) not in str(error.value) and error.value.folder == tmp_path  # the path is for logs only
 
 
 def test_no_folder_configured(monkeypatch, tmp_path):
@@ -60,15 +62,16 @@ def test_no_folder_configured(monkeypatch, tmp_path):
     with pytest.raises(SourceMissing) as error:
         child_population()
     assert str(error.value) == (
-        f"Population estimates, mid-2020, children by single year of age is not loaded: set EHMAP_DATA_DIR to a "
-        f"folder holding {FILE} (published by Office for National Statistics at {source.url})."
+        f"Population estimates, mid-2020, children by single year of age is not loaded: {FILE} is not added yet and "
+        f"no data folder is set (EHMAP_DATA_DIR); an admin can add it on the Data sources page (published by Office "
+        f"for National Statistics at {source.url})."
     )
 
 
 def test_configured_folder_that_does_not_exist_counts_as_not_configured(monkeypatch, tmp_path):
     monkeypatch.setenv("EHMAP_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(SourceMissing, match=r"set EHMAP_DATA_DIR to a folder holding population_mid2020"):
+    with pytest.raises(SourceMissing, match=r"is not added yet and no data folder is set \(EHMAP_DATA_DIR\)"):
         child_population()
 
 

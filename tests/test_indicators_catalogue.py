@@ -109,8 +109,8 @@ def test_absent_iod_file_says_how_to_get_it(tmp_path):
     with pytest.raises(SourceMissing) as error:
         deprivation("iod2025", tmp_path)
     assert str(error.value) == (
-        f"English Indices of Deprivation 2025 is not loaded: {source.file} is not in {tmp_path} "
-        f"(get it from {source.url})."
+        f"English Indices of Deprivation 2025 is not loaded: {source.file} is not in the folder given; an admin can "
+        f"add it on the Data sources page (published by {source.publisher} at {source.url})."
     )
     assert source.url.startswith("https://assets.publishing.service.gov.uk/")
 
