@@ -177,7 +177,7 @@ def test_a_change_the_audit_log_cannot_record_does_not_happen(sources, croydon_i
     assert not at.exception, [e.message for e in at.exception]
     [error] = [e.value for e in at.error if e.value.startswith("Not saved")]
     assert error.startswith("Not saved, because the audit log could not record the change: " + plain(
-        "The team store (PostgreSQL database ehmap on 127.0.0.1:9) cannot be reached: "))
+        "The team store cannot be reached: connection failed: "))  # where the store is goes to the log only
     assert not (sources / IOD2019).exists() and [p for p in sources.iterdir() if p.name.endswith(".part")] == []
     assert table(at).loc["iod2019", "Status"].startswith("not loaded: ")
 
@@ -270,3 +270,14 @@ def test_a_download_the_audit_log_cannot_record_leaves_nothing(sources, publishe
             "reference_change", laptop_user(), None, {"source": "iod2019", "file": IOD2019,
                                                       "sha256": fetched.sha256, "how": "download"}))
     assert list(sources.iterdir()) == []  # neither the file, its note nor a .part file
+
+
+def test_an_unreachable_store_is_reported_without_its_path(tmp_path, caplog):
+    from ehmap.store import StoreError
+    from ehmap.store.store import Store
+
+    where = tmp_path / "no such folder" / "ehmap.sqlite3"
+    with pytest.raises(StoreError) as error:
+        Store(f"sqlite:///{where}")
+    assert str(error.value) == "The team store cannot be reached: unable to open database file"
+    assert str(where) in caplog.text  # the log says where the store is; the page does not

@@ -3,6 +3,7 @@ payloads show as text, and no page shows a traceback or a server path afterwards
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -193,11 +194,8 @@ def test_a_case_export_full_of_payloads_runs_nothing_and_shows_no_traceback(app_
         walk_every_page(page, watch, "a case export")  # asserts no traceback, no server path, no dialog
 
 
-# Pages that put service names into Markdown (st.markdown, st.caption, ...) without ehmap.text.plain draw a
-# payload such as ![pixel](http://example.invalid/pixel.png) as an image: the lead applies plain() while
-# rewriting the pages (see the report of issue 13 for the call sites); this test then passes.
-@pytest.mark.xfail(strict=True, reason="pages still render service names as Markdown (needs ehmap.text.plain)")
 def test_no_page_draws_markup_from_a_case_export(app_url, page, tmp_path, forget_uploads):
+    """Every page puts data into Markdown through ehmap.text.plain: no payload (a Markdown image, say) is drawn."""
     watch = Watch(page)
     with screenshot_on_failure(page, "hostile_export_markdown"):
         upload_payload_export(page, app_url, tmp_path, watch)
@@ -231,3 +229,25 @@ def test_a_refused_export_says_why_in_one_sentence(app_url, page, tmp_path, name
         assert alert.first.inner_text().strip() == str(refused.value)
         assert_no_traceback(page, f"Your data with {name}")
         assert watch.dialogs == []
+
+
+def test_the_browser_refuses_an_oversized_locality_file_before_sending_it(app_url, page, tmp_path):
+    from ehmap import limits
+
+    big = tmp_path / "wards.geojson"
+    big.write_bytes(b" " * (limits.MAX_LOCALITY_BYTES + limits.MB))
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if "upload_file" in request.url else None)
+    with screenshot_on_failure(page, "oversized_locality_file"):
+        page.goto(app_url, wait_until="domcontentloaded")
+        settle(page)
+        open_page(page, "Hot spots")
+        page.get_by_role("combobox", name="Geography").click()
+        page.get_by_role("option", name="Your localities (upload)").click()
+        settle(page)
+        upload(page, "Locality boundaries: GeoJSON, GeoPackage or zipped Shapefile, with its CRS", big)
+        refusal = page.get_by_text(re.compile(r"File must be 20(\.0)? ?MB or smaller\."))
+        refusal.first.wait_for(timeout=30_000)
+        settle(page)
+        assert sent == []  # refused in the browser: not one byte went to the server
+        assert page.get_by_text("Upload your council's locality boundaries to count cases by locality.").count() == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 import os
 import re
 import threading
@@ -38,6 +39,8 @@ WAIT_SECONDS = 30  # how long a save waits for another save before saying the st
 _MIGRATION_LOCK = 727_274_001  # PostgreSQL advisory lock held while migrating
 _NAME = re.compile(r"^[\w \-.,'()&/+]+$")  # no Markdown or HTML: names are shown on every page
 DEMO_CHOICE = "demo"  # the remembered choice of the built-in demo, which is not stored
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -268,8 +271,9 @@ class Store:
             if "database is locked" in str(error.orig) or code in {"55P03", "40001", "40P01"}:
                 raise StoreBusy(f"The store was busy with another save for more than {self.wait_s:g} s; "
                                 "try again in a moment.") from None
-            raise StoreUnavailable(f"The team store ({self.describe()}) cannot be reached: "
-                                   f"{str(error.orig).strip().splitlines()[0]}") from None
+            log.warning("The team store (%s) cannot be reached", self.describe())  # where it is: for the log only
+            raise StoreUnavailable(f"The team store cannot be reached: {str(error.orig).strip().splitlines()[0]}"
+                                   ) from None
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
