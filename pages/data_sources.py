@@ -80,13 +80,13 @@ sources = indicator_sources()
 rows = []
 for source in sources:
     rows.append(
-        {
+        {  # which copy is in use first: the reader should not have to scroll to it
             "Source": source.title,
+            **version(source),
             "Id": source.id,
             "Vintage": source.vintage,
             "Geography": {"lsoa11": "LSOA 2011", "lsoa21": "LSOA 2021"}[source.geography],
             "File": source.file,
-            **version(source),
             "Attribution": f"{source.publisher}. {source.attribution}",
         }
     )
