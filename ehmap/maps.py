@@ -92,7 +92,11 @@ def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0,
     if hidden.any():
         colours[hidden.to_numpy()] = SUPPRESSED_COLOUR
         legend.append(LegendEntry(SUPPRESSED_COLOUR, hidden_label))
-    missing = values.isna() & ~hidden.to_numpy()
+    withheld = (shown == "x").to_numpy()
+    if withheld.any():
+        colours[withheld] = NO_DATA_COLOUR
+        legend.append(LegendEntry(NO_DATA_COLOUR, "x: not released (it would give a small count away)"))
+    missing = values.isna() & ~hidden.to_numpy() & ~withheld
     if missing.any():
         legend.append(LegendEntry(NO_DATA_COLOUR, "no value (no population figure)"))
     return Choropleth(colours, legend)

@@ -34,6 +34,8 @@ class Reading:
     smallest_shown: int  # 'c' stands for 1 to smallest_shown - 1 (taken at its word)
 
     def __call__(self, text: object) -> tuple[float, float]:
+        if str(text) == "x":  # not released: any count
+            return 0.0, INF
         if text is None or (isinstance(text, float) and math.isnan(text)) or str(text) == "c":
             return 1.0, float(self.smallest_shown - 1)
         value = int(float(str(text).replace(",", "")))
@@ -57,7 +59,7 @@ class Claim:
 
 
 def is_hidden(text: object) -> bool:
-    return text is None or (isinstance(text, float) and math.isnan(text)) or str(text) == "c"
+    return text is None or (isinstance(text, float) and math.isnan(text)) or str(text) in ("c", "x")
 
 
 def linear_attack(name: str, terms: dict[Cell, float], cells: dict[Cell, object], reading: Reading) -> list[Claim]:

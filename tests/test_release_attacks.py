@@ -58,7 +58,7 @@ def truth_for(cases: pd.DataFrame, geographies: dict[str, AreaSet]) -> Truth:
     return Truth(cases, area_of, need_filters())
 
 
-@pytest.fixture(scope="module", params=["demo", "west_berkshire"])
+@pytest.fixture(scope="module", params=["demo", "west_berkshire", "croydon_small"])
 def dataset(request, directory, council_names):
     from ehmap.config import pseudonymisation_key
     from ehmap.demo import load_demo
@@ -66,9 +66,12 @@ def dataset(request, directory, council_names):
 
     if request.param == "demo":
         result = load_demo(directory, council_names, pseudonymisation_key())
-    else:
+    elif request.param == "west_berkshire":
         result = ingest(make_export(directory), WEST_BERKSHIRE, directory, council_names, pseudonymisation_key())
         assert result.accepted == result.rows_read  # every generated row is a good one
+    else:  # a small team's export: a few episodes spread one to an area, where breakdowns give counts away
+        export = make_export(directory, CROYDON, ("CR",), episodes=60, seed=2)
+        result = ingest(export, CROYDON, directory, council_names, pseudonymisation_key())
     lsoa, ward = area_set("lsoa11", result.la_code), area_set("ward", result.la_code)
     geographies = {"lsoa11": lsoa, "ward": ward, "custom": localities_from_wards(ward)}
     release = build_release(ReleaseInputs(result.cases, result.la_code, geographies))
@@ -79,7 +82,7 @@ def test_nothing_the_gate_emits_gives_a_hidden_count_away(dataset):
     cases, geographies, release = dataset
     tables = release_tables(release)
     cells = release_cells(tables, {need_title(n): n for n in need_filters()})
-    hidden = sum(1 for text in cells.values() if str(text) == "c")
+    hidden = sum(1 for text in cells.values() if str(text) in ("c", "x"))
     assert hidden > 100  # the attacks have plenty to aim at
     layout = layout_for(release, geographies, cases, need_filters())
     claims = attack_all(cells, RELEASED, layout)
@@ -116,8 +119,8 @@ def test_the_same_attacks_recover_hidden_counts_from_per_table_suppression(datas
     cells = per_table_cells(truth, layout)
     found = recovered(attack_all(cells, PER_TABLE, layout), truth)
     by_attack = Counter(claim.attack.split(" (")[0] for claim in found)
-    assert len(found) > 20, dict(by_attack)
-    if release.la_code != CROYDON:
+    assert len(found) > 20 or len(cases) < 100, dict(by_attack)
+    if release.la_code != CROYDON or len(cases) < 100:
         return  # the demo's small services also let the caseload identity through; West Berkshire's are larger
     for attack in ("ward - LSOAs", "locality - wards", "all services - services", "all years - years",
                    "period one day longer", "caseload identity", "integer programme"):

@@ -161,3 +161,16 @@ def test_shares_are_published_only_where_both_counts_are_shown():
     protected = protect(linked)
     assert protected.share(met, closed) == 55.0  # 54.8% as a whole number
     assert math.isnan(protected.share(few, some))
+
+
+def test_a_few_episodes_one_to_an_area_are_not_broken_down():
+    """Seven episodes, one in each of seven areas, under a council total of 7: with every part 'c' (1 to 7) and the
+    total 'c', a reader knows each part is at least 1 and all seven add to at most 7, so each is exactly 1. No
+    shown count can protect them, so the breakdown is not released ('x'); the total stays 'c'."""
+    linked = LinkedCounts()
+    parts = [linked.add(("area", i), 1 if i < 7 else 0) for i in range(20)]
+    linked.add_sum(linked.add(("council",), 7), parts)
+    protected = protect(linked)
+    assert protected.text(("council",)) == "c"
+    assert [protected.text(("area", i)) for i in range(20)] == ["x"] * 20
+    assert protected.withheld == 20 and protected.secondary == 0

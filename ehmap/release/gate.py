@@ -85,12 +85,13 @@ class Release:
         kind = self.geography[need]
         shares = self.hidden_shares[need]
         finer = [k for k in shares if k != kind and list(shares).index(k) < list(shares).index(kind)]
-        why = "; ".join(f"by {GEOGRAPHY_TITLES[k]} {shares[k]:.0%} of counts would be hidden" for k in finer)
+        why = "; ".join(f"by {GEOGRAPHY_TITLES[k]} {shares[k]:.0%} of its non-zero counts would be hidden"
+                        for k in finer)
         text = f"Shared views show this need by {GEOGRAPHY_TITLES[kind]}"
         if why:
             text += f" ({why})"
         if shares[kind] > 0.25:
-            text += f"; even so {shares[kind]:.0%} of its counts are hidden"
+            text += f"; even so {shares[kind]:.0%} of its non-zero counts are hidden: pool the years to see more"
         return text + "."
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 Key = tuple[Hashable, ...]  # e.g. ("episodes", "domestic_abuse", "ward", "E05011462", "2023-24")
 
@@ -149,6 +148,47 @@ def feasible_ranges(linked: LinkedCounts, facts: Facts, targets: Iterable[Key]) 
     return ranges
 
 
+class _Solver:
+    """One group's linear programme held by HiGHS, solved again for each objective from the last basis (warm)."""
+
+    def __init__(self, a_eq, a_ub, bounds: list[tuple[float, float]]):
+        import highspy
+
+        rows = [a for a in (a_eq, a_ub) if a is not None]
+        n = len(bounds)
+        a = sparse.vstack(rows).tocsc() if rows else sparse.csc_matrix((0, n))
+        equal = 0 if a_eq is None else a_eq.shape[0]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, a.shape[0]
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.array([b[0] for b in bounds], dtype=float)
+        lp.col_upper_ = np.array([b[1] for b in bounds], dtype=float)
+        lp.row_lower_ = np.concatenate([np.zeros(equal), np.full(a.shape[0] - equal, -highspy.kHighsInf)])
+        lp.row_upper_ = np.zeros(a.shape[0])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.columns = np.arange(n, dtype=np.int32)
+        self.bounds = bounds
+        self.optimal = highspy.HighsModelStatus.kOptimal
+        self.infeasible = highspy.HighsModelStatus.kInfeasible
+
+    def __call__(self, objective: np.ndarray) -> np.ndarray | None:
+        """The solution minimising `objective`, or None when the programme has none (unbounded)."""
+        self.highs.changeColsCost(len(self.columns), self.columns, np.asarray(objective, dtype=float))
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == self.infeasible:
+            raise RuntimeError("The published facts are inconsistent with the arithmetic: a release bug.")
+        if status != self.optimal:
+            return None
+        return np.asarray(self.highs.getSolution().col_value)
+
+
 def _group_ranges(members: list[Key], wanted: list[Key], equalities, upper, facts: Facts):
     local = {k: i for i, k in enumerate(members)}
     n = len(members)
@@ -166,15 +206,8 @@ def _group_ranges(members: list[Key], wanted: list[Key], equalities, upper, fact
         return sparse.csr_matrix((data, (ri, ci)), shape=(len(rows), n))
 
     a_eq, a_ub = matrix(equalities), matrix(upper)
-    bounds = [facts.bounds[k] for k in members]
-
-    def solve(objective: np.ndarray) -> np.ndarray | None:
-        result = linprog(objective, A_ub=a_ub, b_ub=None if a_ub is None else np.zeros(a_ub.shape[0]),
-                         A_eq=a_eq, b_eq=None if a_eq is None else np.zeros(a_eq.shape[0]), bounds=bounds,
-                         method="highs")
-        if result.status == 2:
-            raise RuntimeError("The published facts are inconsistent with the arithmetic: a release bug.")
-        return result.x if result.status == 0 else None
+    solve = _Solver(a_eq, a_ub, [facts.bounds[k] for k in members])
+    bounds = solve.bounds
 
     columns = np.array([local[k] for k in wanted])
     low = np.full(len(wanted), np.inf)  # least and greatest reading of each target over the solutions found

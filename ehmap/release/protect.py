@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from ehmap.release.linked import Facts, Key, LinkedCounts, feasible_ranges, pinned, whole_percentage
 
 HIDDEN = "c"  # GSS symbol: confidential
-NOT_AVAILABLE = "x"  # GSS symbol: not available (e.g. a rate whose count is hidden)
+NOT_AVAILABLE = "x"  # GSS symbol: not available (a rate whose count is hidden, a breakdown not released)
+SMALL, PARTNER, WITHHELD = "small", "protects another", "withheld"  # why a count is not shown
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class CountRule:
 
     def describe(self) -> str:
         return (f"Counts are rounded to the nearest {self.base}; counts from 1 to {self.smallest_shown - 1} are shown "
-                f"as '{HIDDEN}' (0 means none).")
+                f"as '{HIDDEN}' (0 means none), and a few more where that stops a hidden count being worked out; "
+                f"'{NOT_AVAILABLE}' marks a breakdown that is not released because it would give a small count away "
+                "(a few episodes, one to an area).")
 
 
 RULE = CountRule()  # the release rule
@@ -51,15 +54,17 @@ class Protected:
     """The released value of every count: shown (rounded) or hidden, and the check that was made."""
 
     shown: dict[Key, int]  # rounded values of shown counts, 0 included
-    hidden: dict[Key, str]  # key -> "small" (1 to 7) or "protects another"
+    hidden: dict[Key, str]  # key -> SMALL (1 to 7), PARTNER (hidden to protect another) or WITHHELD (not released)
     shares: dict[tuple[Key, Key], int]  # whole percentages shown: (numerator, denominator) -> %
     rule: CountRule
-    checked: int  # hidden counts whose range the final check worked out
+    checked: int  # ranges of hidden counts worked out, over every round
     rounds: int  # times the check hid more counts
 
     def text(self, key: Key) -> str:
-        """The count as released: its rounded value, or 'c'."""
-        return HIDDEN if key in self.hidden else str(self.shown[key])
+        """The count as released: its rounded value, 'c' (hidden), or 'x' (its breakdown is not released)."""
+        if key in self.hidden:
+            return NOT_AVAILABLE if self.hidden[key] == WITHHELD else HIDDEN
+        return str(self.shown[key])
 
     def value(self, key: Key) -> float:
         """The rounded count, or NaN where hidden."""
@@ -71,7 +76,13 @@ class Protected:
 
     @property
     def secondary(self) -> int:
-        return sum(reason != "small" for reason in self.hidden.values())
+        """Counts hidden only to protect others."""
+        return sum(reason == PARTNER for reason in self.hidden.values())
+
+    @property
+    def withheld(self) -> int:
+        """Counts of breakdowns not released because they would give a small count away."""
+        return sum(reason == WITHHELD for reason in self.hidden.values())
 
 
 def _facts(linked: LinkedCounts, rule: CountRule, hidden: dict[Key, str], ceiling: float) -> Facts:
@@ -81,10 +92,11 @@ def _facts(linked: LinkedCounts, rule: CountRule, hidden: dict[Key, str], ceilin
     knows more than one who allows any value; checking against that reader protects the small counts most."""
     bounds: dict[Key, tuple[float, float]] = {}
     for key, value in linked.values.items():
-        if key not in linked.published:
+        if key not in linked.published or hidden.get(key) == WITHHELD:
             bounds[key] = (0.0, ceiling)
-        elif key in hidden:
-            bounds[key] = (1.0, float(rule.smallest_shown - 1) if hidden[key] == "small" else ceiling)
+        elif key in hidden:  # a count hidden to protect another may be a zero
+            bounds[key] = (1.0, float(rule.smallest_shown - 1)) if hidden[key] == SMALL else \
+                (min(1.0, float(value)), ceiling)
         else:
             bounds[key] = rule.reading(rule.rounded(value))
     shares = {
@@ -95,35 +107,72 @@ def _facts(linked: LinkedCounts, rule: CountRule, hidden: dict[Key, str], ceilin
     return Facts(bounds, shares)
 
 
-def _partner(linked: LinkedCounts, leaked: Key, hidden: set[Key]) -> Key | None:
-    """The smallest shown non-zero count added up with a leaked one (the cell to hide with it)."""
-    candidates = {
-        key
-        for terms in linked.equations
-        if leaked in terms
-        for key in terms
-        if key in linked.published and key not in hidden and linked.values[key] > 0
-    }
+@dataclass(frozen=True)
+class _Links:
+    """Which constraints each count appears in (equations, inequalities and shown shares alike)."""
+
+    constraints: list[dict[Key, float]]
+    of: dict[Key, list[int]]
+
+    @classmethod
+    def of_counts(cls, linked: LinkedCounts) -> _Links:
+        constraints = [*linked.equations, *linked.inequalities, *({n: 1.0, d: 1.0} for n, d in linked.shares)]
+        of: dict[Key, list[int]] = {}
+        for i, terms in enumerate(constraints):
+            for key in terms:
+                of.setdefault(key, []).append(i)
+        return cls(constraints, of)
+
+
+def _partner(linked: LinkedCounts, links: _Links, leaked: Key, hidden: dict[Key, str]) -> Key | None:
+    """The count to hide to protect a leaked one: the smallest non-zero shown count it is added up with, if any."""
+    candidates = {other for i in links.of.get(leaked, ()) for other in links.constraints[i]
+                  if other in linked.published and other not in hidden and linked.values[other]}
     return min(candidates, key=lambda k: (linked.values[k], str(k)), default=None)
 
 
+def _breakdown(linked: LinkedCounts, leaked: Key) -> list[Key]:
+    """The parts of the largest sum a leaked count belongs to (its total left out): the breakdown not to release
+    when no shown count can protect it (e.g. seven episodes, one in each of seven areas, under a total of 'c')."""
+    sums = [terms for terms in linked.equations if leaked in terms]
+    if not sums:
+        return [leaked]
+    terms = max(sums, key=len)
+    totals = [k for k, coef in terms.items() if coef < 0]
+    whole = totals[0] if len(totals) == 1 and all(c > 0 for k, c in terms.items() if k != totals[0]) else None
+    return [k for k in terms if k != whole and k in linked.published]
+
+
 def protect(linked: LinkedCounts, rule: CountRule = RULE, max_rounds: int = 200) -> Protected:
-    """Round and hide every published count so that, taken together, no hidden count can be worked out."""
-    hidden = {key: "small" for key in linked.published if rule.hides(linked.values[key])}
+    """Round and hide every published count so that, taken together, no hidden count can be worked out.
+
+    Hiding more only widens what a reader can conclude, so a hidden count found safe stays safe: each round after
+    the first checks only the counts that leaked and the ones just hidden to protect them."""
+    hidden = {key: SMALL for key in linked.published if rule.hides(linked.values[key])}
     ceiling = float(max(linked.values.values(), default=0) * 2 + 10)  # no count exceeds the whole export
-    checked = 0
+    links = _Links.of_counts(linked)
+    to_check, checked = set(hidden), 0
     for rounds in range(max_rounds):  # noqa: B007 (the number of rounds is reported)
-        facts = _facts(linked, rule, hidden, ceiling)
-        ranges = feasible_ranges(linked, facts, hidden)
-        checked = len(ranges)
-        leaked = sorted((k for k, (low, high) in ranges.items() if pinned(low, high)), key=str)
+        ranges = feasible_ranges(linked, _facts(linked, rule, hidden, ceiling),
+                                 sorted((k for k in to_check if hidden.get(k) != WITHHELD), key=str))
+        checked += len(ranges)
+        # a count hidden only to protect another is not itself small: if a reader can work it out, nothing small
+        # is given away, but it protects nothing either, so the small count it stood by is checked again
+        leaked = sorted((k for k, (low, high) in ranges.items() if pinned(low, high) and hidden[k] == SMALL),
+                        key=str)
         if not leaked:
             break
+        to_check = set(leaked)
         for key in leaked:
-            partner = _partner(linked, key, set(hidden))
-            if partner is None:
-                raise RuntimeError(f"{key} can be worked out and no shown count can be hidden to protect it.")
-            hidden[partner] = "protects another"
+            if hidden.get(key) == WITHHELD:
+                continue
+            partner = _partner(linked, links, key, hidden)
+            if partner is not None:
+                hidden[partner] = PARTNER
+                to_check.add(partner)
+                continue
+            for part in _breakdown(linked, key):
+                hidden[part] = WITHHELD
     else:
         raise RuntimeError("Protecting the release did not settle.")
     shown = {k: rule.rounded(linked.values[k]) for k in linked.published if k not in hidden}

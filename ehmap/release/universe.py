@@ -112,8 +112,10 @@ def lsoa_year_counts(cases: pd.DataFrame, lsoas: pd.Index, calendar: Calendar, n
 
 
 def hidden_share(counts: np.ndarray, smallest_shown: int) -> float:
-    """The share of cells that the release rule would hide (counts from 1 to smallest_shown - 1)."""
-    return float(((counts > 0) & (counts < smallest_shown)).mean()) if counts.size else 0.0
+    """The share of non-zero cells that the release rule would hide (counts from 1 to smallest_shown - 1): of the
+    areas that have any episodes, how many a reader could not see."""
+    nonzero = counts[counts > 0]
+    return float((nonzero < smallest_shown).mean()) if nonzero.size else 0.0
 
 
 def area_year_counts(by_lsoa: np.ndarray, areas: AreaSet, lsoas: pd.Index) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +129,8 @@ def area_year_counts(by_lsoa: np.ndarray, areas: AreaSet, lsoas: pd.Index) -> tu
 
 def choose_geography(by_lsoa: np.ndarray, geographies: Mapping[str, AreaSet], lsoas: pd.Index,
                      smallest_shown: int) -> tuple[str, dict[str, float]]:
-    """The finest geography where at most a quarter of area-by-year counts would be hidden, else the coarsest.
+    """The finest geography where at most a quarter of non-zero area-by-year counts would be hidden, else the
+    one hiding the fewest.
 
     Returns the geography's kind and the hidden share of each candidate (for the sentence that says why)."""
     shares = {kind: hidden_share(area_year_counts(by_lsoa, areas, lsoas)[0], smallest_shown)
@@ -135,7 +138,7 @@ def choose_geography(by_lsoa: np.ndarray, geographies: Mapping[str, AreaSet], ls
     for kind, share in shares.items():
         if share <= LARGEST_HIDDEN_SHARE:
             return kind, shares
-    return list(geographies)[-1], shares
+    return min(shares, key=lambda kind: (shares[kind], -list(shares).index(kind))), shares
 
 
 # ------------------------------------------------------------------------------------------ registering
@@ -198,10 +201,12 @@ def register_groups(linked: LinkedCounts, cases: pd.DataFrame, calendar: Calenda
     labels = cases[by].astype(object).where(cases[by].notna(), NOT_RECORDED).astype(str).to_numpy()
     groups = sorted(set(labels))
     year, quarter = calendar.year_index(cases["referral_date"]), calendar.quarter_index(cases["referral_date"])
-    for period_index, periods in ((year, calendar.years), (quarter, calendar.quarters)):
+    for period_index, periods, published in ((year, calendar.years, True),
+                                             (quarter, calendar.quarters, by == "service")):  # trends: by service
         for p, period in enumerate(periods):
             in_period = period_index == p
-            keys = [linked.add(("group", by, g, period.key), int((in_period & (labels == g)).sum())) for g in groups]
+            keys = [linked.add(("group", by, g, period.key), int((in_period & (labels == g)).sum()), published)
+                    for g in groups]
             linked.add_sum(("episodes", ALL_NEEDS, COUNCIL, "", period.key), keys)
     for g in groups:
         linked.add_sum(linked.add(("group", by, g, "all"), int((labels == g).sum())),
