@@ -195,8 +195,10 @@ def infer_council(path: Path, mapping_path: Path | None = None) -> str:
 def _performance_command(args: argparse.Namespace) -> int:
     from ehmap.performance import outcome_table, performance_csv
 
-    result, _ = episodes(args)
+    result, source = episodes(args)
     la_code = result.la_code
+    if args.release:
+        return _released_performance(args, result, source)
     localities = None
     if args.by == "locality":
         from ehmap.areas import area_set
@@ -215,6 +217,35 @@ def _performance_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _released_performance(args: argparse.Namespace, result: IngestResult, source: str) -> int:
+    """The released outcome table per service or referral source, in the team table's columns, for a fixed period."""
+    from ehmap.performance import GROUPINGS, outcome_table, performance_csv
+    from ehmap.release.output import ReleaseRefused, period_key, release_of, released_columns, write_released
+    from ehmap.release.tables import method_statement, released_groups
+    from ehmap.views.performance import LOCALITY_TEAM_ONLY, RELEASED_GROUPINGS
+
+    if args.by not in RELEASED_GROUPINGS:
+        print(f"error: {LOCALITY_TEAM_ONLY} Use --by service or --by referral_source.", file=sys.stderr)
+        return 2
+    try:
+        release = release_of(result)
+        period = period_key(release, args.period)
+    except ReleaseRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    released = released_groups(release, args.by, period).rename(
+        columns={"step_up_csc": "step_up", "step_up_csc_pct": "step_up_pct", "rereferred": "rereferral"})
+    team_columns = list(performance_csv(outcome_table(result.cases.head(0), args.by)).columns)
+    released = released.rename(columns={"group": GROUPINGS[args.by]})
+    method = method_statement(release)
+    sidecar = write_released(released_columns(team_columns, released), args.out, method)
+    _audit_release("performance", result, args.out, {"by": args.by, "period": period, "source": source})
+    print(method)
+    print(f"Released: {len(released) - 1} groups by {args.by}, period {release.period(period).label} -> {args.out} "
+          f"(method: {sidecar.name})")
+    return 0
+
+
 def _business_case_command(args: argparse.Namespace) -> int:
     from ehmap.business_case import business_case_csv, costs_avoided, read_deflators, read_unit_costs
 
@@ -224,8 +255,10 @@ def _business_case_command(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result, _ = episodes(args)
+    result, source = episodes(args)
     la_code = result.la_code
+    if args.release:
+        return _released_business_case(args, result, costs, deflators, source)
     try:
         case = costs_avoided(result.cases, costs, deflators=deflators, year=args.year)
     except ValueError as error:
@@ -239,6 +272,31 @@ def _business_case_command(args: argparse.Namespace) -> int:
     summary = (f"total £{total[0]:,.0f} / £{total[1]:,.0f} / £{total[2]:,.0f} (low / central / high)"
                if total else "lines in their own price years, not added up")
     print(f"{len(case.lines)} cost lines from {result.accepted} episodes of {la_code}; {summary} -> {args.out}")
+    return 0
+
+
+def _released_business_case(args: argparse.Namespace, result: IngestResult, costs, deflators, source: str) -> int:
+    """Costs likely avoided from the released council counts of a fixed period, money to the nearest £1,000."""
+    from ehmap.business_case import business_case_csv
+    from ehmap.release.output import ReleaseRefused, period_key, release_of, write_released
+    from ehmap.views.business_case import released_business_case
+
+    try:
+        release = release_of(result)
+        period = period_key(release, args.period)
+        view = released_business_case(release, period, costs, deflators=deflators, year=args.year)
+    except (ReleaseRefused, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if view.case is None:
+        print(f"error: {view.finding}", file=sys.stderr)
+        return 2
+    method = " ".join([view.method or "", *view.notes])
+    sidecar = write_released(business_case_csv(view.case), args.out, method)
+    _audit_release("business-case", result, args.out, {"period": period, "source": source})
+    print(method)
+    print(f"Released: {len(view.case.lines)} cost lines, period {release.period(period).label}; {view.finding} "
+          f"-> {args.out} (method: {sidecar.name})")
     return 0
 
 
@@ -469,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
     perf.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     perf.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    _release_options(perf)
     perf.set_defaults(run=_performance_command)
     case = commands.add_parser("business-case", help="costs likely avoided per cost line (low/central/high) as CSV")
     case.add_argument("cases", type=Path, nargs="?", help="case export (any file `ingest` accepts); or --dataset")
@@ -481,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     case.add_argument("--la", help="council LAD code (default: the council most postcodes are in)")
     case.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     case.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    _release_options(case)
     case.set_defaults(run=_business_case_command)
     paper = commands.add_parser("report", help="the board paper (PDF and/or HTML): need map, services, trends, "
                                 "business case, sources; no count under 6")

@@ -76,3 +76,26 @@ def test_released_coverage_shows_flags_and_public_facts_never_expected_counts(tm
     assert set(table["flag"]) <= {"True", "False"} and table["children"].str.isdigit().all()
     assert "never expected counts or ratios" in (tmp_path / "coverage.csv.release.txt").read_text()
     assert "Released: 220 LSOAs, period 2022-23 to 2024-25 (all years)" in capsys.readouterr().out
+
+
+def test_released_performance_and_business_case(tmp_path, capsys, directory):
+    out = tmp_path / "performance.csv"
+    assert main(["performance", str(DEMO_FILE), "--la", CROYDON, "--release", "--period", "2023-24",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert table.iloc[-1, 0] == "All" and len(table) == 10  # nine services, then the council
+    for column in ("episodes", "open", "closed", "needs_met", "step_up", "declined_consent", "disengaged"):
+        assert table[column].map(released_count).all(), column
+    assert set(table["median_days"]) == {"x"} and set(table["needs_met_lower"]) == {"x"}
+    assert (tmp_path / "performance.csv.release.txt").exists()
+    assert main(["performance", str(DEMO_FILE), "--la", CROYDON, "--release", "--by", "locality",
+                 "--out", str(out)]) == 2
+    assert "Comparing localities is for the team only" in capsys.readouterr().err
+
+    money = tmp_path / "case.csv"
+    assert main(["business-case", str(DEMO_FILE), "--la", CROYDON, "--release", "--period", "all",
+                 "--out", str(money)]) == 0
+    lines = pd.read_csv(money)
+    assert (lines["cost_central"].dropna() % 1000 == 0).all()  # to the nearest £1,000
+    assert lines["base_count"].astype(str).map(released_count).all()
+    assert "rounded to the nearest 5" in (tmp_path / "case.csv.release.txt").read_text()
