@@ -259,7 +259,7 @@ def hotspots(
     )
 
 
-# --- the hotspot table: counts per area, rates, smoothed rates, statistic, disclosure -----------
+# --- the hotspot table: exact counts per area, rates, smoothed rates and the statistic ----------------
 
 MEASURES = {"count": "Episodes", "rate": "Rate per 1,000 children", "smoothed_rate": "Smoothed rate per 1,000 children"}
 SMOOTHING = ("global", "local")

@@ -366,12 +366,9 @@ class ServiceLinks:
     values: pd.DataFrame  # case_service, episodes, linked_to (blank when unmatched)
 
     def shown_values(self) -> pd.DataFrame:
-        """The case-record service values with episode counts safe to show (1-5 as `c`, with a secondary cell)."""
-        from ehmap.disclosure import shown_counts, suppression_mask
-
-        counts = self.values["episodes"].astype("int64")
+        """The case-record service values with their episode counts and links, for the team (exact counts)."""
         out = self.values.copy()
-        out["episodes"] = shown_counts(counts, suppression_mask(counts)).to_numpy()
+        out["episodes"] = out["episodes"].astype("int64")
         return out.rename(
             columns={"case_service": "Service in case records", "episodes": "Episodes", "linked_to": "Linked to"}
         )

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from ehmap.catalogue import boundary_set, indicator_sources
-from ehmap.disclosure import SUPPRESSION_NOTE
 from ehmap.geocode import DIRECTORY_ATTRIBUTION, DIRECTORY_PACKAGE, DIRECTORY_TITLE, DIRECTORY_VINTAGE
 from ehmap.indicators import SourceMissing, locate
+from ehmap.release.protect import RULE
 from ui.frame import require_frame
 
 require_frame()
@@ -18,10 +18,17 @@ st.markdown(
 **Data protection.** Case data is processed on this server and never sent elsewhere. Only the fields the
 analysis needs are kept: identifiers are replaced by keyed pseudonyms (the key is generated per
 installation and never leaves it), date of birth becomes age at referral, and the postcode is dropped
-once the case has its LSOA. Uploads live in your browser session only. Logs hold counts, never records.
+once the case has its LSOA. Saved datasets are kept in the team store for the retention period, and the uploaded
+file itself is never kept. Logs hold counts, never records.
+
+**Who sees what.** Admins and analysts see their team's exact figures, marked as not for sharing, with counts
+under 6 flagged for care. Everything shared (a viewer's screen, the released view on a projector, board papers,
+CSV downloads) comes from the release gate, which protects every shared table together, so no hidden count can be
+worked out by setting one table against another.
 """
 )
-st.markdown(f"**Small numbers.** {SUPPRESSION_NOTE}")
+st.markdown(f"**Released figures.** {RULE.describe()} Periods are whole financial years or their quarters; services "
+            "are shown for the whole council only; each need is shown on one geography chosen for its numbers.")
 st.markdown(
     "**Geocoding.** Postcodes are looked up in the ONS Postcode Directory. Each postcode is placed in the "
     "LSOA *of its own council* that contains its grid reference, or else the nearest LSOA of its council, "
