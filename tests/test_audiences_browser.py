@@ -17,7 +17,7 @@ from browser_support import ANALYST, VIEWER, screenshot_on_failure, sign_in
 from ehmap.release.periods import financial_year_start
 
 NAVIGATION = {  # link title -> URL path, as app.py routes them
-    "Need map": "need-map", "Hot spots": "hot-spots", "Deprivation context": "deprivation-context",
+    "Need map": "", "Hot spots": "hot-spots",  # the default page is the app's own address "Deprivation context": "deprivation-context",
     "Need and deprivation": "need-and-deprivation", "Destabilised by poverty": "destabilised-by-poverty",
     "Service coverage": "service-coverage", "Which services help most": "which-services-help",
     "Trends": "trends-over-time", "Business case": "business-case", "Board report": "board-report",
@@ -102,6 +102,6 @@ def test_an_analyst_sees_exact_figures_marked_and_can_switch_to_the_release(sign
         text = open_page(page, signed_in_app.url, "Need map")
         assert TEAM_MARK in text and "Not for sharing" in text
         assert page.get_by_text("Referrals between").count() == 1  # the team's free period
-        page.get_by_text("Show the released view").click()
+        page.get_by_text("Show the released view (as shared)").click()
         page.get_by_text(RELEASE_MARK).wait_for(timeout=120_000)
         assert TEAM_MARK not in body(page)

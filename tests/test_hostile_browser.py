@@ -179,7 +179,7 @@ def upload_payload_export(page, app_url: str, folder: Path, watch: Watch) -> Non
     upload(page, "Case export", export)
     page.get_by_text("Every row is accounted for:").first.wait_for(timeout=90_000)
     settle(page)
-    page.get_by_text("Values kept but not recognised").wait_for(timeout=60_000)
+    page.get_by_text("Values kept but not recognised").wait_for(timeout=120_000)
     text = page.locator('[data-testid="stJson"]').first.inner_text()
     for payload in hostile.MARKUP:  # the unrecognised needs, in the reconciliation, as text
         assert payload in text, payload

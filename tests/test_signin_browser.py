@@ -20,7 +20,7 @@ from browser_support import (
 
 from ehmap.audit import entries
 
-SLUGS = ["need-map", "hot-spots", "deprivation-context", "need-and-deprivation", "destabilised-by-poverty",
+SLUGS = ["hot-spots", "deprivation-context", "need-and-deprivation", "destabilised-by-poverty",
          "service-coverage", "which-services-help", "trends-over-time", "business-case", "board-report", "your-data",
          "data-sources", "about-and-sources"]  # every page app.py routes to
 FILES = ["need_map", "hotspots", "deprivation", "need_deprivation", "poverty", "coverage", "performance", "trends",
@@ -107,7 +107,7 @@ def test_signing_out_returns_to_the_sign_in_screen(signed_in_app, page):
         assert page.get_by_test_id("stSidebar").get_by_text("Role: admin").is_visible()
         sign_out(page, signed_in_app.url)
         assert_sign_in_screen_only(page)
-        page.goto(f"{signed_in_app.url}/need-map", wait_until="domcontentloaded")
+        page.goto(f"{signed_in_app.url}/hot-spots", wait_until="domcontentloaded")
         assert_sign_in_screen_only(page)
         assert page.off_machine == [], page.off_machine
     signed_out = audited("sign_out", ADMIN)

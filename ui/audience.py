@@ -87,7 +87,7 @@ def _audit_exact_view(page: str, dataset: DatasetInUse, user: User) -> None:
 
 @st.cache_resource(show_spinner="Protecting the released figures (every table is checked together)...",
                    max_entries=8)
-def _release(la_code: str, dataset_id: str, content: str, _cases: pd.DataFrame) -> Release:
+def _release(la_code: str, dataset_id: str, content: str, reference: tuple, _cases: pd.DataFrame) -> Release:
     """One release per dataset and content, shared by every session (a frozen object read, never changed)."""
     geographies = {"lsoa11": hotspot_areas("lsoa11", la_code)}
     try:
@@ -108,10 +108,14 @@ def release_deciles() -> pd.Series | None:
 
 
 def dataset_release(context: PageContext) -> Release:
-    """The release of the dataset in use (built once per dataset and content, then shared)."""
+    """The release of the dataset in use (built once per dataset, content and reference files, then shared)."""
+    from ehmap.config import data_dir
+    from ui.state import _signature
+
     dataset = context.dataset
     content = dataset.info.content_hash if dataset.info is not None else f"demo-{len(context.cases)}"
-    return _release(context.la_code, str(dataset.id), content, context.cases)
+    reference = (str(data_dir()), _signature("iod2019"))  # a release is rebuilt when the reference files change
+    return _release(context.la_code, str(dataset.id), content, reference, context.cases)
 
 
 def forget_releases() -> None:
