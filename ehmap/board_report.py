@@ -39,7 +39,7 @@ from ehmap.ingest import IngestResult
 from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
 from ehmap.performance import GROUPINGS, MEASURES
 from ehmap.release.gate import Release
-from ehmap.release.protect import HIDDEN
+from ehmap.release.protect import HIDDEN, NOT_AVAILABLE
 from ehmap.release.tables import fixed_period, method_statement, need_title
 from ehmap.release.universe import COUNCIL
 from ehmap.report import Bullets, Figure, Paragraph, Report, Section, Table
@@ -175,9 +175,11 @@ def _period(data: ReportData, choices: ReportChoices) -> _Period:
 
 
 def _cell(value: object) -> str:
-    """A count for a table cell: 'c' where hidden, thousands separated."""
+    """A count for a table cell: thousands separated; 'c' where hidden, 'x' where not released."""
     if value is None or (isinstance(value, float) and pd.isna(value)) or str(value) in (HIDDEN, ""):
         return HIDDEN
+    if str(value) == NOT_AVAILABLE:
+        return NOT_AVAILABLE
     return f"{int(float(str(value).replace(',', ''))):,}"
 
 

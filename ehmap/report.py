@@ -19,7 +19,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from ehmap.release.protect import HIDDEN, RULE
+from ehmap.release.protect import HIDDEN, NOT_AVAILABLE, RULE
 
 _INTEGER = re.compile(r"^\d{1,3}(,\d{3})*$|^\d+$")
 
@@ -104,7 +104,7 @@ class Report:
         for title, table in self.tables():
             for row, column, cell in table.count_cells():
                 text = cell.strip()
-                if text in ("", HIDDEN) or not _INTEGER.match(text):
+                if text in ("", HIDDEN, NOT_AVAILABLE) or not _INTEGER.match(text):
                     continue
                 count = int(text.replace(",", ""))
                 if RULE.hides(count) or count != RULE.rounded(count):

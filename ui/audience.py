@@ -110,11 +110,11 @@ def release_deciles() -> pd.Series | None:
 def dataset_release(context: PageContext) -> Release:
     """The release of the dataset in use (built once per dataset, content and reference files, then shared)."""
     from ehmap.config import data_dir
-    from ui.state import _signature
+    from ui.state import reference_signature
 
     dataset = context.dataset
     content = dataset.info.content_hash if dataset.info is not None else f"demo-{len(context.cases)}"
-    reference = (str(data_dir()), _signature("iod2019"))  # a release is rebuilt when the reference files change
+    reference = (str(data_dir()), reference_signature("iod2019"))  # rebuilt when the reference files change
     return _release(context.la_code, str(dataset.id), content, reference, context.cases)
 
 

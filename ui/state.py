@@ -153,7 +153,7 @@ CONTEXT_SOURCES = ("iod2019", "iod2025")  # the indices joined onto the council'
 _LOOKUPS = ("lookup_lsoa11_lsoa21", "lookup_lsoa11_lsoa21_best_fit")
 
 
-def _signature(source_id: str) -> tuple[str, int, int] | None:
+def reference_signature(source_id: str) -> tuple[str, int, int] | None:
     """Where a source's file is now and its size and modification time (None when absent): the cache key."""
     from ehmap.catalogue import indicator_source
     from ehmap.indicators import locate
@@ -178,7 +178,7 @@ def _indicator_on_lsoa11(source_id: str, signatures: tuple) -> tuple[object | No
 
 def indicator_on_lsoa11(source_id: str):
     """An indicator on LSOA 2011 (`ehmap.context.OnLsoa11`) or None, and why it is missing; cached per file."""
-    signatures = (_signature(source_id), *(_signature(lookup) for lookup in _LOOKUPS))
+    signatures = (reference_signature(source_id), *(reference_signature(lookup) for lookup in _LOOKUPS))
     return _indicator_on_lsoa11(source_id, signatures)
 
 
@@ -202,7 +202,7 @@ def _council_context(la_code: str, signatures: tuple):
 
 def council_context_table(la_code: str):
     """The council's LSOAs with every loaded index and child population (`ContextTable`), and what is missing."""
-    signatures = tuple(_signature(s) for s in (*CONTEXT_SOURCES, *_LOOKUPS, "population_mid2020"))
+    signatures = tuple(reference_signature(s) for s in (*CONTEXT_SOURCES, *_LOOKUPS, "population_mid2020"))
     return _council_context(la_code, signatures)
 
 
