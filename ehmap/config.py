@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from ehmap.cache import sweep_once
+
 SECRET_FILE = "pseudonymisation.key"
 
 
@@ -15,7 +17,7 @@ def cache_dir() -> Path:
     """The on-disk cache of converted reference files (`EHMAP_CACHE_DIR`, else the user cache dir)."""
     path = Path(os.environ.get("EHMAP_CACHE_DIR") or platformdirs.user_cache_dir("ehmap"))
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return sweep_once(path)  # the first open in a process removes temporary files left by writes that died
 
 
 def state_dir() -> Path:

@@ -1,24 +1,48 @@
 """Getting a reference file into ehmap: a download from the publisher's URL, or a user's upload.
 
 Both end the same way: the bytes are checked (size, optional SHA-256, a CSV header holding the
-catalogue's required columns) and written atomically into the sources cache (`ehmap.indicators.
-sources_dir()`), with a small JSON note of where the file came from. Only public reference data is
-fetched; nothing about the user's cases is sent anywhere.
+catalogue's required columns) and saved into the sources cache (`ehmap.indicators.sources_dir()`),
+with a small JSON note of where the file came from. Only public reference data is fetched; nothing
+about the user's cases is sent anywhere.
+
+Several sessions, processes or replicas may change the same file at once, so a file and the note that
+describes it are one unit, put in place in one atomic step:
+
+- Each version lives in a folder of its own, `sources/<file>.versions/<time>-<random>/`, holding the
+  file and its note (`source.json`). `sources/<file>` is a symbolic link to the current version's file,
+  so `ehmap.indicators.locate` and every reader open it by its usual name.
+- A change writes the new version into a fresh temporary folder beside it (`tempfile.mkdtemp`, named
+  `.<file>.<random>.part`: unique per call, never made from the process id alone) and checks it there.
+  Then, holding the sources folder's lock, it runs `approve` (the audit entry), renames the folder among
+  the versions and replaces the link with one rename. A reader, or a crash at any moment, finds the old
+  pair or the new pair, never the file of one change with the note of another: `provenance` reads the
+  note beside the file the link names.
+- The lock (`fcntl.flock`, shared by threads, processes and anything on the same file system) puts
+  changes one after the other: two at once both succeed, the last is in use and its audit entry is the
+  last written. A change that waits more than LOCK_WAIT_S seconds gives up with a one-line message.
+- Superseded versions are deleted under the lock (a reader that has one open keeps reading it); a
+  temporary folder left by a change that died is removed when the cache is next opened (`ehmap.cache`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import hashlib
 import http.client
 import io
 import json
 import os
+import secrets
+import shutil
+import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +53,9 @@ MIN_BYTES = 256  # anything smaller is an error page or an empty file, not a ref
 MAX_BYTES = 512 * 1024 * 1024
 CHUNK = 1 << 16
 USER_AGENT = "ehmap (reference-data download)"
+NOTE = "source.json"  # the note kept in each version's folder, beside the file
+VERSIONS = ".versions"  # sources/<file>.versions/ holds the versions of <file>
+LOCK_WAIT_S = 30.0  # how long a change waits for another change to the reference files to finish
 
 
 class DownloadError(RuntimeError):
@@ -46,17 +73,28 @@ class Fetched:
     fetched_at: str
 
 
+def versions_dir(target: Path) -> Path:
+    """The folder holding the versions of a cached reference file, each with its note."""
+    return target.with_name(f"{target.name}{VERSIONS}")
+
+
 def provenance_path(target: Path) -> Path:
-    """The JSON note kept beside a cached reference file."""
+    """The JSON note describing the copy `target` names now: in the folder of the version its link points to (a
+    copy kept before versions existed has its note beside it)."""
+    if target.is_symlink():
+        return Path(os.path.realpath(target)).with_name(NOTE)
     return target.with_name(f"{target.name}.source.json")
 
 
 def provenance(target: Path) -> Fetched | None:
     """Where a cached reference file came from (None when there is no note)."""
-    note = provenance_path(target)
-    if not note.exists():
-        return None
-    return Fetched(**json.loads(note.read_text(encoding="utf-8")))
+    for _ in range(5):  # a change may replace the version between resolving the link and reading its note
+        try:
+            return Fetched(**json.loads(provenance_path(target).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            if not target.is_symlink():
+                return None
+    return None
 
 
 def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None:
@@ -77,7 +115,7 @@ def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None
 
 def _finish(
     source: IndicatorSource,
-    tmp: Path,
+    staged: Path,
     target: Path,
     origin: str,
     size: int,
@@ -86,24 +124,72 @@ def _finish(
     name: str,
     approve: Callable[[Fetched], None] | None = None,
 ) -> Fetched:
+    """Check a staged file, write its note beside it and put both in place as the current version of `target`."""
     if size < MIN_BYTES:
         raise DownloadError(f"{name} is only {size} bytes; a real {source.title} file is much larger.")
     if expected_sha256 and digest != expected_sha256.lower():
         raise DownloadError(
             f"{name} has SHA-256 {digest}, not the expected {expected_sha256.lower()}; it was not saved."
         )
-    with open(tmp, "rb") as handle:
+    with open(staged, "rb") as handle:
         check_header(source, handle.read(CHUNK), name)
     fetched = Fetched(str(target), origin, size, digest, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    if approve is not None:  # e.g. the audit entry: when it fails, the file is not replaced
-        approve(fetched)
-    os.replace(tmp, target)
-    provenance_path(target).write_text(json.dumps(asdict(fetched), indent=2) + "\n", encoding="utf-8")
+    staged.with_name(NOTE).write_text(json.dumps(asdict(fetched), indent=2) + "\n", encoding="utf-8")
+    with _one_change_at_a_time(target.parent, name):
+        if approve is not None:  # e.g. the audit entry: when it fails, the file is not replaced
+            approve(fetched)
+        _put_in_place(staged.parent, target)
     return fetched
 
 
-def _part_file(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.part")
+@contextlib.contextmanager
+def _one_change_at_a_time(folder: Path, name: str, wait_s: float | None = None) -> Iterator[None]:
+    """Hold the sources folder's exclusive lock while a change is audited and put in place."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DownloadError(f"{name} was not saved: another change to the reference files is still "
+                                        "being saved. Try again in a minute.") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(handle)  # closing the descriptor releases the lock
+
+
+def _put_in_place(staging: Path, target: Path) -> None:
+    """Make a staged folder (the file and its note) the current version of `target` in one rename of its link, then
+    delete the versions it supersedes. Called under the lock."""
+    versions = versions_dir(target)
+    versions.mkdir(exist_ok=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; these are public tables
+    version = versions / f"{time.time_ns()}-{secrets.token_hex(4)}"
+    os.rename(staging, version)
+    link = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    os.symlink(Path(versions.name, version.name, target.name), link)
+    try:
+        os.replace(link, target)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        raise
+    target.with_name(f"{target.name}.source.json").unlink(missing_ok=True)  # a note from before versions
+    for old in versions.iterdir():
+        if old.name != version.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _staging_folder(target: Path) -> Path:
+    """A fresh folder beside `target` for a change to be written and checked in (unique per call)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
 
 
 def download_source(
@@ -126,12 +212,13 @@ def download_source(
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise DownloadError(f"Cannot download from '{url}': only http and https addresses are supported.")
     target = sources_dir() / source.file
-    tmp = _part_file(target)
+    staging = _staging_folder(target)
+    staged = staging / target.name
     digest = hashlib.sha256()
     received = 0
     try:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
+        with urllib.request.urlopen(request, timeout=timeout) as response, open(staged, "wb") as out:
             length_text = response.headers.get("Content-Length")
             total = int(length_text) if length_text and length_text.isdigit() else None
             if total is not None and total > max_bytes:
@@ -150,7 +237,7 @@ def download_source(
             raise DownloadError(
                 f"The download of {url} was cut short: {received:,} of {total:,} bytes arrived. Try again."
             )
-        return _finish(source, tmp, target, url, received, digest.hexdigest(), expected_sha256, url, approve)
+        return _finish(source, staged, target, url, received, digest.hexdigest(), expected_sha256, url, approve)
     except http.client.IncompleteRead as error:
         raise DownloadError(
             f"The download of {url} was cut short: {received + len(error.partial):,} bytes arrived"
@@ -169,8 +256,7 @@ def download_source(
             f"or save {source.file} yourself and upload it."
         ) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when it became the new version
 
 
 def save_upload(source: IndicatorSource, data: bytes, filename: str,
@@ -178,13 +264,12 @@ def save_upload(source: IndicatorSource, data: bytes, filename: str,
     """Check an uploaded reference file and keep it in the sources cache (public data, not case data);
     `approve` as for `download_source`."""
     target = sources_dir() / source.file
-    tmp = _part_file(target)
+    staging = _staging_folder(target)
     try:
-        tmp.write_bytes(data)
+        (staging / target.name).write_bytes(data)
         return _finish(
-            source, tmp, target, f"upload: {filename}", len(data), hashlib.sha256(data).hexdigest(), None, filename,
-            approve,
+            source, staging / target.name, target, f"upload: {filename}", len(data), hashlib.sha256(data).hexdigest(),
+            None, filename, approve,
         )
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when it became the new version
