@@ -40,7 +40,7 @@ if dataset.is_demo:
 pages = st.navigation(
     {  # grouped by the three questions a service head asks, then the data behind them
         "Where are the needs?": [
-            st.Page("pages/need_map.py", title="Need map", icon="🗺️", default=True),
+            st.Page("pages/need_map.py", url_path="", title="Need map", icon="🗺️", default=True),  # "": not need_map
             st.Page("pages/hotspots.py", url_path="hot-spots", title="Hot spots", icon="🔥"),
             st.Page("pages/deprivation.py", url_path="deprivation-context", title="Deprivation context", icon="🏘️"),
             st.Page("pages/need_deprivation.py", url_path="need-and-deprivation", title="Need and deprivation", icon="🔀"),

@@ -263,7 +263,7 @@ def uploaded_locality_areas(data: bytes, filename: str, name_column: str, la_cod
 
 # --- performance and trends (appended by the performance feature) --------------------------------
 
-PERIOD_KEY = "shared_period"  # (start, end) referral dates, shared by the pages that filter by period
+PERIOD_KEY = "shared_period"  # ehmap.referral_period.ChosenPeriod, shared by the pages that filter by period
 
 
 def idaci_deciles() -> tuple[pd.Series | None, str | None]:
@@ -285,15 +285,27 @@ def ward_names(la_code: str) -> pd.Series:
     return hotspot_areas("ward", la_code).area_names()
 
 
+def dataset_key(dataset: DatasetInUse) -> str:
+    """Which dataset, and which content of it, a choice belongs to (a replaced dataset keeps its id)."""
+    return f"{dataset.id}:{dataset.info.content_hash if dataset.info is not None else 'demo'}"
+
+
 def period_selector(cases: pd.DataFrame, key: str, container=st) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """A referral-period picker whose choice carries across pages (kept under PERIOD_KEY)."""
-    first, last = cases["referral_date"].min().date(), cases["referral_date"].max().date()
-    start, end = st.session_state.get(PERIOD_KEY, (first, last))
-    start, end = min(max(start, first), last), max(min(end, last), first)
-    chosen = container.date_input("Referrals between", value=(start, end), min_value=first, max_value=last,
-                                  format="DD/MM/YYYY", key=key)
+    """A referral-period picker whose choice carries across pages (kept under PERIOD_KEY) and belongs to the dataset
+    it was chosen on: when the dataset in use changes, it starts again from the new dataset's full span."""
+    from ehmap.referral_period import ChosenPeriod, full_span, period_in_force
+
+    owner = dataset_key(current_dataset())
+    first, last = full_span(cases)
+    period = period_in_force(st.session_state.get(PERIOD_KEY), owner, cases)
+    shown, owner_key = st.session_state.get(key), f"{key}_dataset"
+    if st.session_state.get(owner_key) != owner or not shown or shown[0] < first or shown[-1] > last:
+        st.session_state[key] = (period.start, period.end)  # a new widget, or one still showing another dataset's
+    st.session_state[owner_key] = owner
+    chosen = container.date_input("Referrals between", value="today", min_value=first, max_value=last,
+                                  format="DD/MM/YYYY", key=key)  # "today": the value is the one set above
     start, end = (chosen[0], chosen[1]) if len(chosen) == 2 else (chosen[0], chosen[0])
-    st.session_state[PERIOD_KEY] = (start, end)
+    st.session_state[PERIOD_KEY] = ChosenPeriod(owner, start, end)
     return pd.Timestamp(start), pd.Timestamp(end)
 
 

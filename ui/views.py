@@ -10,6 +10,7 @@ import streamlit as st
 from ehmap.audience import Audience
 from ehmap.audit import record
 from ehmap.maps import area_map, classify
+from ehmap.referral_period import episodes_outside, period_sentence
 from ehmap.release.gate import Release
 from ehmap.release.periods import Period
 from ehmap.safe_output import csv_bytes
@@ -36,9 +37,12 @@ def released_period(release: Release, key: str, container=st) -> Period:
 
 
 def team_period(cases: pd.DataFrame, key: str, container=st) -> tuple[dt.date, dt.date]:
-    """The team's free referral-period picker (shared across pages)."""
+    """The team's free referral-period picker (shared across pages, reset when the dataset changes), and one caption
+    under it saying the period in force and how many of the dataset's episodes fall outside it."""
     start, end = period_selector(cases, key, container)
-    return start.date(), end.date()
+    start, end = start.date(), end.date()
+    container.caption(period_sentence(start, end, episodes_outside(cases, start, end), len(cases)))
+    return start, end
 
 
 def draw_area_map(view: AreaView, key: str, hidden_label: str = "c: 1 to 7 episodes (hidden)") -> None:
