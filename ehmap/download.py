@@ -30,6 +30,7 @@ import contextlib
 import csv
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import http.client
 import io
@@ -47,7 +48,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ehmap.catalogue import IndicatorSource
-from ehmap.indicators import missing_required, sources_dir
+from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, locate, missing_required, sources_dir
+from ehmap.limits import MB
 
 MIN_BYTES = 256  # anything smaller is an error page or an empty file, not a reference table
 MAX_BYTES = 512 * 1024 * 1024
@@ -95,6 +97,70 @@ def provenance(target: Path) -> Fetched | None:
             if not target.is_symlink():
                 return None
     return None
+
+
+@dataclass(frozen=True)
+class CopyInUse:
+    """Which copy of a reference file the pages use: how it got here, its size, date and SHA-256 (no server path)."""
+
+    file: str  # the catalogue's file name
+    kept_as: str  # FROM_DATA_DIR or FROM_CACHE
+    note: Fetched | None  # where an uploaded or downloaded copy came from (None in the data folder)
+    size: int
+    when: dt.datetime  # UTC: when it was uploaded or downloaded, else the file's modification time
+    sha256: str
+
+    @property
+    def uploaded(self) -> bool:
+        return self.note is not None and self.note.origin.startswith("upload: ")
+
+    @property
+    def status(self) -> str:
+        if self.note is not None:
+            return "loaded from an upload" if self.uploaded else "loaded from a download"
+        return f"loaded from {self.kept_as}"
+
+    @property
+    def came_from(self) -> str:
+        """'the data folder', 'upload of File_7.csv', the URL it was downloaded from, or that no note was kept."""
+        if self.note is not None:
+            return f"upload of {self.note.origin.removeprefix('upload: ')}" if self.uploaded else self.note.origin
+        return "the data folder" if self.kept_as == FROM_DATA_DIR else "an upload or download (no note kept)"
+
+    @property
+    def version(self) -> str:
+        """'7.0 MB, 30/11/2026 18:42 UTC, SHA-256 1a2b3c4d5e6f'."""
+        return f"{self.size / MB:,.1f} MB, {self.when:%d/%m/%Y %H:%M} UTC, SHA-256 {self.sha256[:12]}"
+
+    @property
+    def short(self) -> str:
+        """'iod2019_lsoa11_file7_columns.csv (SHA-256 1a2b3c4d5e6f, 30/11/2026, the data folder)', for a caption."""
+        return f"{self.file} (SHA-256 {self.sha256[:12]}, {self.when:%d/%m/%Y}, {self.came_from})"
+
+
+@functools.lru_cache(maxsize=32)
+def _file_sha256(path: str, size: int, modified_ns: int) -> str:
+    """A file's SHA-256, kept per path, size and modification time (a data folder's file is hashed once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_in_use(source: IndicatorSource) -> CopyInUse:
+    """The copy of a source's file the pages use now and its version; raises SourceMissing (which says how to add
+    it) when there is none. An uploaded or downloaded copy is described by its note, read with the file it
+    describes."""
+    located = locate(source)
+    note = provenance(located.path) if located.origin == FROM_CACHE else None
+    if note is not None:
+        return CopyInUse(source.file, located.origin, note, note.size, dt.datetime.fromisoformat(note.fetched_at),
+                         note.sha256)
+    stat = located.path.stat()
+    return CopyInUse(source.file, located.origin, None, stat.st_size,
+                     dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+                     _file_sha256(str(located.path), stat.st_size, stat.st_mtime_ns))
 
 
 def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None:

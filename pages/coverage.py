@@ -34,6 +34,7 @@ from ui.state import (
     keep_services_upload,
     population,
     postcode_directory,
+    reference_versions,
     services_kept,
 )
 from ui.views import released_downloads, released_period, team_period
@@ -245,3 +246,4 @@ st.caption(
 )
 st.dataframe(view.outreach, hide_index=True, width="stretch")
 released_downloads(context, view.downloads, view.method, "the outreach list")
+st.caption(reference_versions("population_mid2020", "iod2019"))

@@ -1,8 +1,6 @@
 """Data sources: each reference file, whether it is loaded, from where and which version. Only an admin adds or
 replaces one (upload or download), and each change is audited with the file's hash; others see the list."""
 
-import datetime as dt
-import hashlib
 from functools import partial
 
 import streamlit as st
@@ -11,8 +9,8 @@ from ehmap import limits
 from ehmap.access import User
 from ehmap.audit import record
 from ehmap.catalogue import IndicatorSource, indicator_sources
-from ehmap.download import DownloadError, Fetched, download_source, provenance, save_upload
-from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, SourceMissing, locate
+from ehmap.download import DownloadError, Fetched, copy_in_use, download_source, save_upload
+from ehmap.indicators import FROM_DATA_DIR, SourceMissing, locate
 from ehmap.store import StoreError
 from ehmap.text import file_label, plain
 from ui.audience import forget_releases
@@ -37,43 +35,13 @@ st.markdown(
 )
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _sha256(path: str, size: int, modified_ns: int) -> str:
-    """A file's SHA-256, cached per path, size and modification time (a data folder's file is hashed once)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _when(stamp: float | str) -> str:
-    """A file's date for the table, UTC: from a modification time or the provenance note's ISO time."""
-    moment = dt.datetime.fromtimestamp(stamp, dt.UTC) if isinstance(stamp, float) else dt.datetime.fromisoformat(stamp)
-    return f"{moment:%d/%m/%Y %H:%M} UTC"
-
-
 def version(source: IndicatorSource) -> dict[str, str]:
     """Status, version (size, date, hash prefix) and origin of the copy of a source the pages use; no server path."""
     try:
-        located = locate(source)
+        copy = copy_in_use(source)
     except SourceMissing as missing:
         return {"Status": f"not loaded: {missing}", "Version": "", "From": ""}
-    note = provenance(located.path) if located.origin == FROM_CACHE else None
-    if note is not None:
-        uploaded = note.origin.startswith("upload: ")
-        return {
-            "Status": "loaded from an upload" if uploaded else "loaded from a download",
-            "Version": f"{note.size / limits.MB:,.1f} MB, {_when(note.fetched_at)}, SHA-256 {note.sha256[:12]}",
-            "From": f"upload of {note.origin.removeprefix('upload: ')}" if uploaded else note.origin,
-        }
-    stat = located.path.stat()
-    digest = _sha256(str(located.path), stat.st_size, stat.st_mtime_ns)
-    return {
-        "Status": f"loaded from {located.origin}",
-        "Version": f"{stat.st_size / limits.MB:,.1f} MB, {_when(stat.st_mtime)}, SHA-256 {digest[:12]}",
-        "From": "the data folder" if located.origin == FROM_DATA_DIR else "an upload or download (no note kept)",
-    }
+    return {"Status": copy.status, "Version": copy.version, "From": copy.came_from}
 
 
 sources = indicator_sources()

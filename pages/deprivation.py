@@ -6,7 +6,14 @@ from ehmap.context import TREND_WARNING, indicator_choropleth, side_by_side
 from ehmap.maps import area_map
 from ehmap.text import plain
 from ui.frame import require_frame
-from ui.state import council_areas, council_context_table, council_names, selected_council
+from ui.state import (
+    CONTEXT_FILES,
+    council_areas,
+    council_context_table,
+    council_names,
+    reference_versions,
+    selected_council,
+)
 from ui.widgets import legend, show_map
 
 require_frame()
@@ -56,3 +63,4 @@ if pair is None:
     st.info(f"{meta.title} is not loaded from both IoD2019 and IoD2025, so there is nothing to set beside it.")
 else:
     st.dataframe(pair, hide_index=True, width="stretch")
+st.caption(reference_versions(*CONTEXT_FILES))

@@ -11,7 +11,7 @@ from ehmap.views.hotspots import released_hotspots, team_hotspots
 from ehmap.views.need_map import need_options
 from ui.audience import dataset_release, page_context
 from ui.errors import error_text
-from ui.state import hotspot_areas, locality_file_columns, population, uploaded_locality_areas
+from ui.state import hotspot_areas, locality_file_columns, population, reference_versions, uploaded_locality_areas
 from ui.views import released_downloads, released_period, team_period
 from ui.widgets import legend, show_map
 
@@ -109,3 +109,4 @@ else:
 with st.expander("All areas"):
     st.dataframe(view.table[list(view.columns)].rename(columns=view.columns), hide_index=True, width="stretch")
 released_downloads(context, view.downloads, view.method, "all areas")
+st.caption(reference_versions("population_mid2020"))

@@ -7,7 +7,7 @@ from ehmap.text import plain
 from ehmap.views.context import released_bivariate, team_bivariate
 from ehmap.views.need_map import need_options
 from ui.audience import dataset_release, page_context
-from ui.state import council_areas, council_context_table, hotspot_areas, population
+from ui.state import CONTEXT_FILES, council_areas, council_context_table, hotspot_areas, population, reference_versions
 from ui.views import released_downloads, released_period, team_period
 from ui.widgets import legend, show_map
 
@@ -78,3 +78,4 @@ if not context.team:
     stem = f"ehmap_released_need_deprivation_{context.la_code}_{need or 'all'}_{period.key}"
     released_downloads(context, {stem: view.areas[["lsoa11cd", "lsoa11nm", "episodes", "rate"]]
                                  .rename(columns=columns)}, method, "this table")
+st.caption(reference_versions(*CONTEXT_FILES))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from ehmap.views.need_map import MEASURES, measures, need_options, released_need_map, team_need_map
 from ui.audience import dataset_release, page_context
-from ui.state import hotspot_areas, population
+from ui.state import hotspot_areas, population, reference_versions
 from ui.views import draw_area_map, released_downloads, released_period, team_period
 
 context = page_context("Need map")
@@ -35,3 +35,4 @@ if population_missing:
 st.subheader(view.areas.title if context.team else "Areas")
 st.dataframe(view.shown_table(), hide_index=True, width="stretch")
 released_downloads(context, view.downloads, view.method, "this table")
+st.caption(reference_versions("population_mid2020"))

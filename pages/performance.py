@@ -14,7 +14,7 @@ from ehmap.views.performance import (
     team_performance,
 )
 from ui.audience import dataset_release, page_context
-from ui.state import idaci_deciles, ward_names
+from ui.state import idaci_deciles, reference_versions, ward_names
 from ui.views import released_downloads, released_period, team_period
 
 context = page_context("Which services help most")
@@ -84,3 +84,4 @@ if view.downloads:
         released_downloads(context, {stem: table}, view.method, download_title(stem))
 else:
     released_downloads(context, {}, None, "")
+st.caption(reference_versions("iod2019"))  # IDACI deciles for the case mix

@@ -5,7 +5,7 @@ import streamlit as st
 from ehmap.text import plain
 from ehmap.views.context import RELEASED_DECILE, released_poverty, team_poverty
 from ui.audience import dataset_release, page_context
-from ui.state import council_context_table, hotspot_areas, population
+from ui.state import CONTEXT_FILES, council_context_table, hotspot_areas, population, reference_versions
 from ui.views import draw_area_map, released_downloads, released_period, team_period
 
 context = page_context("Destabilised by poverty")
@@ -55,3 +55,4 @@ st.dataframe(view.map.shown_table(), hide_index=True, width="stretch")
 for note in indices.notes:
     st.caption(note)
 released_downloads(context, view.downloads, view.map.method, "this table")
+st.caption(reference_versions(*CONTEXT_FILES))

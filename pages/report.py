@@ -12,7 +12,7 @@ from ehmap.views.need_map import need_options
 from ehmap.views.performance import RELEASED_GROUPINGS
 from ui.audience import dataset_release, page_context
 from ui.errors import error_text
-from ui.state import BUSINESS_CASE_INPUTS_KEY, report_data
+from ui.state import BUSINESS_CASE_INPUTS_KEY, reference_versions, report_data
 from ui.views import audit_release, released_period, team_period
 
 context = page_context("Board report")
@@ -116,3 +116,4 @@ if st.toggle("Preview the paper here", value=False, key="report_preview"):
         st.iframe(render_html(paper()), height=900)
     except ValueError as error:
         st.error(plain(error))
+st.caption(reference_versions("population_mid2020", "iod2019"))

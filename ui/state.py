@@ -151,6 +151,23 @@ def dataset_selector() -> None:
 
 CONTEXT_SOURCES = ("iod2019", "iod2025")  # the indices joined onto the council's LSOAs
 _LOOKUPS = ("lookup_lsoa11_lsoa21", "lookup_lsoa11_lsoa21_best_fit")
+CONTEXT_FILES = (*CONTEXT_SOURCES, *_LOOKUPS, "population_mid2020")  # every reference file a context table reads
+
+
+def reference_versions(*source_ids: str) -> str:
+    """One line saying which version of each reference file a page used, as *Data sources* lists it (file, short
+    hash, date and where it came from: `ehmap.download.copy_in_use`); a file not loaded says so."""
+    from ehmap.catalogue import indicator_source
+    from ehmap.download import copy_in_use
+
+    used = []
+    for source_id in source_ids:
+        source = indicator_source(source_id)
+        try:
+            used.append(copy_in_use(source).short)
+        except SourceMissing:
+            used.append(f"{source.file} (not loaded)")
+    return plain(f"Reference files used: {'; '.join(used)}.")
 
 
 def reference_signature(source_id: str) -> tuple[str, int, int] | None:
