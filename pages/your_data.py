@@ -177,6 +177,9 @@ else:
                "Only the pseudonymised episodes, the rejects report and the reconciliation are kept, never the file.")
     by_id = {info.id: info for info in saved}
     ids = list(by_id)
+    if st.session_state.get("your_data_in_use") != in_use.id:  # a new dataset in use (just saved, say): show it
+        st.session_state.pop("your_data_dataset", None)
+        st.session_state["your_data_in_use"] = in_use.id
     chosen_id = st.selectbox("Saved dataset", ids, index=ids.index(in_use.id) if in_use.id in by_id else 0,
                              format_func=lambda i: f"{by_id[i].name} ({by_id[i].period or 'no episodes'})",
                              key="your_data_dataset")

@@ -95,6 +95,20 @@ def test_an_upload_is_saved_listed_and_used_by_a_new_session(directory, store):
     assert chooser.options == ["Synthetic demo (fictional families)", "Q1 2024 (60 episodes)"]
 
 
+def test_a_second_upload_in_the_same_session_shows_its_own_reconciliation(directory, store):
+    """The saved-dataset chooser follows the dataset in use: after a save it shows the new one, not the last."""
+    at = run(PAGE)
+    at.text_input(key="dataset_name").set_value("First")
+    at.file_uploader(key="export_file").set_value(("first.csv", croydon_csv(directory, 30), "text/csv")).run()
+    assert at.metric[0].value == "30"
+    at.text_input(key="dataset_name").set_value("Second")
+    at.file_uploader(key="export_file_1").set_value(("second.csv", croydon_csv(directory, 45), "text/csv")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    second = next(info for info in store.datasets(CROYDON) if info.name == "Second")
+    assert at.session_state["your_data_dataset"] == second.id
+    assert [m.value for m in at.metric][:3] == ["45", "45", "0"]  # rows read, accepted, rejected of the new one
+
+
 def test_rename_replace_and_delete_with_confirmation(directory, store):
     from ehmap.store import DatasetNotFound
     from ui.datasets import saved_result
