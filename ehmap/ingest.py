@@ -120,26 +120,29 @@ class TextColumn:
 
 
 def _assign_reasons(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
-    """The first applicable reason per row ('' if accepted)."""
-    reason = np.full(n, "", dtype=object)
-    for code in reversed(REJECT_REASONS):  # later reasons are overwritten by earlier ones
-        reason[masks[code]] = code
+    """The first applicable reason per row, as its position in REJECT_REASONS (-1 if accepted)."""
+    reason = np.full(n, -1, dtype=np.int8)
+    for position, code in reversed(list(enumerate(REJECT_REASONS))):  # later reasons are overwritten by earlier ones
+        reason[masks[code]] = position
     return reason
 
 
 @dataclass(frozen=True)
 class _Checks:
-    """Per-row facts the reject reasons and their messages are built from."""
+    """The facts the reject messages are built from: per distinct value where a message depends on a value
+    (dates, the postcode's council), with the rows' codes into them, so each message is formatted once."""
 
-    referral: np.ndarray  # datetime64[s], NaT when blank or bad
-    referral_error: np.ndarray  # object: message or None
-    referral_blank: np.ndarray
-    end: np.ndarray
-    end_error: np.ndarray
+    referral: TextColumn
+    referral_u: np.ndarray  # datetime64[s] per distinct referral text, NaT when blank or bad
+    referral_error_u: list  # message or None per distinct referral text
+    end: TextColumn
+    end_u: np.ndarray
+    end_error_u: list
     tomorrow: np.datetime64  # dates from here on are in the future
-    first_row_of_key: np.ndarray  # index of the first row with the same case ID and referral date
-    postcode_lad: np.ndarray  # object: the postcode's council, None if unknown
-    blank_row: np.ndarray
+    first_row_of_key: np.ndarray  # per row: the first row with the same case ID and referral date
+    postcode: TextColumn
+    lad_u: np.ndarray  # object per distinct postcode: its council, None if unknown
+    blank_row: np.ndarray  # per row
 
 
 def ingest(
@@ -161,18 +164,17 @@ def ingest(
     referral_u, referral_error_u = parse_distinct_dates(text["referral_date"].values)
     end_u, end_error_u = parse_distinct_dates(text["end_date"].values)
     referral, end = referral_u[text["referral_date"].codes], end_u[text["end_date"].codes]
-    referral_error = np.asarray(referral_error_u, dtype=object)[text["referral_date"].codes]
-    end_error = np.asarray(end_error_u, dtype=object)[text["end_date"].codes]
+    end_bad_u = np.array([error is not None for error in end_error_u], dtype=bool)
 
     missing_id = case_id.blank()
     first_row_of_key = _first_row_of_key(case_id, text["referral_date"].codes, referral_u)
     duplicate = ~missing_id & (first_row_of_key != np.arange(n))
-    invalid_date = np.isnat(referral) | (referral >= tomorrow) | (end_error != None) | (end >= tomorrow)  # noqa: E711
+    invalid_date = np.isnat(referral) | (referral >= tomorrow) | end_bad_u[text["end_date"].codes] | (end >= tomorrow)
 
     normalised = normalise_postcodes(pd.Series(postcode.values, dtype="string"))
     valid_u = is_valid_postcode(normalised).to_numpy()
     matches = directory.lookup(normalised.fillna("").to_numpy(dtype=object))
-    postcode_lad = matches.lad_code.to_numpy(dtype=object, na_value=None)[postcode.codes]
+    lad_u = matches.lad_code.to_numpy(dtype=object, na_value=None)
 
     reason = _assign_reasons(
         {
@@ -183,17 +185,18 @@ def ingest(
             "missing_postcode": normalised.isna().to_numpy()[postcode.codes],
             "invalid_postcode": ~valid_u[postcode.codes],
             "unknown_postcode": ~matches.has_grid[postcode.codes],
-            "outside_area": postcode_lad != la_code,
+            "outside_area": (lad_u != la_code)[postcode.codes],
         },
         n,
     )
+    del referral, end
     checks = _Checks(
-        referral, referral_error, text["referral_date"].blank(), end, end_error, tomorrow, first_row_of_key, postcode_lad,
-        _blank_rows(table, missing_id),
+        text["referral_date"], referral_u, referral_error_u, text["end_date"], end_u, end_error_u, tomorrow,
+        first_row_of_key, postcode, lad_u, _blank_rows(table, missing_id),
     )
     rejects = _reject_report(reason, checks, la_code, council_names)
 
-    keep = np.flatnonzero(reason == "")
+    keep = np.flatnonzero(reason < 0)
     cases, warnings = _accepted_cases(text, keep, referral_u, end_u, matches.lsoa11cd, la_code, key)
     result = IngestResult(cases, rejects, n, la_code, dict(columns), warnings)
     log.info("Ingested %d rows: %d accepted, %d rejected", n, result.accepted, result.rejected)
@@ -383,37 +386,78 @@ def _yyyymmdd(dates: np.ndarray) -> np.ndarray:
 def _reject_report(reason: np.ndarray, checks: _Checks, la_code: str, council_names: Mapping[str, str]) -> pd.DataFrame:
     """One row per rejected row: spreadsheet row number, reason code, and a specific message.
 
-    Messages name dates and councils but never echo an identifier or a postcode.
+    Rows whose message cannot differ (same reason, same dates, same council) share one message, formatted
+    once: a file of a million out-of-area rows formats a few hundred messages, not a million. Only a
+    duplicate's message is per row (it names the earlier row). Messages name dates and councils but never
+    echo an identifier or a postcode.
     """
-    rejected = np.flatnonzero(reason != "")
-    code = reason[rejected]
-    message = pd.Series(code, dtype=object).map(REJECT_REASONS).to_numpy()
+    reasons = list(REJECT_REASONS)
+    rejected = np.flatnonzero(reason >= 0)
+    code = reason[rejected].astype(np.int64)
+    blank_code = len(reasons)  # blank rows get their own message whatever their reason
+    code[checks.blank_row[rejected]] = blank_code
 
-    def day(values: np.ndarray) -> np.ndarray:
-        return pd.Series(values[rejected]).dt.strftime("%d/%m/%Y").to_numpy(dtype=object, na_value="")
+    # What else a message depends on: the pair of date texts, or the postcode's council.
+    detail = np.zeros(len(rejected), dtype=np.int64)
+    dated = (code == reasons.index("invalid_date")) | (code == reasons.index("end_before_start"))
+    rows = rejected[dated]
+    detail[dated] = checks.referral.codes[rows].astype(np.int64) * len(checks.end.values) + checks.end.codes[rows]
+    outside = code == reasons.index("outside_area")
+    lad_index_u = pd.factorize(checks.lad_u, use_na_sentinel=False)[0]
+    detail[outside] = lad_index_u[checks.postcode.codes[rejected[outside]]]
 
-    def set_where(condition: np.ndarray, text: np.ndarray | str) -> None:
-        message[condition] = text[condition] if isinstance(text, np.ndarray) else text
+    group, keys = pd.factorize(detail * (blank_code + 1) + code)
+    example = np.empty(len(keys), dtype=np.int64)
+    example[group] = rejected  # any row of a group: all its rows share the message
+    referral_day = _days(checks.referral_u[checks.referral.codes[example]])  # formatted once per message
+    end_day = _days(checks.end_u[checks.end.codes[example]])
+    distinct = np.array([_reject_message(int(key % (blank_code + 1)), int(row), days, checks, la_code, council_names)
+                         for key, row, days in zip(keys, example, zip(referral_day, end_day))], dtype=object)
+    message = distinct[group]
 
-    set_where(checks.blank_row[rejected], "The row is blank.")
-    first = (checks.first_row_of_key[rejected] + FIRST_DATA_ROW).astype(str).astype(object)
-    set_where(code == "duplicate", "Same case ID and referral date as row " + first + ".")
+    duplicate = code == reasons.index("duplicate")
+    if duplicate.any():
+        first = (checks.first_row_of_key[rejected[duplicate]] + FIRST_DATA_ROW).astype(str).astype(object)
+        message[duplicate] = "Same case ID and referral date as row " + first + "."
+    names = np.array(reasons, dtype=object)[reason[rejected]]
+    return pd.DataFrame({"row": rejected + FIRST_DATA_ROW, "reason": pd.array(names, dtype="str"),
+                         "message": pd.array(message, dtype="str")})
 
-    dates = code == "invalid_date"
-    referral, end = day(checks.referral), day(checks.end)
-    end_error, referral_error = checks.end_error[rejected], checks.referral_error[rejected]
-    tomorrow = checks.tomorrow
-    set_where(dates & (end_error != None), "End date: " + end_error.astype(str).astype(object) + ".")  # noqa: E711
-    set_where(dates & (checks.end[rejected] >= tomorrow), "The end date " + end + " is in the future.")
-    set_where(dates & (checks.referral[rejected] >= tomorrow), "The referral date " + referral + " is in the future.")
-    set_where(dates & checks.referral_blank[rejected], "The referral date is blank.")
-    set_where(dates & (referral_error != None), "Referral date: " + referral_error.astype(str).astype(object) + ".")  # noqa: E711
-    set_where(code == "end_before_start", "The end date " + end + " is before the referral date " + referral + ".")
 
-    here = f"{council_names.get(la_code, la_code)} ({la_code})"
-    lad = checks.postcode_lad[rejected]
-    outside = code == "outside_area"
-    where = np.array([f"{council_names.get(c, 'another council')} ({c})" if c else "" for c in lad[outside]], dtype=object)
-    message[np.flatnonzero(outside)[where != ""]] = "The postcode is in " + where[where != ""] + ", not " + here + "."
-    message[np.flatnonzero(outside)[where == ""]] = f"The postcode has no council in the directory, so it is not in {here}."
-    return pd.DataFrame({"row": rejected + FIRST_DATA_ROW, "reason": code.astype(str), "message": message.astype(str)})
+def _reject_message(code: int, row: int, days: tuple[str, str], checks: _Checks, la_code: str,
+                    council_names: Mapping[str, str]) -> str:
+    """The message of one rejected row (`code`: position in REJECT_REASONS, or one past the end for a blank row;
+    `days`: its referral and end dates as written in messages); a duplicate's message is made by the caller,
+    which knows the earlier row."""
+    reasons = list(REJECT_REASONS)
+    if code == len(reasons):
+        return "The row is blank."
+    reason = reasons[code]
+    referral, end = checks.referral_u[checks.referral.codes[row]], checks.end_u[checks.end.codes[row]]
+    if reason == "invalid_date":
+        referral_error = checks.referral_error_u[checks.referral.codes[row]]
+        end_error = checks.end_error_u[checks.end.codes[row]]
+        if referral_error is not None:
+            return f"Referral date: {referral_error}."
+        if checks.referral.values[checks.referral.codes[row]] == "":
+            return "The referral date is blank."
+        if referral >= checks.tomorrow:
+            return f"The referral date {days[0]} is in the future."
+        if end >= checks.tomorrow:
+            return f"The end date {days[1]} is in the future."
+        if end_error is not None:
+            return f"End date: {end_error}."
+    if reason == "end_before_start":
+        return f"The end date {days[1]} is before the referral date {days[0]}."
+    if reason == "outside_area":
+        here = f"{council_names.get(la_code, la_code)} ({la_code})"
+        lad = checks.lad_u[checks.postcode.codes[row]]
+        if lad:
+            return f"The postcode is in {council_names.get(lad, 'another council')} ({lad}), not {here}."
+        return f"The postcode has no council in the directory, so it is not in {here}."
+    return REJECT_REASONS[reason]
+
+
+def _days(values: np.ndarray) -> np.ndarray:
+    """Dates as the reject report writes them, dd/mm/yyyy ('' for NaT)."""
+    return pd.Series(values, dtype="datetime64[s]").dt.strftime("%d/%m/%Y").to_numpy(dtype=object, na_value="")
