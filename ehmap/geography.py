@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.resources
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,22 +77,33 @@ def content_hash(path: Path) -> str:
     return _content_hash(path, stat.st_size, stat.st_mtime_ns)
 
 
-def lsoa_boundaries() -> gpd.GeoDataFrame:
-    """All LSOA 2011 polygons (England and Wales) in EPSG:27700: `lsoa11cd`, `lsoa11nm`, geometry."""
-    source = lsoa_source_path()
-    cached = cache_dir() / f"lsoa11_{content_hash(source)}.parquet"
+def lsoa_cache_path() -> Path:
+    """Where the cache keeps the converted LSOA boundaries (GeoParquet, keyed by the source file's content)."""
+    return cache_dir() / f"lsoa11_{content_hash(lsoa_source_path())}.parquet"
+
+
+def lsoa_boundaries(codes: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+    """LSOA 2011 polygons (England and Wales) in EPSG:27700: `lsoa11cd`, `lsoa11nm`, geometry; all of them, or only
+    those with the given codes (read from the cache without decoding the other 34,000 polygons)."""
+    cached = lsoa_cache_path()
+    wanted = None if codes is None else sorted(set(codes))
     if cached.exists():
-        return gpd.read_parquet(cached)
+        if wanted is None:
+            return gpd.read_parquet(cached)
+        return gpd.read_parquet(cached, filters=[("lsoa11cd", "in", wanted)])
+    source = lsoa_source_path()
     definition = boundary_set("lsoa11")
     raw = gpd.read_file(source, columns=[definition.code_column, definition.name_column])
-    if raw.crs is None:
-        raise ValueError(f"{source} declares no CRS; expected {definition.crs}.")
+    if raw.crs is None:  # name the file, never the server path where it is installed
+        raise ValueError(f"{source.name} declares no CRS; expected {definition.crs}.")
     boundaries = raw.rename(columns={definition.code_column: "lsoa11cd", definition.name_column: "lsoa11nm"})
     boundaries = boundaries.to_crs(WORKING_CRS)
     boundaries["geometry"] = shapely.make_valid(boundaries.geometry.values)
     boundaries = boundaries.sort_values("lsoa11cd", ignore_index=True)
     atomic_write(cached, lambda tmp: boundaries.to_parquet(tmp, index=False))
-    return boundaries
+    if wanted is None:
+        return boundaries
+    return boundaries[boundaries["lsoa11cd"].isin(wanted)].reset_index(drop=True)
 
 
 def district_name_of_lsoa(lsoa_names: pd.Series) -> pd.Series:
@@ -99,17 +111,33 @@ def district_name_of_lsoa(lsoa_names: pd.Series) -> pd.Series:
     return lsoa_names.str.replace(r"\s+\d{3}[A-Z]$", "", regex=True)
 
 
-def lsoa_councils() -> pd.DataFrame:
-    """Each LSOA 2011 with its current council: `lsoa11cd`, `lsoa11nm`, `lad_code`, `lad_name`."""
-    from ehmap.geocode import lsoa_council_codes  # derived with the postcode directory
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
 
-    boundaries = pd.DataFrame(lsoa_boundaries().drop(columns="geometry"))
-    table = boundaries.merge(lsoa_council_codes(), on="lsoa11cd", how="left", validate="one_to_one")
+
+@functools.lru_cache(maxsize=2)
+def _lsoa_councils(boundaries: tuple[str, int, int], codes: tuple[str, int, int]) -> pd.DataFrame:
+    """The LSOA -> council table from the cached files (named by path, size and modification time)."""
+    names = pd.read_parquet(boundaries[0], columns=["lsoa11cd", "lsoa11nm"])  # codes and names only: no polygons
+    table = names.merge(pd.read_parquet(codes[0]), on="lsoa11cd", how="left", validate="one_to_one")
     district = district_name_of_lsoa(table["lsoa11nm"])
     majority_name = district.groupby(table["lad_code"]).agg(lambda names: names.mode().iloc[0])
     names = majority_name.to_dict() | COUNCIL_NAMES_SINCE_2011
     table["lad_name"] = table["lad_code"].map(names)
     return table
+
+
+def lsoa_councils() -> pd.DataFrame:
+    """Each LSOA 2011 with its current council: `lsoa11cd`, `lsoa11nm`, `lad_code`, `lad_name`.
+
+    Built once per process from the cache (the first start builds the cache in one pass first), so the council
+    list and every council's LSOAs never read the national boundaries again."""
+    from ehmap.geocode import build_reference_cache, cache_files, reference_cache_ready
+
+    if not reference_cache_ready():
+        build_reference_cache()
+    return _lsoa_councils(_stamp(lsoa_cache_path()), _stamp(cache_files()[1])).copy()
 
 
 def councils(lsoa_council_table: pd.DataFrame | None = None) -> list[Council]:
@@ -126,4 +154,4 @@ def council_lsoas(lad_code: str) -> gpd.GeoDataFrame:
     if lad_code not in set(table["lad_code"].dropna()):
         raise ValueError(f"Unknown council code '{lad_code}': expected a current LAD code such as E09000008.")
     codes = table.loc[table["lad_code"] == lad_code, ["lsoa11cd", "lad_code", "lad_name"]]
-    return lsoa_boundaries().merge(codes, on="lsoa11cd", how="inner").reset_index(drop=True)
+    return lsoa_boundaries(codes["lsoa11cd"]).merge(codes, on="lsoa11cd", how="inner").reset_index(drop=True)
