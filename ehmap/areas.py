@@ -109,7 +109,7 @@ def _ward_boundaries_cached(path: Path, digest: str) -> gpd.GeoDataFrame:
     definition = boundary_set(WARD_BOUNDARY_SET)
     raw = gpd.read_file(path, columns=[definition.code_column, definition.name_column])
     if raw.crs is None:
-        raise ValueError(f"{path} declares no CRS; expected {definition.crs}.")
+        raise ValueError(f"{path.name} declares no CRS; expected {definition.crs}.")  # the file's name, never its path
     wards = raw.rename(columns={definition.code_column: "code", definition.name_column: "name"}).to_crs(WORKING_CRS)
     wards["geometry"] = shapely.make_valid(wards.geometry.values)
     atomic_write(cached, lambda tmp: wards.to_parquet(tmp, index=False))
