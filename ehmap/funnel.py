@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, chi2, norm, poisson
 
 LIMITS = (0.95, 0.998)  # two-sided coverage of the inner (about 2 SD) and outer (about 3 SD) limits
 METHODS = ("exact", "normal")
@@ -59,6 +58,8 @@ def proportion_limits(
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be strictly between 0 and 1; got {coverage}.")
     n = np.asarray(volume, dtype=float)
+    from scipy.stats import binom, norm  # here, not at the top: a second to import, and the need map never needs it
+
     z = norm.ppf(0.5 + coverage / 2)
     if tau2 > 0:  # additive random effects on the arcsine square-root scale
         centre = np.arcsin(np.sqrt(p0))
@@ -82,6 +83,8 @@ def ratio_limits(
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be strictly between 0 and 1; got {coverage}.")
     e = np.asarray(expected, dtype=float)
+    from scipy.stats import norm, poisson  # here, not at the top (see proportion_limits)
+
     z = norm.ppf(0.5 + coverage / 2)
     if tau2 > 0:  # additive random effects on the square-root scale
         spread = z * np.sqrt(1 / (4 * e) + tau2)
@@ -157,6 +160,8 @@ def ratio_interval(observed: np.ndarray, expected: np.ndarray, coverage: float =
     o = np.asarray(observed, dtype=float)
     e = np.asarray(expected, dtype=float)
     tail = (1 - coverage) / 2
+    from scipy.stats import chi2  # here, not at the top (see proportion_limits)
+
     low = np.where(o > 0, chi2.ppf(tail, 2 * o) / 2, 0.0)
     high = chi2.ppf(1 - tail, 2 * o + 2) / 2
     return low / e, high / e

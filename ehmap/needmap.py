@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.special import gammaincinv  # chi2.ppf(q, 2k) / 2, without importing scipy.stats (1-2 s)
 
 from ehmap.audience import SMALL_FLAG, small
 from ehmap.smoothing import eb_global
@@ -55,8 +55,8 @@ def episodes_by_lsoa(cases: pd.DataFrame, lsoa_codes: pd.Index) -> pd.Series:
 def poisson_rate_interval(count: pd.Series, population: pd.Series, per: int = PER_CHILDREN) -> tuple[pd.Series, pd.Series]:
     """Exact (Garwood) 95% interval for a Poisson count, as a rate per `per` of the population."""
     k = count.astype(float)
-    lower = np.where(k > 0, chi2.ppf(0.025, 2 * k) / 2, 0.0)
-    upper = chi2.ppf(0.975, 2 * k + 2) / 2
+    lower = np.where(k > 0, gammaincinv(k, 0.025), 0.0)  # = chi2.ppf(0.025, 2k) / 2, bit for bit
+    upper = gammaincinv(k + 1, 0.975)  # = chi2.ppf(0.975, 2k + 2) / 2
     scale = per / population.astype(float).where(population > 0)
     return pd.Series(lower, index=count.index) * scale, pd.Series(upper, index=count.index) * scale
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, norm
 
 from ehmap import funnel
 from ehmap.audience import SMALL_FLAG, small
@@ -73,6 +72,8 @@ def wilson_interval(events, trials, coverage: float = 0.95) -> tuple[np.ndarray,
     """Wilson score interval for events/trials (blank where trials is 0)."""
     x = np.asarray(events, dtype=float)
     n = np.asarray(trials, dtype=float)
+    from scipy.stats import norm  # here, not at the top: slow to import, and the need map never needs it
+
     z = norm.ppf(0.5 + coverage / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = x / n
@@ -88,6 +89,8 @@ def median_interval(values, coverage: float = 0.95) -> tuple[float, float, float
     n = len(v)
     if n == 0:
         return np.nan, np.nan, np.nan
+    from scipy.stats import binom  # here, not at the top (see wilson_interval)
+
     j = int(binom.ppf((1 - coverage) / 2, n, 0.5))  # 1-based rank of the lower limit
     j = max(j, 1)
     k = n - j + 1
