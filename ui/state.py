@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -11,7 +12,7 @@ import streamlit as st
 from ehmap.config import pseudonymisation_key
 from ehmap.demo import DEMO_LA_CODE, DEMO_LABEL, load_demo
 from ehmap.exports import ExportError
-from ehmap.geocode import PostcodeDirectory
+from ehmap.geocode import PostcodeDirectory, build_reference_cache, reference_cache_ready
 from ehmap.geography import council_lsoas, councils
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
@@ -46,16 +47,39 @@ class DatasetInUse:
     info: DatasetInfo | None = None  # who saved it, when, the period and counts (None for the demo)
 
 
-@st.cache_resource(show_spinner="Loading the ONS Postcode Directory (first run builds it: about 20 s)...")
+_reference_lock = threading.Lock()  # one session builds the reference cache; others wait for it
+_reference_ready = False  # set once the cache is known to be built in this process
+
+
+def prepare_reference_data() -> None:
+    """On the first start (an empty cache), build the reference cache in one pass with a progress bar, so the
+    first page says what it is doing rather than stay blank for 20 s; afterwards a no-op."""
+    global _reference_ready
+    if _reference_ready:
+        return
+    with _reference_lock:
+        if not reference_cache_ready():  # another session may have built it while this one waited
+            bar = st.progress(0.0, text="First start: preparing the reference data (once, about 20 s)...")
+            build_reference_cache(lambda done, text: bar.progress(min(max(done, 0.0), 1.0), text=text))
+            bar.empty()
+        _reference_ready = True
+
+
+@st.cache_resource(show_spinner="Loading the ONS Postcode Directory...")
 def postcode_directory() -> PostcodeDirectory:
-    """The read-only postcode lookup, shared by all sessions."""
+    """The read-only postcode lookup, shared by all sessions (the frame's council list builds the cache first)."""
     return PostcodeDirectory.load()
 
 
 @st.cache_data(show_spinner=False)
-def council_names() -> dict[str, str]:
-    """English councils, code -> name, in name order."""
+def _council_names() -> dict[str, str]:
     return {council.code: council.name for council in councils()}
+
+
+def council_names() -> dict[str, str]:
+    """English councils, code -> name, in name order (the first start builds the reference cache first)."""
+    prepare_reference_data()
+    return _council_names()
 
 
 @st.cache_data(show_spinner=False)
