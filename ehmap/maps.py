@@ -3,20 +3,31 @@
 folium loads Leaflet (and jQuery, Bootstrap, Font Awesome) from CDNs, so an offline map stays
 blank. ehmap serves Leaflet from the installed `django-js-lib-leaflet` package through
 Streamlit's static file serving and uses nothing else; basemap tiles are optional.
+
+A map is redrawn on every rerun, usually with new colours on the same areas, so the work that depends
+only on the areas is done once per area set (`drawn_geometry`: reprojection, rounding, GeoJSON geometry
+and extent) and branca's templates are compiled once (`_compile_templates_once`).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 import shutil
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+import branca.element
 import folium
 import geopandas as gpd
-import mapclassify
+import jinja2
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import MacroElement, Template
 
 from ehmap.geography import DISPLAY_CRS
@@ -50,6 +61,48 @@ def install_leaflet(static_root: Path) -> Path:
     return target
 
 
+class _Verbatim:
+    """Text without template syntax, standing in for a jinja2 Template: renders to what jinja2 would give."""
+
+    def __init__(self, source: str):
+        lines = _NEWLINE.split(source)[::2]  # jinja2 writes every line break as "\n" and drops one trailing newline
+        if lines[-1] == "":
+            del lines[-1]
+        self._text = "\n".join(lines)
+
+    def render(self, *args: object, **kwargs: object) -> str:
+        return self._text
+
+
+_NEWLINE = re.compile(r"(\r\n|\r|\n)")
+_TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    return jinja2.Template(source)
+
+
+def _template(source: str) -> jinja2.Template | _Verbatim:
+    """What branca makes of an element's text: compiled once per text, or kept as is when it has no template syntax.
+
+    branca compiles the text of every `Element` as a jinja2 template, and folium wraps each rendered script in
+    an `Element`: each map render compiled its whole GeoJSON (hundreds of KB) and about twenty small texts again.
+    """
+    if _TEMPLATE_SYNTAX.search(source) is None:
+        return _Verbatim(source)
+    return _compiled(source) if len(source) <= 10_000 else jinja2.Template(source)
+
+
+def _compile_templates_once() -> None:
+    """Make branca's `Element` use `_template` (branca looks the name `Template` up in its module when an element
+    is made); the rendered page is the same, without the compiling."""
+    branca.element.Template = _template
+
+
+_compile_templates_once()
+
+
 @dataclass(frozen=True)
 class LegendEntry:
     """One legend row: a colour and what it means."""
@@ -72,6 +125,8 @@ def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0,
 
     `shown` is the display text: 'c' marks a hidden count, whose area is drawn grey and explained by `hidden_label`.
     """
+    import mapclassify  # here, not at the top: it imports matplotlib.pyplot and scipy.stats, slow at start-up
+
     colours = pd.Series(NO_DATA_COLOUR, index=values.index, dtype=object)
     legend: list[LegendEntry] = []
     positive = values[values > 0].dropna()
@@ -116,6 +171,64 @@ class _Attribution(MacroElement):
         self.text = text
 
 
+@dataclass(frozen=True)
+class DrawnGeometry:
+    """An area set as drawn: GeoJSON geometry per area (WGS84, 5 decimals) and the extent (west, south, east, north).
+
+    Shared by every map of these areas: the geometry dicts are read, never changed.
+    """
+
+    geometries: tuple[dict | None, ...]
+    bounds: tuple[float, float, float, float]
+
+
+_GEOMETRY_CACHE_SIZE = 32  # area sets kept: a council's LSOAs, wards and localities, for a few councils
+_geometry_cache: OrderedDict[tuple[str, str], DrawnGeometry] = OrderedDict()
+_geometry_lock = threading.Lock()
+_geometry_builds = 0
+
+
+def geometry_builds() -> int:
+    """How many times `drawn_geometry` has built an area set's geometry in this process (tests check it stays put)."""
+    return _geometry_builds
+
+
+def _fingerprint(areas: gpd.GeoSeries) -> tuple[str, str]:
+    """What identifies an area set's geometry: its CRS and a hash of every polygon, in order (a few ms)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for wkb in shapely.to_wkb(areas.to_numpy()):
+        digest.update(b"" if wkb is None else wkb)
+        digest.update(b"|")
+    return areas.crs.to_string(), digest.hexdigest()
+
+
+def drawn_geometry(areas: gpd.GeoSeries) -> DrawnGeometry:
+    """The areas as a web map draws them, built once per area set and then reused.
+
+    Reprojecting is most of the cost and cannot be kept across reruns otherwise: pyproj keeps its transformer
+    per thread, and Streamlit runs each rerun in a new thread. The cache key is the geometry itself (see
+    `_fingerprint`), so areas with the same codes but other polygons (another locality file) are built anew.
+    """
+    global _geometry_builds
+    if areas.crs is None:
+        raise ValueError("The areas have no CRS; expected EPSG:27700 or EPSG:4326.")
+    key = _fingerprint(areas)
+    with _geometry_lock:
+        if key in _geometry_cache:
+            _geometry_cache.move_to_end(key)
+            return _geometry_cache[key]
+        drawn = areas.to_crs(DISPLAY_CRS).set_precision(1e-5)
+        built = DrawnGeometry(
+            tuple(None if shape is None else shapely.geometry.mapping(shape) for shape in drawn.to_numpy()),
+            tuple(float(v) for v in drawn.total_bounds),
+        )
+        _geometry_cache[key] = built
+        _geometry_builds += 1
+        while len(_geometry_cache) > _GEOMETRY_CACHE_SIZE:
+            _geometry_cache.popitem(last=False)
+        return built
+
+
 def area_map(
     areas: gpd.GeoDataFrame,
     colours: pd.Series,
@@ -125,16 +238,21 @@ def area_map(
 ) -> folium.Map:
     """A folium map of `areas` filled with `colours`, a tooltip of `tooltip_fields` (column -> label).
 
-    Coordinates are drawn in WGS84 and rounded to 5 decimals (about 1 m) to keep the page small.
+    Coordinates are drawn in WGS84 and rounded to 5 decimals (about 1 m) to keep the page small; that geometry
+    is built once per area set (`drawn_geometry`), so a rerun that changes only values costs the properties.
     """
     if areas.crs is None:
         raise ValueError("The areas have no CRS; expected EPSG:27700 or EPSG:4326.")
-    drawn = areas[[*tooltip_fields, "geometry"]].to_crs(DISPLAY_CRS).copy()
-    drawn["geometry"] = drawn.geometry.set_precision(1e-5)
-    drawn["fill"] = colours.to_numpy()
+    geometry = drawn_geometry(areas.geometry)
+    properties = pd.DataFrame(index=areas.index)
     for column in tooltip_fields:  # the tooltip puts values into the page as HTML: escape them so they show as text
-        drawn[column] = drawn[column].astype(object).where(drawn[column].notna(), "").map(html_text)
-    west, south, east, north = drawn.total_bounds
+        properties[column] = areas[column].astype(object).where(areas[column].notna(), "").map(html_text)
+    properties["fill"] = colours.to_numpy()
+    features = [
+        {"type": "Feature", "properties": dict(zip(properties.columns, row)), "geometry": shape}
+        for row, shape in zip(properties.itertuples(index=False, name=None), geometry.geometries, strict=True)
+    ]
+    west, south, east, north = geometry.bounds
     fmap = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=zoom_to_fit(west, south, east, north),
@@ -145,7 +263,7 @@ def area_map(
     fmap.default_js = LEAFLET_JS
     fmap.default_css = LEAFLET_CSS
     folium.GeoJson(
-        drawn.to_json(drop_id=True),
+        {"type": "FeatureCollection", "features": features},
         name="areas",
         style_function=lambda feature: {
             "fillColor": feature["properties"]["fill"],
