@@ -64,3 +64,7 @@ pages = st.navigation(
 from ui.errors import run_page  # noqa: E402 - the frame-level guard, beside the one line that uses it
 
 run_page(pages)  # a page that fails says why in one sentence, never with a traceback or a server path
+
+from ehmap.process import freeze_long_lived_objects  # noqa: E402
+
+freeze_long_lived_objects()  # after a run that imported modules: Streamlit's post-run collection then skips them
