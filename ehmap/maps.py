@@ -229,6 +229,18 @@ def drawn_geometry(areas: gpd.GeoSeries) -> DrawnGeometry:
         return built
 
 
+class _AreasLayer(folium.GeoJson):
+    """folium's GeoJson layer told its extent: folium would walk every coordinate for it on each render."""
+
+    def __init__(self, data: dict, bounds: tuple[float, float, float, float], **kwargs: object):
+        super().__init__(data, **kwargs)
+        west, south, east, north = bounds
+        self._extent = [[south, west], [north, east]]
+
+    def _get_self_bounds(self) -> list[list[float]]:
+        return self._extent
+
+
 def area_map(
     areas: gpd.GeoDataFrame,
     colours: pd.Series,
@@ -262,8 +274,9 @@ def area_map(
     )
     fmap.default_js = LEAFLET_JS
     fmap.default_css = LEAFLET_CSS
-    folium.GeoJson(
+    _AreasLayer(
         {"type": "FeatureCollection", "features": features},
+        geometry.bounds,
         name="areas",
         style_function=lambda feature: {
             "fillColor": feature["properties"]["fill"],
