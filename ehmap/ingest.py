@@ -80,12 +80,19 @@ class IngestResult:
     def cases_for_export(self) -> pd.DataFrame:
         """Accepted episodes as written to cases.csv: ISO dates, needs as keys joined by ';'."""
         out = self.cases.copy()
-        out["referral_date"] = out["referral_date"].dt.strftime("%Y-%m-%d")
-        out["end_date"] = out["end_date"].dt.strftime("%Y-%m-%d")
+        out["referral_date"] = _iso_dates(out["referral_date"])
+        out["end_date"] = _iso_dates(out["end_date"])
         out["needs"] = out["needs_mask"].map({mask: needs_text(int(mask)) for mask in out["needs_mask"].unique()})
         columns = ["case_id", "family_id", "lsoa11cd", "lad_code", "referral_date", "end_date",
                    "service", "needs", "outcome", "referral_source", "age_at_referral"]
         return out[columns]
+
+
+def _iso_dates(dates: pd.Series) -> pd.Series:
+    """Dates as 'YYYY-MM-DD' texts (missing stays missing), each distinct date formatted once."""
+    codes, distinct = pd.factorize(dates)
+    texts = pd.Series(distinct).dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None)
+    return pd.Series(pd.array(np.append(texts, None)[codes], dtype="str"), index=dates.index)
 
 
 @dataclass(frozen=True)
@@ -258,8 +265,10 @@ def _first_row_of_key(case_id: TextColumn, referral_codes: np.ndarray, referral_
     day_or_text = np.where(valid, referral_u.astype("datetime64[D]").astype(np.int64), np.iinfo(np.int64).min // 2 + np.arange(len(referral_u)))
     date_key = pd.factorize(day_or_text)[0][referral_codes]
     row_key = case_id.codes.astype(np.int64) * (int(date_key.max(initial=0)) + 1) + date_key
-    _, first, inverse = np.unique(row_key, return_index=True, return_inverse=True)
-    return first[inverse]
+    group = pd.factorize(row_key)[0]  # numbered in order of first appearance: hashing, not sorting
+    is_first = np.ones(len(group), dtype=bool)
+    is_first[1:] = group[1:] > np.maximum.accumulate(group)[:-1]  # a new group's number exceeds all before it
+    return np.flatnonzero(is_first)[group]
 
 
 def _blank_rows(table: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
@@ -326,10 +335,21 @@ def _accepted_cases(
 
 
 def _pseudonyms(column: TextColumn, codes: np.ndarray, key: bytes) -> pd.Series:
-    """Keyed pseudonyms for the chosen rows (`codes` into the column's distinct values); blank IDs stay missing."""
-    hexed = pseudonyms_of_distinct(column.values, key)
+    """Keyed pseudonyms for the chosen rows (`codes` into the column's distinct values); blank IDs stay missing.
+
+    Only the distinct IDs these rows use are hashed, each once: in a file of mostly rejected rows, the
+    IDs of rejected rows are never hashed.
+    """
+    used = np.zeros(len(column.values), dtype=bool)
+    used[codes] = True
+    if used.all():
+        distinct = column.values
+    else:
+        distinct = column.values[used]
+        codes = (np.cumsum(used) - 1)[codes]
+    hexed = pseudonyms_of_distinct(distinct, key)
     values = pa.array(hexed, type=pa.binary(16)).cast(pa.string())
-    blank = column.values == ""
+    blank = distinct == ""
     if blank.any():
         values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)
     return pd.Series(values.take(pa.array(codes)), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
