@@ -10,13 +10,17 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from ehmap.audience import Audience
 from ehmap.config import pseudonymisation_key
 from ehmap.exports import ExportError, load_mapping, read_export
 from ehmap.geocode import PostcodeDirectory
 from ehmap.geography import councils
 from ehmap.ingest import IngestResult, council_of_export, ingest, wrong_council_message
-from ehmap.safe_output import write_csv
+from ehmap.safe_output import write_atomic, write_csv, write_csv_fast
 from ehmap.store import StoreError
 
 
@@ -53,17 +57,41 @@ def episodes(args: argparse.Namespace) -> tuple[IngestResult, str]:
     return ingest_file(args.cases, la_code, args.mapping), f"{args.cases.name} (case export)"
 
 
-def write_ingest_outputs(result: IngestResult, out: Path) -> None:
-    """cases.csv, rejects.csv and summary.json in `out`."""
+def write_ingest_outputs(result: IngestResult, out: Path, output_format: str = "csv") -> None:
+    """cases and rejects (.csv or .parquet) and summary.json in `out`.
+
+    Both tables hold episode rows, so they are created readable by the owner only (0600). CSV cells are
+    formula-safe (ehmap.safe_output); Parquet keeps types (dates as dates), and no spreadsheet evaluates it.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(result.cases_for_export(), out / "cases.csv", private=True)
-    write_csv(result.rejects, out / "rejects.csv", private=True)
+    cases = result.cases_for_export()
+    if output_format == "parquet":
+        table = _arrow_table(cases)
+        for name in ("referral_date", "end_date"):  # dates as dates, not ISO texts
+            dates = pc.cast(pa.array(result.cases[name].to_numpy(), from_pandas=True), pa.date32())
+            table = table.set_column(table.schema.get_field_index(name), name, dates)
+        write_parquet(table, out / "cases.parquet")
+        write_parquet(_arrow_table(result.rejects), out / "rejects.parquet")
+    else:
+        write_csv_fast(cases, out / "cases.csv", private=True)
+        write_csv_fast(result.rejects, out / "rejects.csv", private=True)
     (out / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """`table` as a Parquet file at `path`, created atomically and readable by the owner only (0600)."""
+    import pyarrow.parquet as pq
+
+    write_atomic(path, lambda file: pq.write_table(table, file), private=True)
 
 
 def _ingest_command(args: argparse.Namespace) -> int:
     result = ingest_file(args.file, args.la, args.mapping)
-    write_ingest_outputs(result, args.out)
+    write_ingest_outputs(result, args.out, args.format)
     print(f"{result.rows_read} rows read: {result.accepted} accepted, {result.rejected} rejected -> {args.out}")
     return 0
 
@@ -475,7 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_parser = commands.add_parser("ingest", help="validate and geocode a case export")
     ingest_parser.add_argument("file", type=Path, help="case export (CSV or XLSX)")
     ingest_parser.add_argument("--la", required=True, help="council LAD code, e.g. E09000008 (Croydon)")
-    ingest_parser.add_argument("--out", required=True, type=Path, help="folder for cases.csv, rejects.csv, summary.json")
+    ingest_parser.add_argument("--out", required=True, type=Path,
+                               help="folder for cases and rejects (.csv or .parquet) and summary.json")
+    ingest_parser.add_argument("--format", default="csv", choices=["csv", "parquet"],
+                               help="cases and rejects as formula-safe CSV (default) or Parquet")
     ingest_parser.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     ingest_parser.set_defaults(run=_ingest_command)
     context_parser = commands.add_parser("context", help="write a council's LSOAs with deprivation and child population")
