@@ -229,6 +229,18 @@ def drawn_geometry(areas: gpd.GeoSeries) -> DrawnGeometry:
         return built
 
 
+@functools.lru_cache(maxsize=100_000, typed=True)  # names and codes repeat on every rerun
+def _escaped(value: object) -> str:
+    return html_text(value)
+
+
+def _tooltip_text(column: pd.Series) -> list[str]:
+    """A tooltip column as HTML text: the tooltip puts values into the page as HTML, so they are escaped to show
+    as the characters they are; a missing value shows as nothing."""
+    present = column.notna().to_numpy()
+    return [_escaped(value) if shown else "" for value, shown in zip(column.to_numpy(dtype=object), present, strict=True)]
+
+
 class _AreasLayer(folium.GeoJson):
     """folium's GeoJson layer told its extent: folium would walk every coordinate for it on each render."""
 
@@ -256,13 +268,11 @@ def area_map(
     if areas.crs is None:
         raise ValueError("The areas have no CRS; expected EPSG:27700 or EPSG:4326.")
     geometry = drawn_geometry(areas.geometry)
-    properties = pd.DataFrame(index=areas.index)
-    for column in tooltip_fields:  # the tooltip puts values into the page as HTML: escape them so they show as text
-        properties[column] = areas[column].astype(object).where(areas[column].notna(), "").map(html_text)
-    properties["fill"] = colours.to_numpy()
+    columns = [*tooltip_fields, "fill"]
+    values = [_tooltip_text(areas[column]) for column in tooltip_fields] + [list(colours.to_numpy())]
     features = [
-        {"type": "Feature", "properties": dict(zip(properties.columns, row)), "geometry": shape}
-        for row, shape in zip(properties.itertuples(index=False, name=None), geometry.geometries, strict=True)
+        {"type": "Feature", "properties": dict(zip(columns, row)), "geometry": shape}
+        for row, shape in zip(zip(*values, strict=True), geometry.geometries, strict=True)
     ]
     west, south, east, north = geometry.bounds
     fmap = folium.Map(
