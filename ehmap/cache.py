@@ -10,8 +10,6 @@ first time a process opens a cache folder it removes those it finds there that n
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import os
 import shutil
@@ -118,13 +116,3 @@ def sweep_once(folder: Path) -> Path:
     except OSError as error:  # cleaning is a courtesy: a folder we cannot clean still serves
         log.warning("Could not clean temporary files in the cache: %s", error)
     return folder
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the system (glibc's malloc_trim), after building the cache:
-    its big intermediate tables would otherwise keep the process as large as at its peak."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the collection alone
-        pass

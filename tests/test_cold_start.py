@@ -36,7 +36,7 @@ class ReadCounter:
         monkeypatch.setattr(gpd, "read_parquet", counting_read_parquet)
 
 
-def test_a_cold_start_reads_the_national_boundaries_once_and_builds_the_cache_in_one_pass(tmp_path, monkeypatch):
+def test_a_cold_start_builds_the_cache_once_in_a_child_process_with_progress(tmp_path, monkeypatch):
     from ehmap import geocode
     from ehmap.areas import lsoa_area_set
     from ehmap.geocode import PostcodeDirectory
@@ -58,13 +58,36 @@ def test_a_cold_start_reads_the_national_boundaries_once_and_builds_the_cache_in
     assert names[CROYDON] == "Croydon" and directory.size > 2_500_000
     assert len(croydon) == len(areas.areas) == 220
     assert geocode.reference_cache_ready()
-    assert builds == [1]  # one pass builds every table
-    assert reads.source == 1, "the national LSOA GeoJSON is read once"
-    assert reads.whole_cache == 0, "the converted national boundaries are not read again"
+    assert builds == [1]  # one build makes every table
+    assert (reads.source, reads.whole_cache) == (0, 0), "this process never reads the national boundaries"
     assert reads.part_of_cache == 2  # only Croydon's 220 polygons, once for each caller
     fractions = [done for done, _ in steps]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     assert len(steps) >= 5 and all(text for _, text in steps)  # the first start says what it is doing
+
+
+def test_the_build_reads_the_national_boundaries_once(tmp_path, monkeypatch):
+    from ehmap import geocode
+
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path))
+    reads = ReadCounter(monkeypatch)
+    geocode.build_reference_cache_here()
+    assert geocode.reference_cache_ready()
+    assert reads.source == 1, "the national LSOA GeoJSON is read once"
+    assert reads.whole_cache == 0, "and the converted boundaries are not read back"
+
+
+def test_a_failed_build_says_why_in_one_line(tmp_path, monkeypatch):
+    from ehmap import geocode
+
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("QLACREF_DATA_DIR", str(tmp_path / "postcodes"))  # the child reads a damaged directory
+    (tmp_path / "postcodes").mkdir()
+    (tmp_path / "postcodes" / "postcodes_A.msgpack.br").write_bytes(b"not brotli")
+    with pytest.raises(RuntimeError, match="^Building the reference cache failed: ") as raised:
+        geocode.build_reference_cache()
+    assert "Traceback" not in str(raised.value) and "\n" not in str(raised.value)
+    assert not geocode.reference_cache_ready()
 
 
 def test_a_warm_start_names_councils_and_finds_their_lsoas_without_reading_every_polygon(directory, monkeypatch):
