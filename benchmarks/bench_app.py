@@ -72,7 +72,8 @@ def _status_mb(field: str) -> int:
     raise LookupError(field)
 
 
-def _timed_reruns(at: AppTest, change: Callable[[AppTest, int], object], repeat: int) -> tuple[list[float], list[float]]:
+def _timed_reruns(at: AppTest, change: Callable[[AppTest, int], object],
+                  repeat: int) -> tuple[list[float], list[float]]:
     """Rerun `repeat` times after `change(at, i)`: the AppTest run times and the post-run collection times (s)."""
     runs, collections = [], []
     for i in range(repeat):

@@ -237,8 +237,8 @@ def _escaped(value: object) -> str:
 def _tooltip_text(column: pd.Series) -> list[str]:
     """A tooltip column as HTML text: the tooltip puts values into the page as HTML, so they are escaped to show
     as the characters they are; a missing value shows as nothing."""
-    present = column.notna().to_numpy()
-    return [_escaped(value) if shown else "" for value, shown in zip(column.to_numpy(dtype=object), present, strict=True)]
+    values, present = column.to_numpy(dtype=object), column.notna().to_numpy()
+    return [_escaped(value) if shown else "" for value, shown in zip(values, present, strict=True)]
 
 
 class _AreasLayer(folium.GeoJson):
@@ -271,7 +271,7 @@ def area_map(
     columns = [*tooltip_fields, "fill"]
     values = [_tooltip_text(areas[column]) for column in tooltip_fields] + [list(colours.to_numpy())]
     features = [
-        {"type": "Feature", "properties": dict(zip(columns, row)), "geometry": shape}
+        {"type": "Feature", "properties": dict(zip(columns, row, strict=True)), "geometry": shape}
         for row, shape in zip(zip(*values, strict=True), geometry.geometries, strict=True)
     ]
     west, south, east, north = geometry.bounds
