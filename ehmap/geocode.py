@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,13 +181,16 @@ def reference_cache_ready() -> bool:
 
 
 def build_reference_cache_here(progress: Progress = _no_progress) -> None:
-    """Build the on-disk cache in this process, in one pass: the LSOA boundaries are read once and used for the
-    postcode lookup, and progress is reported step by step."""
+    """Build the on-disk cache in this process, in one pass: the LSOA boundaries are read once (converted in a
+    thread while the postcode directory is read: GDAL, PROJ and GEOS release the GIL, so the two share two cores)
+    and used for the postcode lookup, and progress is reported step by step."""
     table_path, councils_path = cache_files()
-    progress(0.0, "First start: converting the LSOA 2011 boundaries (step 1 of 3)...")
-    boundaries = lsoa_boundaries()
-    directory = _read_directory(lambda done, text: progress(0.1 + 0.3 * done, f"{text[:-3]} (step 2 of 3)..."))
-    progress(0.4, "Placing 2.7 million postcodes in their LSOAs (step 3 of 3)...")
+    progress(0.0, "First start: reading the LSOA 2011 boundaries and the ONS Postcode Directory (step 1 of 2)...")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        converting = pool.submit(lsoa_boundaries)
+        directory = _read_directory(lambda done, text: progress(0.4 * done, f"{text[:-3]} (step 1 of 2)..."))
+        boundaries = converting.result()
+    progress(0.4, "Placing 2.7 million postcodes in their LSOAs (step 2 of 2)...")
     table, councils = build_postcode_lookup(directory, boundaries)
     del directory, boundaries
     for path, frame in ((table_path, table), (councils_path, councils)):
@@ -208,7 +212,7 @@ def build_reference_cache(progress: Progress = _no_progress) -> None:
     cold start it holds what it holds after a warm one."""
     root = str(Path(__file__).resolve().parent.parent)
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    script = "from ehmap.geocode import build_reference_cache_here, _tell_parent; build_reference_cache_here(_tell_parent)"
+    script = "from ehmap import geocode; geocode.build_reference_cache_here(geocode._tell_parent)"
     with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: a chatty child can never block on it
         with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=errors, text=True,
                               env=env) as child:
