@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -100,30 +101,45 @@ class TextColumn:
     """A text column as codes into its distinct stripped values, so each value is checked once.
 
     A million-row export has a few thousand distinct dates, postcodes or needs: parsing, geocoding
-    and hashing work on `values`, and rows pick their result with `codes`.
+    and hashing work on the distinct values, and rows pick their result with `codes`. The distinct values
+    stay in Arrow until asked for as Python texts (`values`): a million case IDs are only turned into
+    Python strings for the rows that are kept.
     """
 
-    codes: np.ndarray  # one per row, indexing `values`
-    values: np.ndarray  # distinct stripped texts (object), '' for blank
+    codes: np.ndarray  # one per row, indexing `distinct`
+    distinct: pa.Array  # distinct stripped texts, '' for blank
 
     @classmethod
     def of(cls, column: pd.Series | None, n: int) -> TextColumn:
         """Encode a column (None: the export has no such column, so every row is blank)."""
         if column is None:
-            return cls(np.zeros(n, dtype=np.int32), np.array([""], dtype=object))
+            return cls(np.zeros(n, dtype=np.int32), pa.array([""], type=pa.string()))
         text = pa.array(column.astype("string").array, type=pa.string())  # zero-copy for Arrow-backed text
         if isinstance(text, pa.ChunkedArray):
             text = text.combine_chunks()
         encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
-        return cls(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_numpy(zero_copy_only=False))
+        return cls(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary)
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        """The distinct values as Python texts (object array)."""
+        return self.distinct.to_numpy(zero_copy_only=False)
+
+    def values_at(self, positions: np.ndarray) -> np.ndarray:
+        """Some distinct values as Python texts, without converting the others."""
+        return self.distinct.take(pa.array(positions)).to_numpy(zero_copy_only=False)
 
     def per_distinct(self, parse: Callable[[str], object]) -> list:
         """`parse` applied once to each distinct value."""
         return [parse(value) for value in self.values]
 
+    def blank_distinct(self) -> np.ndarray:
+        """Per distinct value: it is blank."""
+        return pc.equal(self.distinct, "").to_numpy(zero_copy_only=False)
+
     def blank(self) -> np.ndarray:
         """Per row: the cell is blank."""
-        return (self.values == "")[self.codes]
+        return self.blank_distinct()[self.codes]
 
 
 def _assign_reasons(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -236,12 +252,12 @@ def council_of_export(table: pd.DataFrame, mapping: Mapping[str, str] | None,
     postcodes = TextColumn.of(table[column], len(table))
     normalised = normalise_postcodes(pd.Series(postcodes.values, dtype="string")).fillna("").to_numpy(dtype=object)
     lads = directory.lookup(normalised).lad_code.to_numpy(dtype=object, na_value=None)
-    rows = np.bincount(postcodes.codes, minlength=len(postcodes.values))
+    rows = np.bincount(postcodes.codes, minlength=len(postcodes.distinct))
     per_council: Counter[str] = Counter()
     for lad, count in zip(lads, rows, strict=True):
         if lad is not None and count:
             per_council[lad] += int(count)
-    with_postcode = int(rows[postcodes.values != ""].sum())
+    with_postcode = int(rows[~postcodes.blank_distinct()].sum())
     if not per_council:
         return ExportCouncil(None, 0, with_postcode)
     la_code, in_council = per_council.most_common(1)[0]
@@ -340,12 +356,12 @@ def _pseudonyms(column: TextColumn, codes: np.ndarray, key: bytes) -> pd.Series:
     Only the distinct IDs these rows use are hashed, each once: in a file of mostly rejected rows, the
     IDs of rejected rows are never hashed.
     """
-    used = np.zeros(len(column.values), dtype=bool)
+    used = np.zeros(len(column.distinct), dtype=bool)
     used[codes] = True
     if used.all():
         distinct = column.values
     else:
-        distinct = column.values[used]
+        distinct = column.values_at(np.flatnonzero(used))
         codes = (np.cumsum(used) - 1)[codes]
     hexed = pseudonyms_of_distinct(distinct, key)
     values = pa.array(hexed, type=pa.binary(16)).cast(pa.string())
@@ -421,7 +437,7 @@ def _reject_report(reason: np.ndarray, checks: _Checks, la_code: str, council_na
     detail = np.zeros(len(rejected), dtype=np.int64)
     dated = (code == reasons.index("invalid_date")) | (code == reasons.index("end_before_start"))
     rows = rejected[dated]
-    detail[dated] = checks.referral.codes[rows].astype(np.int64) * len(checks.end.values) + checks.end.codes[rows]
+    detail[dated] = checks.referral.codes[rows].astype(np.int64) * len(checks.end.distinct) + checks.end.codes[rows]
     outside = code == reasons.index("outside_area")
     lad_index_u = pd.factorize(checks.lad_u, use_na_sentinel=False)[0]
     detail[outside] = lad_index_u[checks.postcode.codes[rejected[outside]]]
@@ -431,17 +447,19 @@ def _reject_report(reason: np.ndarray, checks: _Checks, la_code: str, council_na
     example[group] = rejected  # any row of a group: all its rows share the message
     referral_day = _days(checks.referral_u[checks.referral.codes[example]])  # formatted once per message
     end_day = _days(checks.end_u[checks.end.codes[example]])
-    distinct = np.array([_reject_message(int(key % (blank_code + 1)), int(row), days, checks, la_code, council_names)
-                         for key, row, days in zip(keys, example, zip(referral_day, end_day))], dtype=object)
-    message = distinct[group]
+    distinct = pa.array([_reject_message(int(key % (blank_code + 1)), int(row), days, checks, la_code, council_names)
+                         for key, row, days in zip(keys, example, zip(referral_day, end_day))], type=pa.string())
+    message = distinct.take(pa.array(group))  # in Arrow: no Python string per row
 
     duplicate = code == reasons.index("duplicate")
     if duplicate.any():
-        first = (checks.first_row_of_key[rejected[duplicate]] + FIRST_DATA_ROW).astype(str).astype(object)
-        message[duplicate] = "Same case ID and referral date as row " + first + "."
-    names = np.array(reasons, dtype=object)[reason[rejected]]
-    return pd.DataFrame({"row": rejected + FIRST_DATA_ROW, "reason": pd.array(names, dtype="str"),
-                         "message": pd.array(message, dtype="str")})
+        first = pc.cast(pa.array(checks.first_row_of_key[rejected[duplicate]] + FIRST_DATA_ROW), pa.string())
+        earlier = pc.binary_join_element_wise("Same case ID and referral date as row ", first, ".", "")
+        message = pc.replace_with_mask(message, pa.array(duplicate), earlier)
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    names = pa.array(reasons, type=pa.string()).take(pa.array(reason[rejected]))
+    return pd.DataFrame({"row": rejected + FIRST_DATA_ROW, "reason": pd.Series(names, dtype=text),
+                         "message": pd.Series(message, dtype=text)})
 
 
 def _reject_message(code: int, row: int, days: tuple[str, str], checks: _Checks, la_code: str,
