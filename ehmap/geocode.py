@@ -9,6 +9,9 @@ is then a normalisation and a binary search, not a merge and a spatial join.
 LSOA assignment respects nesting: a postcode goes to the LSOA *of its own council* that contains
 its grid reference, else to the nearest LSOA of its council. Super-generalised boundaries would
 otherwise put about 1% of edge postcodes into a neighbouring council.
+
+The first start builds the whole cache in one pass (`build_reference_cache`): in a child process that
+reports its progress, reading the LSOA boundaries once, so the app's process never holds the build's tables.
 """
 
 from __future__ import annotations
