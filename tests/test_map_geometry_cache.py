@@ -64,3 +64,14 @@ def test_branca_element_text_renders_as_jinja_would_without_compiling_plain_text
     import branca.element
 
     assert branca.element.Element(text).render() == jinja2.Template(text).render()
+
+
+def test_gc_freeze_is_done_again_only_after_more_modules_are_imported():
+    import gc
+
+    from ehmap.process import freeze_long_lived_objects
+
+    freeze_long_lived_objects()
+    frozen = gc.get_freeze_count()
+    assert freeze_long_lived_objects() is False  # nothing new imported: a rerun only compares a count
+    assert gc.get_freeze_count() == frozen
