@@ -151,7 +151,7 @@ def synthetic_export(n: int, directory: pd.DataFrame, la_code: str, seed: int = 
     from ehmap.taxonomy import NEED_KEYS
 
     rng = np.random.default_rng(seed)
-    located = directory[directory["oseast1m"].notna()]
+    located = directory[directory["oseast1m"].notna()].sort_values("pcd_abbr")  # the same file whatever order it loaded in
     here = located.loc[located["laua"] == la_code, "pcd_abbr"].astype(str).to_numpy()
     elsewhere = located.loc[(located["laua"] != la_code) & located["laua"].notna(), "pcd_abbr"].astype(str).to_numpy()
     if len(here) == 0:
