@@ -363,8 +363,9 @@ def _pseudonyms(column: TextColumn, codes: np.ndarray, key: bytes) -> pd.Series:
     else:
         distinct = column.values_at(np.flatnonzero(used))
         codes = (np.cumsum(used) - 1)[codes]
-    hexed = pseudonyms_of_distinct(distinct, key)
-    values = pa.array(hexed, type=pa.binary(16)).cast(pa.string())
+    hexed = pseudonyms_of_distinct(distinct, key)  # fixed-width: the Arrow texts are its bytes, not a copy
+    offsets = pa.py_buffer(np.arange(0, 16 * len(hexed) + 1, 16, dtype=np.int32))
+    values = pa.Array.from_buffers(pa.string(), len(hexed), [None, offsets, pa.py_buffer(hexed)])
     blank = distinct == ""
     if blank.any():
         values = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), values)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from dataclasses import dataclass
 
@@ -61,24 +60,9 @@ def prepare_reference_data() -> None:
     with _reference_lock:
         if not reference_cache_ready():  # another session may have built it while this one waited
             bar = st.progress(0.0, text="First start: preparing the reference data (once, about 20 s)...")
-            importing = threading.Thread(target=_import_page_modules, daemon=True)
-            importing.start()  # the build runs in a child process: this process's core is free meanwhile
             build_reference_cache(lambda done, text: bar.progress(min(max(done, 0.0), 1.0), text=text))
-            importing.join()
             bar.empty()
         _reference_ready = True
-
-
-PAGE_MODULES = ("ui.views", "ui.audience", "ehmap.views.need_map")  # what the first page imports, beside the frame's
-
-
-def _import_page_modules() -> None:
-    """Import the modules the pages use while the cache is built, so the first page does not then wait for them."""
-    for name in PAGE_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the page imports it again and reports the problem there
-            pass
 
 
 @st.cache_resource(show_spinner="Loading the ONS Postcode Directory...")
