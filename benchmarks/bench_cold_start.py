@@ -107,7 +107,7 @@ def browser_start(app_dir: Path, cache: Path, state: Path, browser) -> dict:
                 time.sleep(0.1)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.goto(url)
-        page.frame_locator(MAP_IFRAME).locator("path.leaflet-interactive").first.wait_for(timeout=900_000)
+        page.frame_locator(MAP_IFRAME).locator("path.leaflet-interactive").first.wait_for(timeout=300_000)  # a first map later than 5 minutes is a failure
         to_map = time.time() - started
         page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=120_000)
         time.sleep(2)  # the run ends and its garbage is collected
