@@ -83,6 +83,21 @@ def app_url(directory):
 
 
 @pytest.fixture()
+def forget_uploads():
+    """Delete the datasets a test saves through the app (the team store outlives the test), so later tests see
+    the store as it was."""
+    from ehmap.store.commands import cli_user
+    from ehmap.store.store import default_store
+
+    before = {info.id for info in default_store().datasets()}
+    yield
+    store = default_store()
+    for info in store.datasets():
+        if info.id not in before:
+            store.delete_dataset(info.id, cli_user())
+
+
+@pytest.fixture()
 def page():
     """A fresh headless Debian Chromium page that refuses every request off this machine."""
     from browser_support import chromium_page

@@ -21,7 +21,7 @@ def test_demo_need_map_draws_every_croydon_lsoa_offline(app_url, page):
         page.screenshot(path=str(ARTIFACTS / "demo_need_map.png"))
 
 
-def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path):
+def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path, forget_uploads):
     export = tmp_path / "my_export.csv"
     export.write_text(
         "Case Ref,Home Post Code,Date of Referral,Presenting Needs\n"

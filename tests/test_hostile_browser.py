@@ -89,21 +89,6 @@ def walk_every_page(page, watch: Watch, what: str) -> list[str]:
     return injected
 
 
-@pytest.fixture()
-def forget_uploads():
-    """Delete the datasets a test saves through the app (the team store outlives the test), so later tests see
-    the store as it was."""
-    from ehmap.store.commands import cli_user
-    from ehmap.store.store import default_store
-
-    before = {info.id for info in default_store().datasets()}
-    yield
-    store = default_store()
-    for info in store.datasets():
-        if info.id not in before:
-            store.delete_dataset(info.id, cli_user())
-
-
 def upload(page, label: str, path: Path) -> None:
     """Give `path` to the file uploader labelled `label`."""
     page.get_by_role("region", name=label).locator('input[type="file"]').set_input_files(str(path))
