@@ -139,10 +139,10 @@ def _birmingham_dataset() -> int:
     return saved_dataset(result, "birmingham.csv", table.to_csv(index=False).encode())
 
 
-def _floor(la_code: str, folder: Path, repeat: int) -> tuple[list[float], list[float]]:
-    """The minimal app's need-change reruns on the council's LSOAs (values made up: only the colours change).
-
-    Run in a process of its own (`--floor`), so its post-run collection walks only its own objects."""
+def write_minimal_app(la_code: str, folder: Path) -> tuple[Path, int]:
+    """The minimal app on the council's LSOAs, written into `folder` with its GeoJSON: the script and its number
+    of polygons. Values are made up (only the colours change); its "Need" selectbox offers `need_<key>` for each
+    of NEED_KEYS, in that order. Also used by bench_browser_map.py."""
     from ehmap.areas import lsoa_area_set
 
     areas = lsoa_area_set(la_code).areas.to_crs("EPSG:4326")
@@ -153,6 +153,14 @@ def _floor(la_code: str, folder: Path, repeat: int) -> tuple[list[float], list[f
     areas.to_file(path, driver="GeoJSON")
     script = folder / f"minimal_{la_code}.py"
     script.write_text(MINIMAL_APP.format(path=str(path)))
+    return script, len(areas)
+
+
+def _floor(la_code: str, folder: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """The minimal app's need-change reruns on the council's LSOAs (values made up: only the colours change).
+
+    Run in a process of its own (`--floor`), so its post-run collection walks only its own objects."""
+    script, _ = write_minimal_app(la_code, folder)
     at = AppTest.from_file(str(script), default_timeout=300).run()
     assert not at.exception, at.exception
     _timed_reruns(at, _floor_need, 3)  # warm-up
