@@ -139,10 +139,11 @@ def _birmingham_dataset() -> int:
     return saved_dataset(result, "birmingham.csv", table.to_csv(index=False).encode())
 
 
-def write_minimal_app(la_code: str, folder: Path) -> tuple[Path, int]:
+def write_minimal_app(la_code: str, folder: Path, leaflet_url: str | None = None) -> tuple[Path, int]:
     """The minimal app on the council's LSOAs, written into `folder` with its GeoJSON: the script and its number
     of polygons. Values are made up (only the colours change); its "Need" selectbox offers `need_<key>` for each
-    of NEED_KEYS, in that order. Also used by bench_browser_map.py."""
+    of NEED_KEYS, in that order. With `leaflet_url` its map loads only Leaflet, from there (leaflet.js and
+    leaflet.css), as ehmap's does, instead of folium's CDN links. Also used by bench_browser_map.py."""
     from ehmap.areas import lsoa_area_set
 
     areas = lsoa_area_set(la_code).areas.to_crs("EPSG:4326")
@@ -152,7 +153,11 @@ def write_minimal_app(la_code: str, folder: Path) -> tuple[Path, int]:
     path = folder / f"{la_code}.geojson"
     areas.to_file(path, driver="GeoJSON")
     script = folder / f"minimal_{la_code}.py"
-    script.write_text(MINIMAL_APP.format(path=str(path)))
+    source = MINIMAL_APP.format(path=str(path))
+    if leaflet_url:
+        source = source.replace("st_folium(", f"fmap.default_js = [('leaflet', '{leaflet_url}/leaflet.js')]\n"
+                                f"fmap.default_css = [('leaflet_css', '{leaflet_url}/leaflet.css')]\nst_folium(")
+    script.write_text(source)
     return script, len(areas)
 
 
