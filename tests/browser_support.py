@@ -68,6 +68,26 @@ def serve_app() -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
 
 
+def context_page(browser) -> object:
+    """A page in a browser context of its own (its own cookies: another session or user) that refuses every
+    request off this machine (`page.off_machine` lists them)."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    off_machine: list[str] = []
+
+    def only_loopback(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
+            route.continue_()
+        else:
+            off_machine.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    page = context.new_page()
+    page.off_machine = off_machine
+    return page
+
+
 def chromium_page() -> Iterator[object]:
     """A fresh headless Chromium page that refuses every request off this machine (`page.off_machine` lists them)."""
     from playwright.sync_api import sync_playwright
@@ -76,21 +96,7 @@ def chromium_page() -> Iterator[object]:
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does.")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1500, "height": 1100})
-        off_machine: list[str] = []
-
-        def only_loopback(route):
-            host = urlparse(route.request.url).hostname or ""
-            if route.request.url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
-                route.continue_()
-            else:
-                off_machine.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_loopback)
-        page = context.new_page()
-        page.off_machine = off_machine
-        yield page
+        yield context_page(browser)
         browser.close()
 
 

@@ -11,17 +11,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from browser_support import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOOPBACK,
     _free_port,
     _process_group,
     _wait_until_healthy,
+    context_page,
     screenshot_on_failure,
 )
 
@@ -73,25 +72,6 @@ def own_app(directory, data_dir, tmp_path, monkeypatch):
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(f"{url}/_stcore/health", server, log, "The Streamlit server")
         yield url, cache / "sources", log
-
-
-def context_page(browser):
-    """A page in a browser context of its own (a second session) that cannot leave the machine."""
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    off_machine: list[str] = []
-
-    def only_loopback(route):
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
-            route.continue_()
-        else:
-            off_machine.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    page = context.new_page()
-    page.off_machine = off_machine
-    return page
 
 
 def in_use(sources: Path) -> tuple[str, str]:

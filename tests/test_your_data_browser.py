@@ -5,15 +5,14 @@ refresh, and after the server restarts."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from browser_support import (
     ANALYST,
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOOPBACK,
     VIEWER,
+    context_page,
     map_holding,
     screenshot_on_failure,
     sign_in,
@@ -25,25 +24,6 @@ from ehmap.demo import DEMO_FILE
 from ehmap.store import default_store
 
 NAME = "Spring 2024"
-
-
-def context_page(browser):
-    """A page in a browser context of its own (its own cookies: another user) that cannot leave the machine."""
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    off_machine: list[str] = []
-
-    def only_loopback(route):
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
-            route.continue_()
-        else:
-            off_machine.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    page = context.new_page()
-    page.off_machine = off_machine
-    return page
 
 
 def dataset_chooser(page):
