@@ -43,9 +43,7 @@ import dataclasses
 import os
 import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +52,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench_app import CROYDON, REPO, write_minimal_app  # also puts the repository and tests/ on sys.path
-from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _free_port
+from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _free_port, _process_group
 
 FIRST_MAP_TARGET = 1.2  # x the minimal app
 CLICK_TARGET = 1.1
@@ -95,14 +93,11 @@ class App:
 def served(script: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """`streamlit run script` on a free loopback port in its own process group; yields its URL, stops the group."""
     port = _free_port()
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script.name, "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
-            cwd=script.parent, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    command = [sys.executable, "-m", "streamlit", "run", script.name, "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"]
     url = f"http://127.0.0.1:{port}"
-    try:
+    with _process_group(command, log, cwd=script.parent, env=env) as server:
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -113,14 +108,6 @@ def served(script: Path, env: dict[str, str], log: Path) -> Iterator[str]:
                     raise SystemExit(f"{script.name} did not start:\n{log.read_text()[-3000:]}") from None
                 time.sleep(0.2)
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def _block(route) -> None:

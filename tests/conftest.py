@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,35 @@ def app_url(directory):
     from browser_support import serve_app
 
     yield from serve_app()
+
+
+@pytest.fixture()
+def without_iod2019(directory, data_dir, monkeypatch, tmp_path) -> Iterator[Path]:
+    """A data folder holding every shared reference file but IoD2019, a cache folder of this test's own (the shared
+    cache's converted boundaries and postcodes linked in) and a store of its own, so the IoD2019 added here is seen
+    by no other test. Yields the data folder."""
+    import streamlit as st
+
+    from ehmap.catalogue import indicator_source
+    from ehmap.config import cache_dir
+
+    shared = cache_dir()
+    cache, data = tmp_path / "cache", tmp_path / "data"
+    cache.mkdir()
+    data.mkdir()
+    for path in shared.iterdir():
+        if path.is_file():
+            (cache / path.name).symlink_to(path)
+    for path in data_dir.iterdir():
+        if path.name != indicator_source("iod2019").file:
+            (data / path.name).symlink_to(path)
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(cache))
+    monkeypatch.setenv("EHMAP_DATA_DIR", str(data))
+    monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("EHMAP_DATABASE_URL", raising=False)
+    st.cache_data.clear()
+    yield data
+    st.cache_data.clear()
 
 
 @pytest.fixture()

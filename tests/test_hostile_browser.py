@@ -106,17 +106,22 @@ def tooltips(frame, paths) -> list[str]:
     return texts
 
 
+def choose_locality_upload(page, app_url: str) -> None:
+    """Open Hot spots and choose the geography of an uploaded locality file."""
+    page.goto(app_url, wait_until="domcontentloaded")
+    settle(page)
+    open_page(page, "Hot spots")
+    page.get_by_role("combobox", name="Geography").click()
+    page.get_by_role("option", name="Your localities (upload)").click()
+    settle(page)
+
+
 def test_locality_names_with_markup_show_as_text_on_the_hot_spots_map(app_url, page, tmp_path):
     localities = tmp_path / "localities.geojson"
     localities.write_bytes(hostile.geojson(hostile.croydon_localities(hostile.MARKUP)))
     watch = Watch(page)
     with screenshot_on_failure(page, "hostile_localities"):
-        page.goto(app_url, wait_until="domcontentloaded")
-        settle(page)
-        open_page(page, "Hot spots")
-        page.get_by_role("combobox", name="Geography").click()
-        page.get_by_role("option", name="Your localities (upload)").click()
-        settle(page)
+        choose_locality_upload(page, app_url)
         title = page.title()
         upload(page, "Locality boundaries: GeoJSON, GeoPackage or zipped Shapefile, with its CRS", localities)
         settle(page)
@@ -224,12 +229,7 @@ def test_the_browser_refuses_an_oversized_locality_file_before_sending_it(app_ur
     sent = []
     page.on("request", lambda request: sent.append(request.url) if "upload_file" in request.url else None)
     with screenshot_on_failure(page, "oversized_locality_file"):
-        page.goto(app_url, wait_until="domcontentloaded")
-        settle(page)
-        open_page(page, "Hot spots")
-        page.get_by_role("combobox", name="Geography").click()
-        page.get_by_role("option", name="Your localities (upload)").click()
-        settle(page)
+        choose_locality_upload(page, app_url)
         upload(page, "Locality boundaries: GeoJSON, GeoPackage or zipped Shapefile, with its CRS", big)
         refusal = page.get_by_text(re.compile(r"File must be 20(\.0)? ?MB or smaller\."))
         refusal.first.wait_for(timeout=30_000)

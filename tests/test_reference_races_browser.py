@@ -47,31 +47,18 @@ def variants(data_dir, tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture()
-def own_app(directory, data_dir, tmp_path, monkeypatch):
+def own_app(without_iod2019):
     """The app served on a free loopback port with a data folder holding every shared reference file but IoD2019, a
-    cache folder of its own (the shared cache's converted boundaries and postcodes linked in) and a store of its own,
-    so what is uploaded here is seen by no other test. Yields (its address, the sources folder)."""
+    cache folder of its own and a store of its own (conftest's `without_iod2019`), so what is uploaded here is seen
+    by no other test. Yields (its address, the sources folder, its log)."""
     from ehmap.config import cache_dir
 
-    shared = cache_dir()
-    cache, data, state = tmp_path / "cache", tmp_path / "data", tmp_path / "state"
-    cache.mkdir()
-    data.mkdir()
-    for path in shared.iterdir():
-        if path.is_file():
-            (cache / path.name).symlink_to(path)
-    for path in data_dir.iterdir():
-        if path.name != IOD2019:
-            (data / path.name).symlink_to(path)
-    for name, value in (("EHMAP_CACHE_DIR", cache), ("EHMAP_DATA_DIR", data), ("EHMAP_STATE_DIR", state)):
-        monkeypatch.setenv(name, str(value))
-    monkeypatch.delenv("EHMAP_DATABASE_URL", raising=False)
     port, log = _free_port(), ARTIFACTS / "reference-races-streamlit.log"
     command = [sys.executable, "-m", "ehmap", "app", "--server.port", str(port), "--server.address", "127.0.0.1"]
     with _process_group(command, log, cwd=REPO, env=os.environ.copy()) as server:
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(f"{url}/_stcore/health", server, log, "The Streamlit server")
-        yield url, cache / "sources", log
+        yield url, cache_dir() / "sources", log
 
 
 def in_use(sources: Path) -> tuple[str, str]:

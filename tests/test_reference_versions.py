@@ -8,7 +8,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from ehmap.catalogue import indicator_source
@@ -56,31 +55,6 @@ def from_data_folder(folder: Path, source_id: str) -> str:
 def test_every_page_using_reference_files_names_each_version_in_one_caption(directory, data_dir, page):
     expected = "Reference files used: " + "; ".join(from_data_folder(data_dir, s) for s in PAGES[page]) + "."
     assert versions_caption(run(page)) == plain(expected)
-
-
-@pytest.fixture()
-def without_iod2019(directory, data_dir, monkeypatch, tmp_path) -> Path:
-    """A data folder holding every shared reference file but IoD2019, and a cache folder of this test's own (the
-    shared cache's converted boundaries and postcodes linked in), so the IoD2019 added here is seen by no other
-    test. Returns the data folder."""
-    from ehmap.config import cache_dir
-
-    shared = cache_dir()
-    cache, data = tmp_path / "cache", tmp_path / "data"
-    cache.mkdir()
-    data.mkdir()
-    for path in shared.iterdir():
-        if path.is_file():
-            (cache / path.name).symlink_to(path)
-    for path in data_dir.iterdir():
-        if path.name != indicator_source("iod2019").file:
-            (data / path.name).symlink_to(path)
-    monkeypatch.setenv("EHMAP_CACHE_DIR", str(cache))
-    monkeypatch.setenv("EHMAP_DATA_DIR", str(data))
-    monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path / "state"))
-    st.cache_data.clear()
-    yield data
-    st.cache_data.clear()
 
 
 def test_an_uploaded_version_is_named_with_its_hash_and_origin_as_data_sources_lists_it(without_iod2019, data_dir):
