@@ -243,7 +243,7 @@ def _council_context(la_code: str, signatures: tuple):
 
 def council_context_table(la_code: str):
     """The council's LSOAs with every loaded index and child population (`ContextTable`), and what is missing."""
-    signatures = tuple(reference_signature(s) for s in (*CONTEXT_SOURCES, *_LOOKUPS, "population_mid2020"))
+    signatures = tuple(reference_signature(s) for s in CONTEXT_FILES)
     return _council_context(la_code, signatures)
 
 
