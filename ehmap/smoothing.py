@@ -1,11 +1,16 @@
-"""Empirical Bayes smoothed rates (method of moments), as spdep's `EBest` and `EBlocal`.
+"""Empirical Bayes smoothed rates (method of moments), as spdep's `EBest` and `EBlocal` (default form).
 
 A raw rate from a small population is noisy: an area with 3 children and 1 case has a rate of
 333 per 1,000. Empirical Bayes shrinks each raw rate towards a reference rate, the more so the
 smaller the population (Marshall 1991, *Applied Statistics* 40:283-294):
 
 - **global**: towards the council's overall rate (spdep `EBest`, Poisson or binomial family);
-- **local**: towards the rate of the area and its neighbours (spdep `EBlocal`).
+- **local**: towards the rate of the area and its neighbours, in **spdep `EBlocal`'s default form
+  (`geoda = FALSE`)**. Over N_i, area i with its neighbours: m_i = sum r_j / sum n_j, nbar_i = mean n_j,
+  C_i = sum n_j (x_j - m_j)^2 (each member's squared deviation from *its own* local mean m_j),
+  a_i = max(0, C_i / sum n_j - m_i / nbar_i), estimate = m_i + (x_i - m_i) a_i / (a_i + m_i / n_i).
+  Marshall's text and GeoDa (spdep `geoda = TRUE`) take the deviations from *this area's* mean m_i
+  instead: the two differ by several per 1,000 on real LSOAs, so the form is named wherever it is used.
 
 All functions work on proportions (events / population); multiply by 1,000 for a rate per 1,000.
 """
@@ -18,6 +23,17 @@ import numpy as np
 import scipy.sparse as sp
 
 FAMILIES = ("poisson", "binomial")
+LOCAL_EB_FORM = "spdep EBlocal, default form (geoda = FALSE)"  # the local smoother's exact name, as shown
+LOCAL_EB_METHOD = (
+    "Local empirical Bayes smoothing, spdep EBlocal default form (geoda = FALSE; Marshall 1991 method of moments): "
+    "each area's rate is pulled towards the rate of the area and its neighbours, the more so the fewer children "
+    "it has; how far rates may truly differ is judged from how far each nearby area's rate sits from its own "
+    "neighbourhood's rate (Marshall's text and GeoDa use this area's neighbourhood rate instead)."
+)
+GLOBAL_EB_METHOD = (
+    "Global empirical Bayes smoothing, spdep EBest (Marshall 1991 method of moments): each area's rate is pulled "
+    "towards the council's rate, the more so the fewer children it has."
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +44,7 @@ class EBEstimate:
     smoothed: np.ndarray
     prior_mean: np.ndarray | float  # b (global) or m_i (local)
     prior_variance: np.ndarray | float  # a (global, Poisson), s2 (binomial) or a_i (local)
-    method: str  # "global, poisson", "global, binomial" or "local"
+    method: str  # "global, poisson", "global, binomial" or "local, " + LOCAL_EB_FORM
 
 
 def _checked(events: np.ndarray, population: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,10 +83,10 @@ def eb_global(events: np.ndarray, population: np.ndarray, family: str = "poisson
 
 
 def eb_local(events: np.ndarray, population: np.ndarray, neighbours: sp.spmatrix) -> EBEstimate:
-    """Local empirical Bayes estimate (spdep `EBlocal`, geoda=FALSE): shrink towards the area and its neighbours.
+    """Local empirical Bayes estimate in spdep `EBlocal`'s default form (geoda = FALSE; see the module docstring).
 
     `neighbours` is an n x n binary matrix without self-links (islands are rows of zeros: their
-    estimate is their raw proportion).
+    estimate is their raw proportion). The spread C_i sums each member's deviation from its own local mean.
     """
     events, population = _checked(events, population)
     n = len(events)
@@ -86,8 +102,8 @@ def eb_local(events: np.ndarray, population: np.ndarray, neighbours: sp.spmatrix
     local_population = with_self @ population
     mean_population = local_population / np.asarray(with_self.sum(axis=1)).ravel()
     m = local_events / local_population
-    spread = with_self @ (population * (raw - m) ** 2)
+    spread = with_self @ (population * (raw - m) ** 2)  # (raw_j - m_j)^2: spdep's default, not GeoDa's m_i
     a = np.clip(spread / local_population - m / mean_population, 0.0, None)
     with np.errstate(invalid="ignore", divide="ignore"):
         shrink = np.where(a + m / population > 0, a / (a + m / population), 0.0)
-    return EBEstimate(raw, m + (raw - m) * shrink, m, a, "local")
+    return EBEstimate(raw, m + (raw - m) * shrink, m, a, f"local, {LOCAL_EB_FORM}")
