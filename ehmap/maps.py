@@ -119,41 +119,59 @@ class Choropleth:
     legend: list[LegendEntry]
 
 
+ZERO_LABEL = "0: no episodes"
+MISSING_LABEL = "no value (no population figure)"
+WITHHELD_LABEL = "x: not released (it would give a small count away)"
+
+
+def _class_label(members: np.ndarray, decimals: int) -> str:
+    """A class's legend text from the values it holds, as shown: '1.2 to 3.4', or one value."""
+    low, high = f"{members.min():,.{decimals}f}", f"{members.max():,.{decimals}f}"
+    return low if low == high else f"{low} to {high}"
+
+
 def classify(values: pd.Series, shown: pd.Series, k: int = 5, decimals: int = 0,
              hidden_label: str = "c: hidden (a small count)") -> Choropleth:
-    """Colour areas by quantile class of their positive values; zeros, hidden and missing apart.
+    """Colour areas by quantile class of their values as shown; areas with no episodes, hidden and missing apart.
 
-    `shown` is the display text: 'c' marks a hidden count, whose area is drawn grey and explained by `hidden_label`.
+    `shown` is each area's episode count as displayed: '0' is an area with no episodes, drawn in its own class
+    whatever the measure (a smoothed rate gives such an area a value, which is not a finding); 'c' a hidden count
+    (grey, explained by `hidden_label`); 'x' a count withheld. Classes are worked out from the values rounded to
+    `decimals` (what the tooltip and table show), so two areas showing the same value always share a colour, and
+    each legend row gives the lowest and highest value shown in its class (rows never overlap).
     """
     import mapclassify  # here, not at the top: it imports matplotlib.pyplot and scipy.stats, slow at start-up
 
+    text = shown.astype(str).str.strip().to_numpy()
+    hidden, withheld = text == "c", text == "x"
+    zero = ((text == "0") | (values == 0).to_numpy()) & ~hidden & ~withheld
+    rounded = values.astype(float).round(decimals)
+    real = (rounded.notna().to_numpy() & ~zero & ~hidden & ~withheld)
     colours = pd.Series(NO_DATA_COLOUR, index=values.index, dtype=object)
     legend: list[LegendEntry] = []
-    positive = values[values > 0].dropna()
-    if len(positive):
+    if zero.any():
+        colours[zero] = ZERO_COLOUR
+        legend.append(LegendEntry(ZERO_COLOUR, ZERO_LABEL))
+    shown_values = rounded[real]
+    if len(shown_values):
         with warnings.catch_warnings():  # with few distinct values mapclassify uses fewer classes, as we want
             warnings.simplefilter("ignore", UserWarning)
-            classifier = mapclassify.Quantiles(positive.to_numpy(), k=min(k, positive.nunique()))
-        palette = PALETTE[-classifier.k:]
-        colours[positive.index] = [palette[i] for i in classifier.yb]
-        lower = positive.min()
-        for i, upper in enumerate(classifier.bins):
-            legend.append(LegendEntry(palette[i], f"{lower:,.{decimals}f} to {upper:,.{decimals}f}"))
-            lower = upper
-    if (values == 0).any():
-        colours[values == 0] = ZERO_COLOUR
-        legend.insert(0, LegendEntry(ZERO_COLOUR, "0"))
-    hidden = shown == "c"
+            classifier = mapclassify.Quantiles(shown_values.to_numpy(), k=min(k, shown_values.nunique()))
+        used = sorted(set(int(i) for i in classifier.yb))  # quantile classes of tied values can be empty
+        palette = PALETTE[len(PALETTE) - len(used):] if len(used) <= len(PALETTE) else PALETTE
+        colour_of = {klass: palette[min(i, len(palette) - 1)] for i, klass in enumerate(used)}
+        colours[shown_values.index] = [colour_of[int(i)] for i in classifier.yb]
+        members = shown_values.to_numpy()
+        for klass in used:
+            legend.append(LegendEntry(colour_of[klass], _class_label(members[classifier.yb == klass], decimals)))
     if hidden.any():
-        colours[hidden.to_numpy()] = SUPPRESSED_COLOUR
+        colours[hidden] = SUPPRESSED_COLOUR
         legend.append(LegendEntry(SUPPRESSED_COLOUR, hidden_label))
-    withheld = (shown == "x").to_numpy()
     if withheld.any():
         colours[withheld] = NO_DATA_COLOUR
-        legend.append(LegendEntry(NO_DATA_COLOUR, "x: not released (it would give a small count away)"))
-    missing = values.isna() & ~hidden.to_numpy() & ~withheld
-    if missing.any():
-        legend.append(LegendEntry(NO_DATA_COLOUR, "no value (no population figure)"))
+        legend.append(LegendEntry(NO_DATA_COLOUR, WITHHELD_LABEL))
+    if (rounded.isna().to_numpy() & ~zero & ~hidden & ~withheld).any():
+        legend.append(LegendEntry(NO_DATA_COLOUR, MISSING_LABEL))
     return Choropleth(colours, legend)
 
 

@@ -12,7 +12,7 @@ from ehmap.views.need_map import need_options
 from ui.audience import dataset_release, page_context
 from ui.errors import error_text
 from ui.state import hotspot_areas, locality_file_columns, population, reference_versions, uploaded_locality_areas
-from ui.views import released_downloads, released_period, team_period
+from ui.views import lsoa_wards, released_downloads, released_period, show_reading, team_period
 from ui.widgets import legend, show_map
 
 context = page_context("Hot spots")
@@ -22,6 +22,8 @@ controls = st.columns([2, 2, 1.6, 1.8, 1.4])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="hotspots_need")
 statistic = controls[4].radio("Statistic", list(STATISTIC_TITLES), format_func=STATISTIC_TITLES.get,
                               key="hotspots_statistic")
+wards = lsoa_wards(context.la_code)
+reading = st.empty()
 
 if context.team:
     start, end = team_period(context.cases, "hotspots_period", controls[1])
@@ -66,7 +68,7 @@ if context.team:
             st.stop()
     try:
         view = team_hotspots(context.cases, areas, need, start, end, children, measure, statistic, weights, int(k),
-                             float(threshold), int(permutations), int(seed), smoothing)
+                             float(threshold), int(permutations), int(seed), smoothing, wards)
     except ValueError as problem:
         st.error(plain(problem))
         st.stop()
@@ -74,8 +76,9 @@ else:
     release = dataset_release(context)
     period = released_period(release, "hotspots_release_period", controls[1])
     controls[2].caption(release.geography_sentence(need))
-    view = released_hotspots(release, context.cases, need, period.key, children, statistic)
+    view = released_hotspots(release, context.cases, need, period.key, children, statistic, lsoa_wards=wards)
     areas = view.areas
+show_reading(view.reading, reading)
 
 choropleth = label_choropleth(view.table["label"])
 geometry = areas.areas[["code", "geometry"]].merge(view.table, on="code")

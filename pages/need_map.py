@@ -1,14 +1,34 @@
-"""Need map: where each need is concentrated, as the team's exact figures or as released."""
+"""Need map: where each need is concentrated, and the areas ranked by rate, as the team's exact figures or as
+released."""
 
 import streamlit as st
 
-from ehmap.views.need_map import MEASURES, measures, need_options, released_need_map, team_need_map
+from ehmap.views.need_map import (
+    MEASURES,
+    measures,
+    need_map_reading,
+    need_options,
+    ranking_kinds,
+    released_need_map,
+    released_need_ranking,
+    team_need_map,
+    team_need_ranking,
+)
 from ui.audience import dataset_release, page_context
 from ui.state import hotspot_areas, population, reference_versions
-from ui.views import draw_area_map, released_downloads, released_period, team_period
+from ui.views import (
+    draw_area_map,
+    draw_ranking,
+    lsoa_wards,
+    released_downloads,
+    released_period,
+    show_reading,
+    team_period,
+)
 
 context = page_context("Need map")
 children, population_missing = population()
+wards = lsoa_wards(context.la_code)
 needs = need_options()
 controls = st.columns([2, 2, 2, 1.6])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="need_map_need")
@@ -16,22 +36,44 @@ offered = measures(context.audience, children is not None)
 measure = controls[3].radio("Measure", offered, format_func=MEASURES.get, key=f"need_map_measure_{context.audience}",
                             help="Smoothed rates pull small populations towards the council rate (empirical Bayes), "
                                  "so an LSOA with few children and one episode does not top the map.")
+reading = st.empty()
 if context.team:
     start, end = team_period(context.cases, "need_map_period", controls[1])
     services = [None, *sorted(context.cases["service"].dropna().unique())]
     service = controls[2].selectbox("Service", options=services, format_func=lambda s: s or "All services",
                                     key="need_map_service")
     view = team_need_map(context.cases, hotspot_areas("lsoa11", context.la_code), need, start, end, service, measure,
-                         children)
+                         children, wards)
+    kinds = ranking_kinds(context.audience)
+    if wards is None:
+        kinds.pop("ward")
 else:
     release = dataset_release(context)
     period = released_period(release, "need_map_release_period", controls[1])
     controls[2].caption("Shared views show all services together: a service within small areas is never released.")
-    view = released_need_map(release, need, period.key, measure, children)
+    view = released_need_map(release, need, period.key, measure, children, wards)
+    kinds = ranking_kinds(context.audience, release, need)
 
 draw_area_map(view, "need_map")
 if population_missing:
     st.caption(f"Counts only: {population_missing}")
+
+st.subheader("Where is it highest? Areas ranked by rate")
+ranked = None
+if children is None:
+    st.caption("Areas are ranked by rate per 1,000 children, which needs the child population.")
+else:
+    kind = st.radio("Rank", list(kinds), format_func=kinds.get, horizontal=True,
+                    key=f"need_map_rank_{context.audience}_{'_'.join(kinds)}",
+                    help="Wards pool their LSOAs' episodes, so their intervals are narrower.")
+    if context.team:
+        ranked = team_need_ranking(context.cases, hotspot_areas(kind, context.la_code), need, start, end, service,
+                                   children, wards)
+    else:
+        ranked = released_need_ranking(release, need, period.key, children, wards)
+    draw_ranking(ranked)
+show_reading(need_map_reading(view, ranked), reading)
+
 st.subheader(view.areas.title if context.team else "Areas")
 st.dataframe(view.shown_table(), hide_index=True, width="stretch")
 released_downloads(context, view.downloads, view.method, "this table")

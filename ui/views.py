@@ -1,23 +1,27 @@
-"""Drawing what `ehmap.views` returns: period pickers, an area map with its legend and table, released downloads."""
+"""Drawing what `ehmap.views` returns: period pickers, an area map with its legend and table, a reading, ranked
+areas with their intervals, released downloads."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from ehmap.audience import Audience
 from ehmap.audit import record
 from ehmap.maps import area_map, classify
+from ehmap.ranking import ABOVE, BELOW, WITHIN
 from ehmap.referral_period import episodes_outside, period_sentence
 from ehmap.release.gate import Release
 from ehmap.release.periods import Period
 from ehmap.safe_output import csv_bytes
 from ehmap.text import plain
 from ehmap.views import AreaView
+from ehmap.views.need_map import RankedView
 from ui.audience import PageContext
-from ui.state import period_selector
+from ui.state import period_selector, ward_names
 from ui.widgets import legend, show_map
 
 RELEASE_PERIOD_KEY = "shared_release_period"  # the fixed period chosen for released views, shared across pages
@@ -54,7 +58,8 @@ def draw_area_map(view: AreaView, key: str, hidden_label: str = "c: 1 to 7 episo
         "c" if text == "c" else ("" if pd.isna(value) else f"{value:,.{view.decimals}f}")
         for text, value in zip(geometry["episodes"], geometry["value"], strict=True)
     ]
-    tooltip = {"name": "Area", "code": "Code", "episodes": "Episodes", "shown_value": view.value_title}
+    tooltip = {"name": "Area", "code": "Code"} | ({"ward": "Ward"} if "ward" in geometry else {})
+    tooltip |= {"episodes": "Episodes", "shown_value": view.value_title}
     if "care" in geometry:
         tooltip["care"] = "Note"
     map_column, side_column = st.columns([3, 2])
@@ -88,3 +93,54 @@ def released_downloads(context: PageContext, view_downloads: dict[str, pd.DataFr
 
 def audit_release(context: PageContext, stem: str, what: str) -> None:
     record("release", context.user, str(context.dataset.id), {"output": stem, "what": what, "kind": "csv"})
+
+
+def lsoa_wards(la_code: str) -> pd.Series | None:
+    """LSOA 2011 code -> ward name (ONS best fit), or None when the ward lookup is not in the data folder."""
+    try:
+        return ward_names(la_code)
+    except FileNotFoundError:
+        return None
+
+
+def show_reading(text: str, container=st) -> None:
+    """A page's plain-English reading, shown as text (never markup built from data)."""
+    container.info(plain(text), icon="💬")
+
+
+POSITION_COLOURS = {ABOVE: "#bd0026", WITHIN: "#636363", BELOW: "#2166ac"}
+CHART_ROWS = 60  # the most areas a caterpillar chart draws (the table lists every area)
+
+
+def caterpillar(view: RankedView, limit: int = CHART_ROWS) -> alt.LayerChart:
+    """Each ranked area's rate (dot) and 95% interval (bar), highest first, beside the council rate (a line)."""
+    rows = view.chart_rows(limit)
+    order = list(rows["area"])
+    y = alt.Y("area:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    colour = alt.Color("position:N", title="Against the council rate",
+                       scale=alt.Scale(domain=list(POSITION_COLOURS), range=list(POSITION_COLOURS.values())))
+    tooltip = [alt.Tooltip("area:N", title="Area"), alt.Tooltip("code:N", title="Code"),
+               alt.Tooltip("episodes:N", title="Episodes"), alt.Tooltip("rate:Q", title="Rate per 1,000"),
+               alt.Tooltip("lower:Q", title="95% CI lower"), alt.Tooltip("upper:Q", title="95% CI upper")]
+    base = alt.Chart(rows)
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("lower:Q", title="Episodes per 1,000 children aged 0-17"),
+                                                x2="upper:Q", y=y, color=colour, tooltip=tooltip)
+    dots = base.mark_circle(size=60, opacity=1).encode(x="rate:Q", y=y, color=colour, tooltip=tooltip)
+    council = alt.Chart(pd.DataFrame({"rate": [round(view.ranking.council_rate, 1)]})).mark_rule(
+        color="#000000", strokeDash=[4, 3]).encode(x="rate:Q", tooltip=[alt.Tooltip("rate:Q", title="Council rate")])
+    return alt.layer(bars, dots, council).properties(height=max(120, 16 * len(rows) + 40))
+
+
+def draw_ranking(view: RankedView) -> None:
+    """Ranked areas: the caterpillar chart, its caption, the table with place names, and the notes."""
+    ranked = len(view.ranking.ranked)
+    if ranked:
+        st.altair_chart(caterpillar(view), width="stretch")
+        shown = min(ranked, CHART_ROWS)
+        drawn = f"the {shown} highest of {ranked}" if shown < ranked else f"all {ranked}"
+        st.caption(plain(f"Dots are rates, bars their 95% intervals, the dashed line the council rate "
+                         f"({view.ranking.council_rate:,.1f} per 1,000); the chart draws {drawn} {view.words[1]} "
+                         "with a rate, the table lists every one."))
+    st.dataframe(view.shown_table(), hide_index=True, width="stretch")
+    for note in view.notes:
+        st.caption(plain(note))

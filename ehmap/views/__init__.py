@@ -17,6 +17,14 @@ from ehmap.release.gate import Release
 from ehmap.release.periods import Period
 
 
+def listed(names: list[str], limit: int = 4) -> str:
+    """Names for a sentence: 'A', 'A and B', 'A, B and C', or the first `limit` and 'N more'."""
+    names = [str(name) for name in names]
+    if len(names) > limit:
+        names = [*names[:limit], f"{len(names) - limit} more"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 @dataclass(frozen=True)
 class PeriodChoice:
     """The periods a view offers: any dates for the team, fixed periods (financial years, all years) for a release."""
@@ -61,6 +69,7 @@ class AreaView:
         return marking(self.audience)
 
     def shown_table(self) -> pd.DataFrame:
-        """The table as a reader sees it: titled columns, sorted by the mapped value (largest first)."""
+        """The table as a reader sees it: titled columns, sorted by the mapped value (largest first; hidden and
+        missing values last)."""
         ordered = self.table.sort_values(["value", "code"], ascending=[False, True], na_position="last")
         return ordered[list(self.columns)].rename(columns=self.columns)

@@ -16,8 +16,10 @@ from ehmap.areas import AreaSet
 from ehmap.audience import SMALL_FLAG, Audience, marking
 from ehmap.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, HotspotTable, hotspot_table
 from ehmap.needmap import CaseFilter
+from ehmap.ranking import POOLED_YEARS, period_years
 from ehmap.release.gate import Release
-from ehmap.release.tables import area_counts, method_statement
+from ehmap.release.tables import area_counts, method_statement, need_title
+from ehmap.views import listed
 
 TEAM_COLUMNS = {"name": "Area", "code": "Code", "count": "Episodes", "children": "Children 0-17",
                 "rate": "Rate per 1,000", "rate_lower": "95% CI lower", "rate_upper": "95% CI upper",
@@ -42,6 +44,7 @@ class HotspotView:
     method: str | None = None
     downloads: dict[str, pd.DataFrame] = field(default_factory=dict)
     hot: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reading: str = ""  # one or two plain sentences: what stands out, how sure, what to try next
 
     @property
     def marking(self) -> str:
@@ -53,25 +56,91 @@ def _significant(result: HotspotTable, table: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
+AREA_WORDS = {"lsoa11": ("LSOA", "LSOAs"), "ward": ("ward", "wards"), "custom": ("locality", "localities")}
+CLUSTER_WORDS = {"gi_star": ("hot spot", "hot spots"), "local_moran": ("high-high cluster", "high-high clusters")}
+
+
+def _place(code: str, name: str, kind: str, lsoa_wards: pd.Series | None) -> str:
+    """An area's name for a sentence: an LSOA with its ward ('Croydon 012A (Selhurst ward)')."""
+    ward = lsoa_wards.get(code) if kind == "lsoa11" and lsoa_wards is not None else None
+    return f"{name} ({ward} ward)" if isinstance(ward, str) and ward else str(name)
+
+
+def _confidence(labels: pd.Series) -> str:
+    """The lowest confidence among significant labels, e.g. '95%' (labels end '(95% confidence)')."""
+    levels = labels.str.extract(r"\((\d+)% confidence\)")[0].dropna().astype(int)
+    return f"{levels.min()}%" if len(levels) else "95%"
+
+
+def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statistic: str, need: str | None,
+                     period_label: str, team: bool, lsoa_wards: pd.Series | None = None, can_pool: bool = True) -> str:
+    """One or two sentences a service head can repeat: the clusters found by name (LSOAs with their ward), how sure
+    that is after correcting for testing every area, and what to try next; or that none stands out beyond chance.
+
+    `can_pool` says whether a longer period is there to choose (not when the period already spans two years or
+    every year)."""
+    one, many = AREA_WORDS.get(kind, AREA_WORDS["custom"])
+    moran = statistic.startswith("local_moran")
+    cluster, clusters = CLUSTER_WORDS["local_moran" if moran else "gi_star"]
+    tested = int((~table["label"].isin(["not tested: no neighbours"])).sum())
+    heading = f"{need_title(need)}, {period_label}, by {one}: "
+    labels = table["label"].astype(str)
+    cold = int(labels.str.startswith(("cold spot", "Low-Low")).sum())
+    if hot.empty:
+        ranked = "the ranked wards" if team else "the ranked areas"
+        tries = [*(["switch to wards"] if kind == "lsoa11" and team else []),
+                 *(["pool two years" if team else "choose all years together"] if can_pool else [])]
+        text = (f"No cluster stands out beyond chance at {one} level (after correcting for testing {tested} {many} at "
+                f"once); rates still differ between areas: see {ranked} on the Need map"
+                + (f", or {' or '.join(tries)}" if tries else "") + ".")
+    else:
+        names = [_place(str(r["code"]), str(r["name"]), kind, lsoa_wards) for _, r in hot.iterrows()]
+        noun = one if len(hot) == 1 else many
+        verb = "stands" if len(hot) == 1 else "stand"
+        what = cluster if len(hot) == 1 else clusters
+        text = (f"{len(hot)} {noun} {verb} out as {'a ' if len(hot) == 1 else ''}{what}, where high rates sit "
+                f"together more than chance would explain ({_confidence(hot['label'])} confidence or more, after "
+                f"correcting for testing {tested} {many} at once): {listed(names, 6)}. Next: look at the cases there "
+                "and compare with the ranked areas on the Need map before acting.")
+    if cold:
+        low = ("low-low cluster" if moran else "cold spot") + ("" if cold == 1 else "s")
+        text += f" {cold} {one if cold == 1 else many} {'is a' if cold == 1 else 'are'} {low} (low rates together)."
+    return heading + text
+
+
+def _with_wards(table: pd.DataFrame, columns: dict[str, str], kind: str,
+                lsoa_wards: pd.Series | None) -> dict[str, str]:
+    """Add each LSOA's ward name to the table (`ward`) and its column after the area's name, when known."""
+    if kind != "lsoa11" or lsoa_wards is None:
+        return columns
+    table["ward"] = table["code"].map(lsoa_wards).astype(object).to_numpy()
+    titled = list(columns.items())
+    return dict([*titled[:1], ("ward", "Ward"), *titled[1:]])
+
+
 def team_hotspots(cases: pd.DataFrame, areas: AreaSet, need: str | None, start: dt.date, end: dt.date,
                   population: pd.DataFrame | None, measure: str, statistic: str, weights: str = "queen", k: int = 6,
                   threshold: float | None = None, permutations: int = DEFAULT_PERMUTATIONS, seed: int = DEFAULT_SEED,
-                  smoothing: str = "global") -> HotspotView:
-    """The statistic on the team's exact counts, with every score shown and small counts flagged."""
+                  smoothing: str = "global", lsoa_wards: pd.Series | None = None) -> HotspotView:
+    """The statistic on the team's exact counts, with every score shown and small counts flagged; `lsoa_wards`
+    (LSOA code -> ward name) names each LSOA's ward in the reading."""
     result = hotspot_table(cases, areas, CaseFilter(need, start, end), population, measure, statistic, weights, k,
                            threshold, permutations, seed, smoothing)
     table = result.areas.copy()
     table["episodes"] = table["count"].astype(int)
     table["care"] = table["small"].map({True: SMALL_FLAG, False: ""})
     columns = {c: t for c, t in TEAM_COLUMNS.items() if c in table and (population is not None or "rate" not in c)}
+    columns = _with_wards(table, columns, areas.kind, lsoa_wards)
+    hot = _significant(result, table)
+    reading = hotspots_reading(table, hot, areas.kind, statistic, need, f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}",
+                               True, lsoa_wards, period_years(start, end) < POOLED_YEARS)
     return HotspotView(Audience.TEAM, areas, table, columns, result.result.explanation(),
-                       int((result.result.p <= 0.05).sum()), result.outside, (result.note,),
-                       hot=_significant(result, table))
+                       int((result.result.p <= 0.05).sum()), result.outside, (result.note,), hot=hot, reading=reading)
 
 
 def released_hotspots(release: Release, cases: pd.DataFrame, need: str | None, period: str,
                       population: pd.DataFrame | None, statistic: str, permutations: int = DEFAULT_PERMUTATIONS,
-                      seed: int = DEFAULT_SEED) -> HotspotView:
+                      seed: int = DEFAULT_SEED, lsoa_wards: pd.Series | None = None) -> HotspotView:
     """Labels from the statistic on the true counts, on the need's released geography, beside released counts."""
     areas, counts = area_counts(release, need, period)
     chosen = release.period(period)
@@ -79,8 +148,12 @@ def released_hotspots(release: Release, cases: pd.DataFrame, need: str | None, p
     result = hotspot_table(cases, areas, CaseFilter(need, chosen.start, chosen.end), population, measure, statistic,
                            permutations=permutations, seed=seed)
     table = counts.assign(label=result.areas["label"].to_numpy())
+    columns = _with_wards(table, dict(RELEASED_COLUMNS), areas.kind, lsoa_wards)
     stem = f"ehmap_released_hotspots_{release.la_code}_{need or 'all'}_{period}"
-    download = table[list(RELEASED_COLUMNS)].rename(columns=RELEASED_COLUMNS)
-    return HotspotView(Audience.RELEASE, areas, table, dict(RELEASED_COLUMNS), result.result.explanation(),
+    download = table[list(columns)].rename(columns=columns)
+    hot = _significant(result, table)
+    reading = hotspots_reading(table, hot, areas.kind, statistic, need, chosen.label, False, lsoa_wards,
+                               chosen.kind != "all")
+    return HotspotView(Audience.RELEASE, areas, table, columns, result.result.explanation(),
                        int((result.result.p <= 0.05).sum()), None, (RELEASED_NOTE,),
-                       method_statement(release, need), {stem: download}, _significant(result, table))
+                       method_statement(release, need), {stem: download}, hot, reading)
