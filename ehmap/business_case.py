@@ -6,15 +6,22 @@ low / central / high value, and is never returned without them (`BusinessCase.as
 - **Unit costs** are the GMCA Unit Cost Database v1.4 rows of domain.md §5, shipped in
   `ehmap/data/unit_costs_gmca_v1_4.csv` (code, item, value, unit, price year, source); a council can
   replace them with its own file of the same columns.
-- **Uprating**: value × index[target year] / index[price year], with a deflator series the user gives
-  (financial year -> index, e.g. HM Treasury's GDP deflator at market prices). ehmap ships no series:
-  without one, every cost stays in its own price year and the result says so (and is not summed).
+- **One price year**: every total is stated in one price year. Costs are uprated as value × index[target year] /
+  index[price year], with a deflator series the user gives (financial year -> index, e.g. HM Treasury's GDP
+  deflator at market prices) or factors per price year (`factor_deflators`). ehmap ships no series (none is in
+  its reference data): without one, totals are stated at the unit-cost table's latest price year, older costs
+  added as they are, and the result says the total understates them (`PricedTotal.not_uprated`).
+- **Money** is written one way in tables (`money`: £1,234,000) and one way in readings and totals
+  (`money_short`: two significant figures, £1.2m), since the ranges are wide.
 - **Costs avoided** per line = events avoided × units per event × unit cost, where events avoided come
   from the council's own outcomes and an assumption (e.g. step-ups avoided = closed episodes ×
   (counterfactual step-up rate − observed rate)).
-- **A cut** of £X to a service loses X / cost per episode episodes (cost per episode = hours per episode
-  × SS18.10 family support worker hourly cost); each lost episode is assumed to forgo the council's
-  average costs avoided per closed episode.
+- **A cut** of £X a year to a service loses X / cost per episode episodes a year (cost per episode = hours per
+  episode × SS18.10 family support worker hourly cost); each lost episode is assumed to forgo the council's
+  average costs avoided per closed episode, and the national evaluation's care-entry effect (1.7% against 2.5%)
+  adds children entering care (SS1.0). It is costed over a stated horizon (`HORIZON_YEARS`) against what it
+  saves, and set beside the national Phase 1 averages (DCLG 2015, contested); the "£2.28 per £1" figure is
+  unverified and never used.
 - **Range**: each line's low and high are the least and greatest result over every combination of its
   assumptions' low and high values (the result is monotone in each), the central uses every central.
 
@@ -41,10 +48,13 @@ COST_COLUMNS = ("code", "item", "value", "unit", "price_year", "source")
 _REQUIRED_COST_COLUMNS = ("code", "value", "price_year")
 _YEAR = re.compile(r"^\s*(\d{4})\s*(?:[/-]\s*(\d{2}|\d{4}))?\s*$")
 
-NO_DEFLATOR_NOTE = (
-    "No deflator series given: each unit cost is in its own price year (shown beside it), so the lines are "
-    "not added up. Paste a GDP deflator series (year, index) to uprate them all to one year."
-)
+UPRATE_HOW = ("ehmap ships no deflator series: to uprate, give for each price year the factor £1 then is worth in the "
+              "year you want, from HM Treasury's GDP deflators at market prices (index in the year you want ÷ index "
+              "in that price year).")
+HORIZON_YEARS = 3  # the horizon a cut is costed over, stated wherever it is used
+# DCLG 2015, Phase 1 of the national programme (domain.md §5, contested): average cost and benefit per family
+PHASE1_COST_PER_FAMILY = 5214
+PHASE1_BENEFIT_PER_FAMILY = 11200
 NOTHING_TO_COST = (
     "No business case: no episode referred in the period has closed with an outcome recorded (or the export has "
     "no closure date and closure reason columns), so there is nothing to cost."
@@ -156,15 +166,74 @@ def uprate(costs: pd.DataFrame, deflators: pd.Series | None = None, year: str | 
     if deflators is None or len(deflators) == 0:
         out["uprated"] = out["value"]
         out["price_basis"] = out["price_year"]
+        out["factor"] = 1.0
         return out
     year = financial_year(year) if year is not None else deflators.index.max()
     needed = sorted(set(out["price_year"]) | {year})
     missing = [y for y in needed if y not in deflators.index]
     if missing:
         raise ValueError(f"The deflator series has no index for {', '.join(missing)}; add those years to uprate.")
-    out["uprated"] = out["value"] * deflators[year] / deflators.loc[out["price_year"]].to_numpy()
+    out["factor"] = deflators[year] / deflators.loc[out["price_year"]].to_numpy()
+    out["uprated"] = out["value"] * out["factor"]
     out["price_basis"] = year
     return out
+
+
+def factor_deflators(factors: dict[str, float], year: str) -> pd.Series:
+    """A deflator series from uprating factors (price year -> £ in `year` for £1 then), for `uprate`.
+
+    The user's way to reach one price year when no deflator series is at hand: a factor of 1.0 leaves that price
+    year's costs as they are (not uprated), which the result states."""
+    year = financial_year(year)
+    index = {}
+    for price_year, factor in factors.items():
+        price_year = financial_year(price_year)
+        if not isinstance(factor, (int, float)) or math.isnan(factor) or factor <= 0:
+            raise ValueError(f"The factor for {price_year} prices must be a number above 0; got {factor}.")
+        if price_year == year and factor != 1:
+            raise ValueError(f"£1 at {year} prices is £1 at {year} prices: its factor must be 1 (name the price year "
+                             "your factors take costs to).")
+        index[price_year] = 1 / float(factor)
+    index[year] = 1.0
+    return pd.Series(index, name="index").sort_index()
+
+
+def chosen_deflators(factors: dict[str, float], wanted: str | None,
+                     costs: Path | str | pd.DataFrame | None = None) -> tuple[pd.Series | None, str | None]:
+    """The deflator series and year to uprate to from the page's factors (price year -> £ in the year wanted for £1
+    then) and the year wanted (blank: the unit costs' latest price year); (None, None) when nothing is uprated."""
+    wanted = (wanted or "").strip()
+    if not wanted and all(factor == 1 for factor in factors.values()):
+        return None, None
+    year = financial_year(wanted) if wanted else latest_price_year(costs)
+    return factor_deflators(factors, year), year
+
+
+def latest_price_year(costs: Path | str | pd.DataFrame | None = None) -> str:
+    """The latest price year in a unit-cost table: the one year totals are stated in when nothing is uprated."""
+    return str(read_unit_costs(costs)["price_year"].max())
+
+
+def money(value: float) -> str:
+    """Whole pounds with thousands commas (£1,234,000): the one format of every table and exact figure."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"-£{-value:,.0f}" if round(value) < 0 else f"£{value:,.0f}"
+
+
+def money_short(value: float) -> str:
+    """Pounds to two significant figures (£1.2m, £340,000, £4,500): the one format of readings and totals."""
+    if value is None or pd.isna(value):
+        return ""
+    if value < 0:
+        return "-" + money_short(-value)
+    if value == 0:
+        return "£0"
+    rounded = float(f"{value:.2g}")
+    if rounded >= 1_000_000:
+        millions = rounded / 1_000_000
+        return f"£{millions:.1f}m" if millions < 10 else f"£{millions:,.0f}m"
+    return f"£{rounded:,.0f}"
 
 
 # --------------------------------------------------------------------------- assumptions
@@ -215,6 +284,8 @@ LINES: tuple[CostLine, ...] = (
              "closed episodes with an education need and needs met", ("exclusions_avoided",), "education"),
 )
 COSTED_NEEDS = tuple(line.need for line in LINES if line.need is not None)  # counted by the release gate too
+CARE_TITLE = "Children entering care (national evaluation effect)"
+CUT_CODES = ["SS18.10", "SS1.0", *(line.code for line in LINES)]  # the unit costs a cut is costed with
 
 
 def default_assumptions(observed_step_up_rate: float) -> dict[str, Assumption]:
@@ -241,11 +312,20 @@ def default_assumptions(observed_step_up_rate: float) -> dict[str, Assumption]:
                        "% of children", "[assumption] illustrative, no published figure"),
             Assumption("hours_per_episode", "Practitioner hours per episode", 20, 40, 60, "hours",
                        "[assumption] illustrative; costed at SS18.10 family support worker hourly cost"),
+            Assumption(
+                "care_entry_effect", "Fewer children entering care per 100 supported", 0.4, 0.8, 1.2,
+                "percentage points",
+                "Supporting Families national evaluation, quoted in the gov.uk Supporting Families annual report "
+                "2023-24: 1.7% entered care against 2.5% in the comparison group (0.8 points); [assumption] that it "
+                "holds here, low and high take half and one and a half times that effect",
+            ),
+            Assumption("care_years", "Years in care within the horizon, per extra child entering care", 0.5, 1, 2,
+                       "years", "[assumption] illustrative; costed at SS1.0 child in care per year"),
         )
     }
 
 
-_PERCENT = {"counterfactual_step_up", "s47_share", "exclusions_avoided"}
+_PERCENT = {"counterfactual_step_up", "s47_share", "exclusions_avoided", "care_entry_effect"}
 
 
 def _value(assumption: Assumption, level: str) -> float:
@@ -314,6 +394,58 @@ def _range(function, assumptions: list[Assumption]) -> tuple[float, float, float
 
 
 @dataclass(frozen=True)
+class PricedTotal:
+    """Cost lines added up (low / central / high) in one stated price year, with what the sum leaves out."""
+
+    low: float
+    central: float
+    high: float
+    year: str  # the price year every figure is stated in
+    not_uprated: tuple[str, ...] = ()  # older price years added as they are: the total understates them
+    partial: bool = False  # lines resting on a hidden count are left out
+
+    def times(self, factor: float) -> PricedTotal:
+        """The same total multiplied (e.g. a year's costs over a horizon of years)."""
+        return replace(self, low=self.low * factor, central=self.central * factor, high=self.high * factor)
+
+    def words(self) -> str:
+        """'about £1.2m (range £400,000 to £3.1m) at 2013/14 prices'."""
+        return (f"about {money_short(self.central)} (range {money_short(self.low)} to {money_short(self.high)}) at "
+                f"{self.year} prices")
+
+    def caveats(self) -> list[str]:
+        """Plain clauses on what the total leaves out, to say beside it."""
+        said = []
+        if self.not_uprated:
+            said.append(f"an underestimate, as the {' and '.join(self.not_uprated)} unit costs are not uprated")
+        if self.partial:
+            said.append("lines resting on a hidden count are left out")
+        return said
+
+
+def priced_total(lines: pd.DataFrame, year: str, not_uprated: tuple[str, ...]) -> PricedTotal | None:
+    """The shown lines' costs added up in one price year (None when no line is shown)."""
+    shown = lines.dropna(subset=["cost_central"])
+    if shown.empty:
+        return None
+    low, central, high = (float(shown[f"cost_{level}"].sum()) for level in ("low", "central", "high"))
+    return PricedTotal(low, central, high, year, not_uprated, partial=len(shown) < len(lines))
+
+
+def price_statement(priced: pd.DataFrame, costs: Path | str | pd.DataFrame | None,
+                    deflators: pd.Series | None) -> tuple[str, tuple[str, ...]]:
+    """The one price year totals are stated in, and the older price years added without uprating.
+
+    With a deflator series (or factors), the year costs were uprated to; without, the latest price year of the
+    unit-cost table, every older cost added as it is (so the total understates them)."""
+    uprated = deflators is not None and len(deflators) > 0
+    year = str(priced["price_basis"].iloc[0]) if uprated else latest_price_year(costs)
+    older = sorted({str(py) for py, factor in zip(priced["price_year"], priced["factor"], strict=True)
+                    if py != year and factor == 1})
+    return year, tuple(older)
+
+
+@dataclass(frozen=True)
 class BusinessCase:
     """Costs avoided per line (low / central / high) with the unit costs and assumptions used."""
 
@@ -322,10 +454,16 @@ class BusinessCase:
     assumption_set: dict[str, Assumption]
     costs: pd.DataFrame  # the unit costs used, uprated
     notes: list[str] = field(default_factory=list)
+    price_year: str = ""  # the one price year totals are stated in
+    not_uprated: tuple[str, ...] = ()  # older price years added without uprating
 
     @property
     def uprated(self) -> bool:
         return self.costs["price_basis"].nunique() == 1
+
+    def headline(self) -> PricedTotal | None:
+        """Every shown line added up in one price year (stated), with what that leaves out."""
+        return priced_total(self.lines, self.price_year, self.not_uprated)
 
     def total(self) -> tuple[float, float, float] | None:
         """Sum of the lines' low, central and high (None when the lines are in different price years)."""
@@ -409,9 +547,16 @@ def costs_avoided_for(
             "note": SMALL_FLAG if small(_base(line, outcomes)) else "",
         })
     notes = [SCENARIO_NOTE]
-    if deflators is None or len(deflators) == 0:
-        notes.insert(0, NO_DEFLATOR_NOTE)
-    return BusinessCase(pd.DataFrame(rows), outcomes, chosen, priced, notes)
+    year, older = price_statement(priced, costs, deflators)
+    if older:
+        notes.insert(0, not_uprated_note(year, older))
+    return BusinessCase(pd.DataFrame(rows), outcomes, chosen, priced, notes, year, older)
+
+
+def not_uprated_note(year: str, older: tuple[str, ...]) -> str:
+    """What a total in `year` prices leaves out when the `older` price years' costs are not uprated."""
+    return (f"Totals are stated at {year} prices, but the unit costs from {' and '.join(older)} are added as they "
+            f"are, not uprated, so the totals understate them. {UPRATE_HOW}")
 
 
 # --------------------------------------------------------------------------- a cut
@@ -426,18 +571,40 @@ class CutImpact:
     service_episodes: str  # the service's episodes in the period as text: exact (team) or released ('c' hidden)
     cost_per_episode: tuple[float, float, float]
     episodes_lost: tuple[float, float, float]
-    lines: pd.DataFrame  # line, title, code, price_basis, cost_low/central/high
+    lines: pd.DataFrame  # line, title, code, price_basis, cost_low/central/high: likely extra costs a year
     assumption_set: dict[str, Assumption]
     costs: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    price_year: str = ""  # the one price year totals are stated in
+    not_uprated: tuple[str, ...] = ()  # older price years added without uprating
+    horizon: int = HORIZON_YEARS  # years the cut is costed over
 
     def total(self) -> tuple[float, float, float] | None:
         if self.lines["price_basis"].nunique() != 1:
             return None
         return tuple(float(self.lines[f"cost_{level}"].sum()) for level in ("low", "central", "high"))
 
+    def yearly(self) -> PricedTotal | None:
+        """Likely extra costs elsewhere in a year, every shown line added up in one price year."""
+        return priced_total(self.lines, self.price_year, self.not_uprated)
+
+    def shifted(self) -> PricedTotal | None:
+        """Likely extra costs elsewhere over the horizon: a year's, for each year the cut lasts."""
+        yearly = self.yearly()
+        return None if yearly is None else yearly.times(self.horizon)
+
+    @property
+    def saved(self) -> float:
+        """What the cut saves over the horizon (the same amount each year)."""
+        return self.amount * self.horizon
+
+    @property
+    def national_benefit(self) -> float:
+        """The benefit forgone over the horizon on the national Phase 1 averages (DCLG 2015, contested)."""
+        return self.saved * PHASE1_BENEFIT_PER_FAMILY / PHASE1_COST_PER_FAMILY
+
     def assumptions(self) -> pd.DataFrame:
-        return assumptions_table(self.assumption_set, self.costs, ["SS18.10", *(line.code for line in LINES)])
+        return assumptions_table(self.assumption_set, self.costs, CUT_CODES)
 
 
 def cut_impact(
@@ -486,12 +653,19 @@ def cut_impact_for(
     if not isinstance(amount, (int, float)) or math.isnan(amount) or amount <= 0:
         raise ValueError(f"The cut must be an amount of pounds above 0; got {amount}.")
     case = costs_avoided_for(outcomes, costs, assumptions, deflators, year)
-    priced = priced_costs(costs, ["SS18.10", *(line.code for line in LINES)], deflators, year)
+    priced = priced_costs(costs, CUT_CODES, deflators, year)
     hourly = float(priced.set_index("code").loc["SS18.10", "uprated"])
     hours = case.assumption_set["hours_per_episode"]
     per_episode = _range(lambda v: v["hours_per_episode"] * hourly, [hours])
     lost = _range(lambda v: amount / (v["hours_per_episode"] * hourly), [hours])
     rows = []
+    care = [hours, case.assumption_set["care_entry_effect"], case.assumption_set["care_years"]]
+    in_care = float(priced.set_index("code").loc["SS1.0", "uprated"])
+    low, central, high = _range(
+        lambda v: amount / (v["hours_per_episode"] * hourly) * v["care_entry_effect"] * v["care_years"] * in_care, care)
+    rows.append({"line": "care_entry", "title": CARE_TITLE, "code": "SS1.0",
+                 "price_basis": priced.set_index("code").loc["SS1.0", "price_basis"],
+                 "cost_low": low, "cost_central": central, "cost_high": high})
     for line in LINES:
         used = [hours, *(case.assumption_set[key] for key in line.assumptions)]
         unit_cost = float(case.lines.set_index("line").loc[line.key, "unit_cost"])
@@ -504,17 +678,20 @@ def cut_impact_for(
         rows.append({"line": line.key, "title": line.title, "code": line.code,
                      "price_basis": case.lines.set_index("line").loc[line.key, "price_basis"],
                      "cost_low": low, "cost_central": central, "cost_high": high})
+    price_year, older = price_statement(priced, costs, deflators)
     notes = [
         f"Episodes lost = the cut / (practitioner hours per episode × SS18.10 family support worker cost per hour). "
         f"Each lost episode is assumed to forgo the council's average costs avoided per closed episode "
         f"({outcomes.closed:,} closed episodes), not {service}'s own, which would rest on far fewer episodes.",
-        *case.notes,
+        f"The costs are a year's; over {HORIZON_YEARS} years they recur each year the cut lasts (not discounted). "
+        "Children entering care uses the national evaluation's effect, not this council's outcomes; those children "
+        "would usually also have been stepped up, so that line and the step-up lines count different costs of "
+        "some of the same children.",
+        *([not_uprated_note(price_year, older)] if older else []),
+        SCENARIO_NOTE,
     ]
-    if deflators is None or len(deflators) == 0:
-        notes.insert(1, "Without a deflator series the cut is divided by SS18.10 at its 2013/14 prices, and the costs "
-                        "elsewhere are in their own price years: give a series to compare like with like.")
     return CutImpact(service, float(amount), service_episodes, per_episode, lost, pd.DataFrame(rows),
-                     case.assumption_set, priced, notes)
+                     case.assumption_set, priced, notes, price_year, older)
 
 
 # --------------------------------------------------------------------------- output

@@ -24,18 +24,22 @@ import pandas as pd
 
 from ehmap.audience import Audience, marking
 from ehmap.business_case import (
+    HORIZON_YEARS,
     LINES,
     NOTHING_TO_COST,
     Assumption,
     BusinessCase,
     CutImpact,
     Outcomes,
+    PricedTotal,
     business_case_csv,
     check_service,
     costs_avoided_for,
     council_outcomes,
     cut_impact,
     cut_impact_for,
+    money,
+    money_short,
 )
 from ehmap.performance import in_period
 from ehmap.release.gate import Release
@@ -50,8 +54,8 @@ LINE_COLUMNS = {"title": "Cost line", "cost_low": "£ low", "cost_central": "£ 
                 "price_basis": "Price year", "code": "Unit cost code", "unit_cost": "Unit cost £",
                 "base_count": "Council count it starts from", "events_low": "Avoided (low)",
                 "events_central": "Avoided (central)", "events_high": "Avoided (high)", "note": "Note"}
-CUT_COLUMNS = {"title": "Cost line", "cost_low": "£ low", "cost_central": "£ central", "cost_high": "£ high",
-               "price_basis": "Price year", "code": "Unit cost code"}
+CUT_COLUMNS = {"title": "Cost line", "cost_low": "£ a year: low", "cost_central": "£ a year: central",
+               "cost_high": "£ a year: high", "price_basis": "Price year", "code": "Unit cost code"}
 DOWNLOAD_TITLES = {"business_case": "the business case", "cut": "what the cut would cost"}
 # Outcomes field -> the lines that start from it
 LINES_OF = {"closed": ("step_up_cin", "step_up_s47"), "step_ups": ("step_up_cin", "step_up_s47"),
@@ -76,28 +80,35 @@ class BusinessCaseView:
     def marking(self) -> str:
         return marking(self.audience)
 
-    def total(self) -> tuple[float, float, float] | None:
-        """The lines added up (low, central, high), or None: nothing to cost, different price years, or a line
-        not shown."""
-        if self.case is None or self.case.lines["cost_central"].isna().any():
-            return None
-        return self.case.total()
+    def headline(self) -> PricedTotal | None:
+        """Costs likely avoided, every shown line added up in one stated price year (None: nothing to cost)."""
+        return None if self.case is None else self.case.headline()
 
-    def cut_total(self) -> tuple[float, float, float] | None:
-        if self.cut is None or self.cut.lines["cost_central"].isna().any():
-            return None
-        return self.cut.total()
+    def shifted(self) -> PricedTotal | None:
+        """What the cut would likely cost elsewhere over its horizon, in the same price year (None: no cut)."""
+        return None if self.cut is None else self.cut.shifted()
 
     def lines_table(self) -> pd.DataFrame:
-        """The cost lines with titled columns (empty when there is nothing to cost)."""
+        """The cost lines with titled columns and money written as money (empty when there is nothing to cost)."""
         if self.case is None:
             return pd.DataFrame(columns=list(LINE_COLUMNS.values()))
-        return self.case.lines[list(LINE_COLUMNS)].rename(columns=LINE_COLUMNS)
+        return _shown_money(self.case.lines)[list(LINE_COLUMNS)].rename(columns=LINE_COLUMNS)
 
     def cut_table(self) -> pd.DataFrame:
+        """What the cut would likely cost elsewhere in a year, per line, with money written as money."""
         if self.cut is None:
             return pd.DataFrame(columns=list(CUT_COLUMNS.values()))
-        return self.cut.lines[list(CUT_COLUMNS)].rename(columns=CUT_COLUMNS)
+        return _shown_money(self.cut.lines)[list(CUT_COLUMNS)].rename(columns=CUT_COLUMNS)
+
+
+def _shown_money(lines: pd.DataFrame) -> pd.DataFrame:
+    """Pounds as £1,234 text (blank where a line is not shown); events avoided to one decimal place."""
+    out = lines.copy()
+    for column in [c for c in out.columns if c.startswith("cost_") or c == "unit_cost"]:
+        out[column] = out[column].map(money)
+    for column in [c for c in out.columns if c.startswith("events_")]:
+        out[column] = out[column].astype(float).round(1)
+    return out
 
 
 def download_title(stem: str) -> str:
@@ -105,32 +116,42 @@ def download_title(stem: str) -> str:
     return next((title for key, title in DOWNLOAD_TITLES.items() if f"_{key}_" in stem), "this table")
 
 
-def _pounds(value: float) -> str:
-    return f"£{value:,.0f}"
+ADVICE = "most assumptions are local guesses: replace those marked [assumption] with your own evidence first"
 
 
-def finding(case: BusinessCase | None, when: str) -> str:
-    """One plain sentence: the central estimate and its range, why it is uncertain, and what to do next.
+def _against(shifted: PricedTotal, saved: float) -> str:
+    """How the costs a cut shifts elsewhere compare with what it saves, across their range."""
+    if shifted.low > saved:
+        return "more than the saving even at the low end"
+    if shifted.high < saved:
+        return "less than the saving even at the high end"
+    return "so it could be less or more than the saving"
+
+
+def finding(case: BusinessCase | None, when: str, cut: CutImpact | None = None) -> str:
+    """The page's reading, in two plain sentences: costs likely avoided (a range, in one stated price year) and
+    what to check first, then what a cut would shift elsewhere over the horizon against what it saves.
 
     `when` completes "episodes referred ...", e.g. "in 2023-24" or "from 01/04/2023 to 31/03/2024"."""
     if case is None:
         return NOTHING_TO_COST
-    lines = case.lines.dropna(subset=["cost_central"])
-    if lines.empty:
+    total = case.headline()
+    if total is None:
         return ("Every cost line rests on a council count that is hidden in shared views, so no estimate can be "
                 "given; choose all years.")
-    total = case.total() if len(lines) == len(case.lines) else None
-    advice = ("most assumptions have no published source, so replace those marked [assumption] with local evidence "
-              "before relying on it")
-    if total is not None:
-        low, central, high = total
-        return (f"On the central assumptions, Early Help episodes referred {when} likely avoided about "
-                f"{_pounds(central)} of costs elsewhere at {case.costs['price_basis'].iloc[0]} prices (range "
-                f"{_pounds(low)} to {_pounds(high)}); the range is wide because {advice}.")
-    top = lines.loc[lines["cost_central"].idxmax()]
-    return (f"The cost lines are in different price years and are not added up: the largest, {top['title'].lower()}, "
-            f"is about {_pounds(top['cost_central'])} at {top['price_basis']} prices (range {_pounds(top['cost_low'])} "
-            f"to {_pounds(top['cost_high'])}); give a deflator series to add them up, and {advice}.")
+    said = "; ".join([f"range {money_short(total.low)} to {money_short(total.high)} at {total.year} prices",
+                      *total.caveats()])
+    first = (f"On the central assumptions, Early Help episodes referred {when} likely avoided about "
+             f"{money_short(total.central)} of costs elsewhere ({said}), but {ADVICE}.")
+    shifted = None if cut is None else cut.shifted()
+    if shifted is None:
+        return f"{first} Next, cost a cut to compare what it saves with what it would shift elsewhere over " \
+               f"{HORIZON_YEARS} years."
+    return (f"{first} Cutting {money(cut.amount)} a year from {cut.service} would save {money(cut.saved)} over "
+            f"{cut.horizon} years and likely shift about {money_short(shifted.central)} of costs elsewhere in that "
+            f"time (range {money_short(shifted.low)} to {money_short(shifted.high)}, {_against(shifted, cut.saved)}; "
+            f"on the national Phase 1 averages, DCLG 2015, contested, that money bought about "
+            f"{money_short(cut.national_benefit)} of benefit).")
 
 
 def _counts_table(outcomes: Outcomes, shown: dict[str, str] | None = None) -> pd.DataFrame:
@@ -162,7 +183,7 @@ def team_business_case(cases: pd.DataFrame, start: dt.date | None, end: dt.date 
     first = pd.Timestamp(start) if start is not None else chosen["referral_date"].min()
     last = pd.Timestamp(end) if end is not None else chosen["referral_date"].max()
     label = f"from {first:%d/%m/%Y} to {last:%d/%m/%Y}"
-    return BusinessCaseView(Audience.TEAM, outcomes, counts, case, impact, finding(case, label))
+    return BusinessCaseView(Audience.TEAM, outcomes, counts, case, impact, finding(case, label, impact))
 
 
 # --------------------------------------------------------------------------- release
@@ -216,7 +237,7 @@ def released_business_case(release: Release, period: str, costs: pd.DataFrame | 
         impact = replace(impact, lines=_round_money(impact.lines, hidden))
         downloads[f"ehmap_released_{release.la_code}_cut_{period}"] = impact.lines[list(CUT_COLUMNS)].rename(
             columns=CUT_COLUMNS)
-    text = finding(case, f"in {chosen.label}")
+    text = finding(case, f"in {chosen.label}", impact)
     return BusinessCaseView(Audience.RELEASE, outcomes, counts, case, impact, text, notes, method, downloads)
 
 
