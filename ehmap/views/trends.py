@@ -15,6 +15,7 @@ API (stable; the board report calls it):
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,13 +84,36 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
+def change_range(a: int, b: int) -> tuple[float, float]:
+    """A 95% range for the ratio of two counts (latest / earlier), exact: a Clopper-Pearson interval for a's share
+    of a + b, which is binomial given the total when both are Poisson counts. The upper end is inf when b is 0."""
+    interval = binomtest(a, a + b, 0.5).proportion_ci(0.95, method="exact")
+    low, high = interval.low, interval.high
+    return low / (1 - low), (high / (1 - high) if high < 1 else math.inf)
+
+
+def _range_words(low: float, high: float) -> str:
+    """'between 21% lower and 7% higher, so it may be no real change' from a ratio's range."""
+    def pct(ratio: float) -> str:
+        return f"{abs(ratio - 1):.0%}"
+
+    if low > 1:
+        end = "more than doubled" if math.isinf(high) else f"{pct(high)} higher"
+        return f"between {pct(low)} and {end}, so the rise is likely real"
+    if high < 1:
+        return f"between {pct(high)} and {pct(low)} lower, so the fall is likely real"
+    return (f"anywhere from {pct(low)} lower to {pct(high) if not math.isinf(high) else 'far'} higher, so it may be "
+            "no real change")
+
+
 def finding(totals: pd.DataFrame, complete: np.ndarray, frequency: str, split: str, table: pd.DataFrame,
             rounded: bool) -> str:
-    """One plain sentence on referrals in the latest complete period against a year before (or the period before).
+    """The page's reading: referrals in the latest complete period against a year before (or the period before),
+    how sure (a 95% range for the change, from `change_range`, on the figures this audience sees) and where to
+    look next.
 
     `totals` holds the council's referrals per period (period, referrals) in order; `complete` marks the periods the
-    data covers fully. How sure: an exact test that both periods share one referral rate (two-sided binomial on
-    the two counts), on the figures this audience sees."""
+    data covers fully."""
     done = np.flatnonzero(complete & totals["referrals"].notna().to_numpy())
     if len(done) < 2:
         return (f"There are too few complete {frequency}s to compare referrals; choose a longer period"
@@ -102,21 +126,23 @@ def finding(totals: pd.DataFrame, complete: np.ndarray, frequency: str, split: s
     about = "about " if rounded else ""
     if a + b == 0:
         return f"There were no referrals in {when} or {before}; choose another period."
-    p = binomtest(a, a + b, 0.5).pvalue
-    sure = (f"a change this size is unlikely to be chance (p = {p:.3f})" if p < 0.05 and a != b
-            else f"a difference this size could well be chance (p = {p:.2f})")
+    if b == 0:
+        return (f"Referrals in {when} ({about}{a:,}) were up from none in {before}; choose a longer period to see "
+                "whether that lasts.")
     if a == b:
         change = "the same as"
     else:
-        change = f"{abs(a - b) / b:.0%} {'higher' if a > b else 'lower'} than" if b else "up from none in"
-    sentence = (f"Referrals in {when} ({about}{a:,}) were {change} in {before} ({about}{b:,}): {sure}")
+        change = f"{abs(a - b) / b:.0%} {'higher' if a > b else 'lower'} than"
+    sure = _range_words(*change_range(a, b))
+    sentence = (f"Referrals in {when} ({about}{a:,}) were {change} in {before} ({about}{b:,}); allowing for chance, "
+                f"the true change is {sure}")
     if split == "none":
-        return sentence + "; split by service or need to see where it comes from."
+        return sentence + ": split by service or need to see where it comes from."
     moved = _largest_change(table, totals["period"].iloc[latest], totals["period"].iloc[earlier])
     if moved is None:
         return sentence + "."
     group, then, now = moved
-    return sentence + (f"; the largest change is in {group} ({about}{then:,} to {about}{now:,}), so look there "
+    return sentence + (f": the largest change is in {group} ({about}{then:,} to {about}{now:,}), so look there "
                        "first.")
 
 
