@@ -18,7 +18,16 @@ import pandas as pd
 import ehmap
 from ehmap.areas import AreaSet, area_set
 from ehmap.audience import TEAM_MARKING, Audience
-from ehmap.business_case import NATIONAL_REFERENCE, UNIT_COSTS_FILE, Assumption
+from ehmap.business_case import (
+    NATIONAL_REFERENCE,
+    PHASE1_BENEFIT_PER_FAMILY,
+    PHASE1_COST_PER_FAMILY,
+    UNIT_COSTS_FILE,
+    Assumption,
+    PricedTotal,
+    money,
+    money_short,
+)
 from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.charts import choropleth_png, funnel_png, trend_png
 from ehmap.context import idaci_deciles, load_on_lsoa11
@@ -416,8 +425,12 @@ def _trends(data: ReportData, choices: ReportChoices, period: _Period) -> Sectio
     ), (view.finding,))
 
 
-def _pounds(value: float) -> str:
-    return "" if pd.isna(value) else f"£{value:,.0f}"
+def _priced(total: PricedTotal | None, what: str) -> str:
+    """'what: about £1.2m (range £140,000 to £3.0m) at 2013/14 prices; caveats.' (blank when nothing is shown)."""
+    if total is None:
+        return ""
+    return (f"{what}: about {money_short(total.central)} (range {money_short(total.low)} to "
+            f"{money_short(total.high)}) at {total.year} prices" + "".join(f"; {c}" for c in total.caveats()) + ".")
 
 
 def _business_case(data: ReportData, choices: ReportChoices, period: _Period) -> Section:
@@ -433,13 +446,16 @@ def _business_case(data: ReportData, choices: ReportChoices, period: _Period) ->
                         count_columns=("Value",), caption="The council counts the estimates start from"))
     if view.case is not None:
         lines = view.case.lines
+        total = _priced(view.headline(), "Total costs likely avoided")
+        if total:
+            blocks.append(Paragraph(total))
         blocks.append(Table(
             ("Cost line", "Unit cost (price year)", "Costs avoided: central (low to high)"),
-            tuple((line.title, f"{line.code}: £{line.unit_cost:,.0f} ({line.price_basis})",
-                   f"{_pounds(line.cost_central)} ({_pounds(line.cost_low)} to {_pounds(line.cost_high)})")
+            tuple((line.title, f"{line.code}: {money(line.unit_cost)} ({line.price_basis})",
+                   f"{money(line.cost_central)} ({money(line.cost_low)} to {money(line.cost_high)})")
                   for line in lines.itertuples()),
             caption="Costs likely avoided", notes=tuple(view.case.notes)))
-        assumptions = view.case.assumptions()
+        assumptions = view.case.assumptions() if view.cut is None else view.cut.assumptions()
         blocks.append(Table(
             ("Assumption", "Low", "Central", "High", "Unit", "Basis"),
             tuple((a.assumption, f"{a.low:,.2f}".rstrip("0").rstrip("."), f"{a.central:,.2f}".rstrip("0").rstrip("."),
@@ -448,15 +464,20 @@ def _business_case(data: ReportData, choices: ReportChoices, period: _Period) ->
     if view.cut is not None:
         cut = view.cut
         low, central, high = cut.episodes_lost
+        shifted = _priced(view.shifted(), f"Likely extra costs elsewhere over {cut.horizon} years")
         blocks.append(Paragraph(
-            f"What would a cut cost elsewhere? A cut of £{cut.amount:,.0f} a year to {cut.service} "
-            f"({_cell(cut.service_episodes)} episodes in the period) pays for about {central:,.0f} episodes (range "
-            f"{low:,.0f} to {high:,.0f})."))
-        blocks.append(Table(("Cost line", "Unit cost (price year)", "Likely extra cost: central (low to high)"),
+            f"What would a cut cost elsewhere? A cut of {money(cut.amount)} a year to {cut.service} "
+            f"({_cell(cut.service_episodes)} episodes in the period) pays for about {central:,.0f} episodes a year "
+            f"(range {low:,.0f} to {high:,.0f}). Over {cut.horizon} years it saves {money(cut.saved)}. {shifted} "
+            f"For comparison, on the national Phase 1 averages (DCLG 2015, contested: {money(PHASE1_COST_PER_FAMILY)} "
+            f"intervention cost and {money(PHASE1_BENEFIT_PER_FAMILY)} benefit per family) that money bought about "
+            f"{money_short(cut.national_benefit)} of benefit; the often-quoted £2.28 per £1 is unverified and not "
+            "used."))
+        blocks.append(Table(("Cost line", "Unit cost (price year)", "Likely extra cost a year: central (low to high)"),
                             tuple((line.title, f"{line.code} ({line.price_basis})",
-                                   f"{_pounds(line.cost_central)} ({_pounds(line.cost_low)} to "
-                                   f"{_pounds(line.cost_high)})") for line in cut.lines.itertuples()),
-                            caption=f"What a cut of £{cut.amount:,.0f} to {cut.service} would likely cost elsewhere",
+                                   f"{money(line.cost_central)} ({money(line.cost_low)} to "
+                                   f"{money(line.cost_high)})") for line in cut.lines.itertuples()),
+                            caption=f"What a cut of {money(cut.amount)} to {cut.service} would likely cost elsewhere",
                             notes=tuple(cut.notes)))
     blocks.append(Table(("Figure", "Source", "Caveat"), tuple(NATIONAL_REFERENCE),
                         caption="National reference figures (context only, not used above)"))

@@ -432,3 +432,29 @@ def test_report_page_downloads_the_paper_in_chromium(app_url, page, tmp_path):
         assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
         page.screenshot(path=str(ARTIFACTS / "report_page.png"))
         assert page.off_machine == [], f"the page tried to reach other hosts: {page.off_machine[:5]}"
+
+
+def test_the_business_case_section_says_what_the_page_says_in_one_price_year(data, demo):
+    """The paper's business case: the page's reading, one total in one price year, and the cut over its horizon."""
+    from ehmap.business_case import chosen_deflators, money_short
+    from ehmap.views.business_case import team_business_case
+
+    deflators, year = chosen_deflators({"2005/06": 1.6, "2008/09": 1.4, "2013/14": 1.2}, "2024/25")
+    cut = ("Parenting Programme", 250_000.0)
+    report = build_report(data, ReportChoices(START, END, audience=Audience.TEAM, sections=("business_case",),
+                                              deflators=deflators, price_year=year, cut=cut), PRODUCED)
+    section = next(s for s in report.sections if s.title == SECTIONS["business_case"])
+    said = [block.text for block in section.blocks if isinstance(block, Paragraph)]
+    view = team_business_case(demo.cases, START, END, deflators=deflators, year=year, cut=cut)
+    assert said[0] == view.finding and section.highlights == (view.finding,)
+    assert "at 2024/25 prices" in view.finding and "not uprated" not in view.finding
+    total, shifted = view.headline(), view.shifted()
+    assert said[1] == (f"Total costs likely avoided: about {money_short(total.central)} (range "
+                       f"{money_short(total.low)} to {money_short(total.high)}) at 2024/25 prices.")
+    assert ("Over 3 years it saves £750,000. Likely extra costs elsewhere over 3 years: about "
+            f"{money_short(shifted.central)} (range {money_short(shifted.low)} to {money_short(shifted.high)}) at "
+            "2024/25 prices.") in said[2]
+    assert "DCLG 2015, contested: £5,214 intervention cost and £11,200 benefit per family" in said[2]
+    assert "£2.28 per £1 is unverified and not used" in said[2]
+    lines = next(t for _, t in report.tables() if t.columns[0] == "Cost line" and "Costs avoided" in t.columns[2])
+    assert all(re.fullmatch(r"£[\d,]+ \(£[\d,]+ to £[\d,]+\)", row[2]) for row in lines.rows)
