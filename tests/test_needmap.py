@@ -1,18 +1,27 @@
-"""Episodes by LSOA, rates with exact Poisson intervals, and the team's exact table (ehmap.needmap)."""
+"""Episodes by LSOA, rates with exact Poisson intervals, the team's exact table (ehmap.needmap), and the need map page
+run headless (AppTest) for the team and for a viewer: its reading and its ranked areas with place names."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import brentq
 from scipy.stats import poisson
+from streamlit.testing.v1 import AppTest
 
+from ehmap.access import Role, User
+from ehmap.audience import RELEASE_MARKING, SMALL_FLAG
 from ehmap.needmap import CaseFilter, episodes_by_lsoa, need_map_table, poisson_rate_interval
+from ehmap.store import DEMO_CHOICE
 from ehmap.taxonomy import NEED_BITS
 from tests.conftest import CROYDON
+
+VIEWER = User("vic@example.org", "Vic Viewer", Role.VIEWER, (CROYDON,), mode="oidc")
 
 DA, DRUGS, HOUSING = NEED_BITS["domestic_abuse"], NEED_BITS["substance_use"], NEED_BITS["housing"]
 
@@ -221,3 +230,85 @@ def test_real_croydon_rates_by_hand(croydon_table):
         assert line["children"] == children
         assert line["rate"] == round(counts[code] / children * 1000, 1)
         assert line["rate_lower"] <= line["rate"] <= line["rate_upper"]
+
+
+# ---------------------------------------------------------------- the page: reading and ranked areas (AppTest)
+
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TEAM_RANK_KEY = "need_map_rank_team_ward_lsoa11"
+
+
+def unescaped(text: str) -> str:
+    """Markdown shown through ehmap.text.plain, back to the characters it shows."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def need_map_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["dataset"] = DEMO_CHOICE  # the demo, whatever an earlier test saved and remembered
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def reading(at: AppTest) -> str:
+    """The page's one reading: the info box that starts with the need and the period."""
+    [text] = [t for t in (unescaped(i.value) for i in at.info) if " by ward: " in t or " by LSOA: " in t]
+    return text
+
+
+@pytest.fixture(scope="module")
+def croydon_lookup(data_dir) -> pd.DataFrame:
+    """Croydon's rows of the ONS LSOA (2011) to ward (2019) lookup, read directly."""
+    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str)
+    return lookup[lookup["LAD19CD"] == CROYDON].set_index("LSOA11CD")
+
+
+def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_lookup):
+    at = need_map_page()
+    text = reading(at)
+    assert text.startswith("All needs, referrals ") and ", by ward: " in text and "council rate" in text
+    assert len(at.get("vega_lite_chart")) == 1  # the caterpillar chart
+    ranked = at.dataframe[0].value
+    assert list(ranked.columns[:3]) == ["Rank", "Ward name", "Ward code"] and len(ranked) == 28
+    wards = croydon_lookup.groupby("WD19CD")["WD19NM"].first()
+    assert ranked.set_index("Ward code")["Ward name"].to_dict() == wards.to_dict()
+    assert list(ranked["Rate per 1,000"]) == sorted(ranked["Rate per 1,000"], reverse=True)
+    above = ranked[ranked["Against the council rate"] == "clearly above the council rate"]
+    for name in above["Ward name"].head(4):
+        assert name in text  # the reading names the wards the table shows clearly above
+    assert (above["95% CI lower"] > 0).all()
+    at.radio(key=TEAM_RANK_KEY).set_value("lsoa11").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert ", by LSOA: " in reading(at)
+    ranked = at.dataframe[0].value
+    assert list(ranked.columns[:4]) == ["Rank", "LSOA name", "LSOA code", "Ward"] and len(ranked) == 220
+    assert ranked.set_index("LSOA code")["Ward"].to_dict() == croydon_lookup["WD19NM"].to_dict()
+    assert ranked.set_index("LSOA code")["LSOA name"].to_dict() == croydon_lookup["LSOA11NM"].to_dict()
+    small_counts = ranked["Count"].astype(int).between(1, 5)
+    assert (ranked.loc[small_counts, "Note"] == SMALL_FLAG).all()
+
+
+def test_page_reads_and_ranks_only_released_figures_for_a_viewer(directory, monkeypatch):
+    monkeypatch.setattr("ui.datasets._signed_in_user", lambda: VIEWER)
+    at = need_map_page()
+    assert RELEASE_MARKING in [s.value for s in at.success]
+    text = reading(at)
+    assert ", by ward: " in text and "council rate" in text
+    assert at.radio(key="need_map_rank_release_ward").options == ["Wards"]  # only the release's geography
+    at.selectbox(key="need_map_need").set_value("domestic_abuse").run()
+    assert not at.exception, [e.message for e in at.exception]
+    text = reading(at)
+    assert text.startswith("Safe from domestic abuse, ")
+    ranked = at.dataframe[0].value
+    assert list(ranked.columns[:3]) == ["Rank", "Ward name", "Ward code"] and len(ranked) == 28
+    counts = [str(v) for v in ranked["Count"]]
+    assert not [v for v in counts if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]  # released counts only
+    hidden = ranked["Count"] == "c"
+    assert hidden.any() and ranked.loc[hidden, "Rate per 1,000"].isna().all()
+    assert ranked.loc[hidden, "Rank"].isna().all()
+    assert (ranked.loc[hidden, "Against the council rate"] == "hidden (a small count)").all()
+    assert f"{int(hidden.sum())} wards with hidden counts (too small to share) are not ranked." in text
+    captions = unescaped(" ".join(c.value for c in at.caption))
+    assert "Shared rankings use the released counts" in captions and "never estimated" in captions
