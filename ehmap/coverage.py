@@ -7,11 +7,16 @@
   centre to the nearest service of each type; no road or path network is available offline, so real
   journeys are longer. Walking minutes assume 4.8 km/h along the straight line.
 * **Demand.** Expected episodes of a need in an LSOA = children aged 0-17 x a rate modelled from
-  deprivation: a Poisson regression of the council's episode counts per LSOA on the IDACI score with
-  log(children) as offset, log E[episodes] = log(children) + a + b x IDACI, fitted by maximum
-  likelihood (IRLS). Without IDACI, the council's average rate (episodes / children). Because the
-  model is fitted to the council's own episodes, the gap is relative to the council's own pattern.
-* **Gap.** Observed / expected with an exact (Garwood) Poisson 95% interval; an area is *below
+  deprivation: a quasi-Poisson regression of the council's episode counts per LSOA on the IDACI score
+  with log(children) as offset, log E[episodes] = log(children) + a + b x IDACI, fitted by IRLS (the
+  Poisson likelihood's estimates). Without IDACI, the council's average rate (episodes / children).
+  Because the model is fitted to the council's own episodes, the gap is relative to its own pattern.
+* **Overdispersion.** Episode counts vary between areas far more than a Poisson count (siblings come
+  together; need clusters beyond what IDACI explains): the Pearson dispersion phi = sum (O - E)^2 / E
+  / (areas - parameters) is typically 5 to 40. The quasi-Poisson model takes Var(O) = phi x E (phi at
+  least 1), as statsmodels' GLM(Poisson).fit(scale="X2") does.
+* **Gap.** Observed / expected with a 95% interval: the exact (Garwood) Poisson interval of O / phi
+  events, scaled back by phi (the scaled-Poisson interval; phi = 1 gives Garwood's). An area is *below
   expected* when the interval's upper limit is under 1, and *flagged* when it is also beyond the
   poor-access distance from every service that serves the need.
 
@@ -216,12 +221,19 @@ def catchments(lsoas: gpd.GeoDataFrame, centres: pd.DataFrame, services: pd.Data
 
 @dataclass(frozen=True)
 class DemandModel:
-    """Episodes per child as a function of IDACI: rate = exp(intercept + slope x IDACI) (slope 0: council average)."""
+    """Episodes per child as a function of IDACI: rate = exp(intercept + slope x IDACI) (slope 0: council average),
+    with the Pearson dispersion of the counts about it."""
 
-    method: str  # 'poisson_idaci' or 'council_average'
+    method: str  # 'quasi_poisson_idaci' or 'council_average'
     intercept: float
     slope: float
     areas_used: int
+    dispersion: float = 1.0  # Pearson chi-squared / residual degrees of freedom (NaN: too few areas to tell)
+
+    @property
+    def scale(self) -> float:
+        """The variance factor intervals use, Var(O) = scale x E: the dispersion, never below 1."""
+        return float(max(1.0, self.dispersion)) if np.isfinite(self.dispersion) else 1.0
 
     def rate(self, idaci: np.ndarray | None) -> np.ndarray | float:
         """Expected episodes per child."""
@@ -233,31 +245,63 @@ class DemandModel:
         """One sentence stating the model, for the page and the CLI."""
         if self.method == "council_average":
             per_1000 = 1000 * (np.exp(self.intercept) if np.isfinite(self.intercept) else 0.0)
-            return (
+            model = (
                 f"Expected = children x the council's average rate ({per_1000:.1f} episodes per 1,000 children); "
                 "no deprivation index is loaded, so deprivation is not taken into account."
             )
-        return (
-            f"Expected = children x exp({self.intercept:.3f} + {self.slope:.3f} x IDACI score): a Poisson regression "
-            f"of episodes per LSOA on the IoD2019 IDACI score with log(children) as offset, fitted to this council's "
-            f"{self.areas_used} LSOAs."
-        )
+        else:
+            model = (
+                f"Expected = children x exp({self.intercept:.3f} + {self.slope:.3f} x IDACI score): a quasi-Poisson "
+                f"regression of episodes per LSOA on the IoD2019 IDACI score with log(children) as offset, fitted to "
+                f"this council's {self.areas_used} LSOAs."
+            )
+        return f"{model} {self.spread_sentence()}"
+
+    def spread_sentence(self) -> str:
+        """How the intervals allow for the spread of counts between areas (the overdispersion), in one sentence."""
+        if not np.isfinite(self.dispersion):
+            return "Too few areas to measure how much counts vary beyond chance: exact Poisson intervals are used."
+        if self.dispersion <= 1:
+            return (f"Counts vary no more than chance between areas (Pearson dispersion {self.dispersion:.2f}): "
+                    "exact Poisson intervals are used.")
+        return (f"Counts vary {self.dispersion:.1f} times more than chance alone would give (Pearson dispersion), "
+                "so each area's 95% interval is widened to allow for it (quasi-Poisson).")
+
+
+def pearson_dispersion(observed: np.ndarray, expected: np.ndarray, parameters: int) -> float:
+    """Pearson chi-squared over residual degrees of freedom: 1 for Poisson counts, more when overdispersed."""
+    observed, expected = np.asarray(observed, dtype=float), np.asarray(expected, dtype=float)
+    fitted = expected > 0
+    freedom = int(fitted.sum()) - parameters
+    if freedom < 1:
+        return float("nan")
+    return float(np.sum((observed[fitted] - expected[fitted]) ** 2 / expected[fitted]) / freedom)
+
+
+def _average_model(observed: np.ndarray, children: np.ndarray, usable: np.ndarray) -> DemandModel:
+    """The council's average rate, with the dispersion of the counts about it."""
+    total = observed[usable].sum()
+    if total <= 0:
+        return DemandModel("council_average", -np.inf, 0.0, int(usable.sum()), float("nan"))
+    rate = total / children[usable].sum()
+    dispersion = pearson_dispersion(observed[usable], children[usable] * rate, 1)
+    return DemandModel("council_average", float(np.log(rate)), 0.0, int(usable.sum()), dispersion)
 
 
 def fit_demand(
     observed: np.ndarray, children: np.ndarray, idaci: np.ndarray | None = None, iterations: int = 100
 ) -> DemandModel:
-    """Fit the demand model: Poisson regression on IDACI (IRLS, log(children) offset), else the council average."""
+    """Fit the demand model: quasi-Poisson regression on IDACI (IRLS, log(children) offset, Pearson dispersion),
+    else the council average."""
     observed, children = np.asarray(observed, dtype=float), np.asarray(children, dtype=float)
     usable = np.isfinite(children) & (children > 0) & np.isfinite(observed)
-    total = observed[usable].sum()
-    average = np.log(total / children[usable].sum()) if total > 0 and usable.any() else -np.inf
-    if idaci is None or total == 0:
-        return DemandModel("council_average", float(average), 0.0, int(usable.sum()))
+    if idaci is None or observed[usable].sum() == 0:
+        return _average_model(observed, children, usable)
     idaci = np.asarray(idaci, dtype=float)
-    usable &= np.isfinite(idaci)
-    if usable.sum() < 3 or np.ptp(idaci[usable]) == 0:
-        return DemandModel("council_average", float(average), 0.0, int(usable.sum()))
+    with_idaci = usable & np.isfinite(idaci)
+    if with_idaci.sum() < 3 or np.ptp(idaci[with_idaci]) == 0:
+        return _average_model(observed, children, usable)
+    usable = with_idaci
     y, offset = observed[usable], np.log(children[usable])
     x = np.column_stack([np.ones(usable.sum()), idaci[usable]])
     beta = np.array([np.log(y.sum() / children[usable].sum()), 0.0])
@@ -267,15 +311,21 @@ def fit_demand(
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10:
             break
-    return DemandModel("poisson_idaci", float(beta[0]), float(beta[1]), int(usable.sum()))
+    dispersion = pearson_dispersion(y, np.exp(x @ beta + offset), 2)
+    return DemandModel("quasi_poisson_idaci", float(beta[0]), float(beta[1]), int(usable.sum()), dispersion)
 
 
-def ratio_interval(observed: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observed / expected with its exact (Garwood) Poisson 95% interval; NaN where expected is 0."""
+def ratio_interval(
+    observed: np.ndarray, expected: np.ndarray, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed / expected with its 95% interval: exact (Garwood) Poisson for O / scale events, times scale (the
+    quasi-Poisson interval when counts are overdispersed; scale 1 is Garwood's); NaN where expected is 0."""
+    if not scale >= 1:
+        raise ValueError(f"scale must be at least 1; got {scale}.")
     k = np.asarray(observed, dtype=float)
     e = np.where(np.asarray(expected, dtype=float) > 0, expected, np.nan)
-    lower = np.where(k > 0, chi2.ppf(0.025, 2 * k) / 2, 0.0)
-    upper = chi2.ppf(0.975, 2 * k + 2) / 2
+    lower = np.where(k > 0, scale * chi2.ppf(0.025, 2 * k / scale) / 2, 0.0)
+    upper = scale * chi2.ppf(0.975, 2 * k / scale + 2) / 2
     return k / e, lower / e, upper / e
 
 
@@ -336,7 +386,7 @@ def coverage(
                        None if idaci_values is None else idaci_values.to_numpy())
     rate = model.rate(None if idaci_values is None else idaci_values.fillna(np.nanmean(idaci_values)).to_numpy())
     expected = children.fillna(0).to_numpy() * rate
-    ratio, lower, upper = ratio_interval(observed.to_numpy(), expected)
+    ratio, lower, upper = ratio_interval(observed.to_numpy(), expected, model.scale)
     below = np.nan_to_num(upper, nan=np.inf) < 1
 
     access = access_table(centres, counted)
@@ -382,6 +432,52 @@ def coverage(
     return Coverage(
         areas, model, need, tuple(service_types) if service_types else None, bands, poor_m, counted, total, notes
     )
+
+
+def _names(areas: pd.DataFrame, most: int = 3) -> str:
+    """'A', 'A and B', 'A, B and C' or 'A, B, C and 4 more': the areas' names, in the order given."""
+    names = [str(name) for name in areas["lsoa11nm"]]
+    if len(names) > most:
+        names = [*names[:most], f"{len(names) - most} more"]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _ranked(areas: pd.DataFrame) -> pd.DataFrame:
+    """Largest shortfall first when the gap is known (the team), else most children first (a release)."""
+    key = "gap" if "gap" in areas else "children"
+    return areas.sort_values([key, "lsoa11cd"], ascending=[False, True], na_position="last")
+
+
+def reading(result: Coverage, exact: bool = True) -> str:
+    """Two plain sentences for a meeting: which areas look under-reached, how sure, and what to try next.
+
+    With `exact` False (a release) it uses only what a release shows: the flags and each area's public facts,
+    never the dispersion or the gaps, which come from the counts."""
+    areas, miles = result.areas, result.poor_access_m / MILE_M
+    within = f"{miles:g} mile{'s' if miles != 1 else ''}"
+    basis = "children and deprivation" if result.model.method != "council_average" else "number of children"
+    dispersion = result.model.dispersion
+    if exact and np.isfinite(dispersion) and dispersion > 1:
+        sure = f"95% confidence, allowing for counts that vary {dispersion:.0f} times more than chance between areas"
+    else:
+        sure = "95% confidence, allowing for how much counts vary between areas"
+    flagged, below = areas[areas["flag"]], areas[areas["below_expected"]]
+    if len(flagged):
+        children = int(flagged["children"].fillna(0).sum())
+        return (f"{len(flagged)} area{'s have' if len(flagged) != 1 else ' has'} clearly fewer episodes than "
+                f"expected from their {basis} and no counted service within {within}: {_names(_ranked(flagged))} "
+                f"({children:,} children aged 0-17). We are sure of the shortfall at {sure}; try outreach there first, "
+                "or test a new site with the what-if.")
+    if len(below):
+        return (f"No area is both clearly below its expected episodes and far from a service, but {len(below)} "
+                f"area{'s are' if len(below) != 1 else ' is'} clearly below expected ({sure}) with a service within "
+                f"{within}: {_names(_ranked(below))}. Ask the nearest services why families there are not referred.")
+    more = "A longer period" if result.need is None else "A longer period, or all needs together,"
+    shortfall = _ranked(areas[areas["gap"] > 0]).head(3) if exact and "gap" in areas else areas.iloc[:0]
+    check = (f"; the largest shortfalls, in {_names(shortfall)}, are worth checking with local knowledge"
+             if len(shortfall) else "")
+    return (f"No area has clearly fewer episodes than expected from its {basis} ({sure}), so there is no firm gap "
+            f"to act on{check}. {more} gives more episodes and firmer answers.")
 
 
 OUTREACH_COLUMNS = {

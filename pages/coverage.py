@@ -135,6 +135,7 @@ else:
     view = released_coverage(release, result.cases, centres, services, children, idaci, need, counted_types, bands,
                              poor_miles, period.key, flagged_only)
 table = view.result
+st.info(plain(view.reading))  # what it found, how sure, what to try next: built in ehmap, shown as text
 
 with st.expander("What if: a new site", expanded=False):
     site_columns = st.columns([2, 1.5])
@@ -171,7 +172,7 @@ summary = st.columns(4)
 summary[0].metric(
     "Areas flagged",
     len(flagged),
-    help="Observed significantly below expected (95% upper limit under 1) "
+    help="Observed significantly below expected (95% upper limit under 1, widened for the spread between areas) "
     f"and no service within {miles_text(poor_miles)} (straight line)",
 )
 summary[1].metric("Children 0-17 in flagged areas", f"{int(flagged['children'].fillna(0).sum()):,}")

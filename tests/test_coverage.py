@@ -163,13 +163,19 @@ def test_poisson_model_matches_direct_maximum_likelihood(croydon):
     reference = minimize(
         nll, [-3.0, 0.0], method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-9, "maxiter": 20000}
     ).x
-    assert model.method == "poisson_idaci"
+    assert model.method == "quasi_poisson_idaci"
     assert_allclose([model.intercept, model.slope], reference, atol=1e-4)
+    mu = children * np.exp(reference[0] + reference[1] * x)  # Pearson chi-squared / (220 - 2), from the reference fit
+    assert model.dispersion == pytest.approx(((y - mu) ** 2 / mu).sum() / (len(y) - 2), rel=1e-4)
+    assert 0.7 < model.dispersion < 1.4 and model.scale >= 1  # Poisson counts: no spread beyond chance
     assert_allclose(
         (children * model.rate(x)).sum(), y.sum(), rtol=1e-9
     )  # a Poisson GLM with intercept reproduces the total
     average = fit_demand(y, children, None)
     assert average.method == "council_average" and average.rate(x) == pytest.approx(y.sum() / children.sum())
+    flat = children * y.sum() / children.sum()  # the council rate ignores IDACI: far more spread than chance
+    assert average.dispersion == pytest.approx(((y - flat) ** 2 / flat).sum() / (len(y) - 1), rel=1e-9)
+    assert average.dispersion > 3
     assert average.describe().startswith("Expected = children x the council's average rate (")
     assert "no deprivation index is loaded" in average.describe()
 
@@ -179,6 +185,8 @@ def test_ratio_interval_is_exact_poisson():
     assert_allclose(ratio, [0.0, 1.0])
     assert_allclose(lower, [0.0, 0.47954], atol=1e-5)  # Garwood: chi2(0.025, 20) / 2 / 10
     assert_allclose(upper, [0.368888, 1.83904], atol=1e-5)  # chi2(0.975, 2) / 2 / 10 and chi2(0.975, 22) / 2 / 10
+    with pytest.raises(ValueError, match="scale must be at least 1; got 0.5"):
+        ratio_interval(np.array([1]), np.array([1.0]), 0.5)
 
 
 def _constructed(croydon):
@@ -222,7 +230,8 @@ def test_a_big_deprived_unserved_area_with_no_episodes_tops_the_outreach_list(cr
     assert top["flag"] and top["observed"] == 0 and top["expected"] > 20
     assert top["gap"] == top["expected"] and top["distance_miles"] > 3000 / MILE_M
     assert list(result.flagged["lsoa11cd"]) == [target["lsoa11cd"]]  # nothing else is flagged
-    assert result.model.method == "poisson_idaci" and "Poisson regression" in result.model.describe()
+    assert result.model.method == "quasi_poisson_idaci" and "quasi-Poisson regression" in result.model.describe()
+    assert result.model.scale == 1  # counts as predicted bar one: no spread beyond chance, Garwood's intervals
 
     # what-if: a site at the area's centre brings it (and only flagged areas) within the band
     change = what_if(result, float(target["easting"]), float(target["northing"]), band_miles=1.0)
@@ -251,7 +260,12 @@ def test_demo_coverage_team_table_is_exact_and_ranked_by_gap(croydon, demo_servi
     assert areas["small"].tolist() == by_hand.between(1, 5).tolist()
     assert areas[["ratio", "ratio_lower", "ratio_upper", "gap"]].notna().all().all()
     assert result.flagged["poor_access"].all() and result.flagged["below_expected"].all()
-    assert len(result.flagged) > 0
+    # the interval allows for the counts' spread: Pearson chi-squared / (220 - 2) about the fitted expected counts
+    expected = areas["_expected"].to_numpy()
+    dispersion = ((by_hand.to_numpy() - expected) ** 2 / expected).sum() / 218
+    assert result.model.dispersion == pytest.approx(dispersion, rel=1e-9) and dispersion > 2
+    _, _, exact_upper = ratio_interval(by_hand.to_numpy(), expected)  # exact Poisson, as before: too many flags
+    assert areas["below_expected"].sum() < (exact_upper < 1).sum()
     table = outreach_csv(result)
     flagged = table[table["Gap flag"] != ""]
     assert list(flagged["Rank"]) == list(range(1, len(result.flagged) + 1))
@@ -279,11 +293,12 @@ def test_coverage_cli_writes_one_row_per_lsoa(directory, tmp_path, capsys):
     assert code == 0
     table = pd.read_csv(out)
     flagged = int(table["flag"].sum())
-    assert len(table) == 220 and flagged > 0
+    assert len(table) == 220 and flagged == int((table["below_expected"] & table["poor_access"]).sum())
     in_need = (demo_cases_of_file()["needs_mask"] & NEED_BITS["domestic_abuse"]) > 0
     assert table["observed"].sum() == int(in_need.sum())
     printed = capsys.readouterr().out
-    assert "Distances are straight-line" in printed and "Poisson regression" in printed
+    assert "Distances are straight-line" in printed and "quasi-Poisson regression" in printed
+    assert "times more than chance alone would give (Pearson dispersion)" in printed
     assert (
         f"services: 26 rows read, 26 accepted, 0 rejected; 220 LSOAs, {flagged} flagged (below expected, poor access)"
         in printed

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ehmap.audience import SMALL_FLAG, Audience, marking
-from ehmap.coverage import Coverage, DistanceBands, coverage, outreach_csv
+from ehmap.coverage import Coverage, DistanceBands, coverage, outreach_csv, reading
 from ehmap.needmap import CaseFilter
 from ehmap.release.gate import Release
 from ehmap.release.tables import method_statement
@@ -47,6 +47,7 @@ class CoverageView:
     notes: tuple[str, ...] = ()
     method: str | None = None
     downloads: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reading: str = ""  # one or two plain sentences for a meeting: what it found, how sure, what to try next
 
     @property
     def marking(self) -> str:
@@ -60,19 +61,21 @@ class CoverageView:
 def team_coverage(cases: pd.DataFrame, centres: pd.DataFrame, services: pd.DataFrame, population: pd.DataFrame,
                   idaci: pd.DataFrame | None, need: str | None, types: list[str] | None, bands: DistanceBands,
                   poor_miles: float, start: dt.date, end: dt.date, flagged_only: bool = False) -> CoverageView:
-    """Exact expected and observed episodes, ratios and gaps per LSOA; small counts flagged."""
+    """Exact expected and observed episodes, ratios and gaps per LSOA; small counts flagged; the reading names the
+    dispersion and the largest shortfalls."""
     result = coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
                       CaseFilter(start=start, end=end))
     outreach = outreach_csv(result, flagged_only)
     small = outreach["LSOA code"].map(result.areas.set_index("lsoa11cd")["small"])
     outreach["Note"] = np.where(small, SMALL_FLAG, "")
-    return CoverageView(Audience.TEAM, result, outreach, f"{result.council_observed:,}")
+    return CoverageView(Audience.TEAM, result, outreach, f"{result.council_observed:,}", reading=reading(result))
 
 
 def released_coverage(release: Release, cases: pd.DataFrame, centres: pd.DataFrame, services: pd.DataFrame,
                       population: pd.DataFrame, idaci: pd.DataFrame | None, need: str | None, types: list[str] | None,
                       bands: DistanceBands, poor_miles: float, period: str, flagged_only: bool = False) -> CoverageView:
-    """Flags from the true counts on each LSOA's public facts; counts only where the release shows LSOAs."""
+    """Flags from the true counts on each LSOA's public facts; counts only where the release shows LSOAs; the reading
+    uses the flags and public facts alone."""
     chosen = release.period(period)
     full = coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
                     CaseFilter(start=chosen.start, end=chosen.end))
@@ -96,4 +99,4 @@ def released_coverage(release: Release, cases: pd.DataFrame, centres: pd.DataFra
     notes = (RELEASED_NOTE, "Flagged areas come first, then areas with more children; the list is not ordered by "
              "any count.", release.geography_sentence(need))
     return CoverageView(Audience.RELEASE, result, outreach, release.council_count(need, period), notes,
-                        method_statement(release, need), {stem: outreach})
+                        method_statement(release, need), {stem: outreach}, reading(result, exact=False))
