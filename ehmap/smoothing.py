@@ -52,7 +52,9 @@ def _checked(events: np.ndarray, population: np.ndarray) -> tuple[np.ndarray, np
     events = np.asarray(events, dtype=float)
     population = np.asarray(population, dtype=float)
     if events.shape != population.shape or events.ndim != 1:
-        raise ValueError(f"events and population must be 1-D and the same length; got {events.shape} and {population.shape}.")
+        raise ValueError(
+            f"events and population must be 1-D and the same length; got {events.shape} and {population.shape}."
+        )
     if np.isnan(events).any() or np.isnan(population).any():
         raise ValueError("events and population must have no missing values; drop areas without a population first.")
     if (events < 0).any() or (population <= 0).any():

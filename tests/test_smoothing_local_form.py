@@ -33,8 +33,7 @@ def reference(events, population, neighbours: dict[int, list[int]], geoda: bool)
     for i, g in groups.items():
         n_sum = sum(population[j] for j in g)
         nbar = Fraction(n_sum, len(g))
-        centre = (lambda j: m[i]) if geoda else (lambda j: m[j])
-        spread = sum(population[j] * (x[j] - centre(j)) ** 2 for j in g)
+        spread = sum(population[j] * (x[j] - (m[i] if geoda else m[j])) ** 2 for j in g)
         a = max(Fraction(0), spread / n_sum - m[i] / nbar)
         denominator = a + m[i] / population[i]
         out.append(float(m[i] + (x[i] - m[i]) * a / denominator) if denominator else float(m[i]))
@@ -56,7 +55,7 @@ def test_a_star_of_areas_matches_spdep_default_and_not_the_geoda_form():
     geoda = reference(events, population, neighbours, geoda=True)
     estimate = eb_local(np.array(events), np.array(population), matrix(neighbours))
     assert_allclose(estimate.smoothed, spdep_default, rtol=1e-12, atol=1e-15)
-    # the figures per 1,000, so a change in either form shows: area 3 (6 of 25) is 93.7 in spdep's default, 133.1 in GeoDa's
+    # per 1,000, so a change in either form shows: area 3 (6 of 25) is 93.7 in spdep's default, 133.1 in GeoDa's
     assert_allclose(np.array(spdep_default) * 1000, [79.238, 65.701, 48.444, 93.658, 2.783], atol=5e-4)
     assert_allclose(np.array(geoda) * 1000, [79.233, 65.310, 46.672, 133.143, 2.686], atol=5e-4)
     assert not np.allclose(estimate.smoothed, geoda, rtol=1e-6)
