@@ -1,4 +1,5 @@
-"""The hot spot page run headless (AppTest): renders on the demo, hides small counts, lists what the CLI writes."""
+"""The hot spot page run headless (AppTest): renders on the demo with its reading, hides small counts, lists what the
+CLI writes, names the LSOAs found with their wards."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from ehmap.cli import main
 from ehmap.demo import DEMO_FILE
+from ehmap.hotspots import DEFAULT_PERMUTATIONS
 from ehmap.maps import STATIC_URL
 from ehmap.text import plain
 
@@ -22,6 +24,17 @@ def run_page() -> AppTest:
     at.switch_page("pages/hotspots.py").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def unescaped(text: str) -> str:
+    """Markdown shown through ehmap.text.plain, back to the characters it shows."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def reading(at: AppTest) -> str:
+    """The page's one reading: the info box that starts with the need, the period and the geography."""
+    [text] = [t for t in (unescaped(i.value) for i in at.info) if re.search(r", by (LSOA|ward|locality): ", t)]
+    return text
 
 
 def map_script(at: AppTest) -> str:
@@ -37,9 +50,12 @@ def test_page_renders_on_the_demo_with_a_legend_and_an_explanation(directory):
     assert at.radio(key="hotspots_measure").value == "smoothed_rate"  # EB-smoothed rates by default
     assert map_script(at).count('"type": "Feature"') == 220
     text = " ".join(m.value for m in at.markdown)
-    assert "Benjamini-Hochberg false discovery rate" in text and "999 random reshuffles" in text
+    assert "Benjamini-Hochberg false discovery rate" in text and f"{DEFAULT_PERMUTATIONS:,} random reshuffles" in text
     assert "not significant" in text  # the legend
-    assert any("No area is a significant hot spot after correcting for multiple testing" in i.value for i in at.info)
+    said = reading(at)
+    assert said.startswith("All needs, referrals ") and ", by LSOA: " in said
+    nothing = any("No area is a significant hot spot after correcting for multiple testing" in i.value for i in at.info)
+    assert nothing == ("No cluster stands out beyond chance at LSOA level" in said)
 
 
 def test_listed_hot_spots_are_the_areas_the_cli_writes(directory, tmp_path):
@@ -47,17 +63,45 @@ def test_listed_hot_spots_are_the_areas_the_cli_writes(directory, tmp_path):
     at.selectbox(key="hotspots_need").set_value("substance_use").run()
     at.radio(key="hotspots_measure").set_value("rate").run()
     assert not at.exception
-    listed = at.dataframe[0].value
     out = tmp_path / "cli.csv"
     assert main(["hotspots", str(DEMO_FILE), "--la", "E09000008", "--need", "substance_use", "--measure", "rate",
                  "--statistic", "gi_star", "--seed", "12345", "--out", str(out)]) == 0
     cli = pd.read_csv(out, dtype={"count": str})
     cli_hot = cli[cli["label"].str.startswith("hot spot")]
-    assert list(listed["Code"]) == list(cli_hot["code"]) == ["E01001138"]
-    assert {"Rate per 1,000", "95% CI lower", "95% CI upper", "Smoothed rate", "p after FDR"} <= set(listed.columns)
+    if cli_hot.empty:
+        assert any("No area is a significant hot spot" in i.value for i in at.info)
+    else:
+        listed = at.dataframe[0].value
+        assert list(listed["Code"]) == list(cli_hot["code"])
+        assert {"Rate per 1,000", "95% CI lower", "95% CI upper", "Smoothed rate", "p after FDR"} <= set(listed.columns)
     # and the whole-area table agrees with the CLI label by label
-    everything = at.dataframe[1].value.set_index("Code")["Result"]
+    everything = at.dataframe[-1].value.set_index("Code")["Result"]
     assert everything.to_dict() == cli.set_index("code")["label"].to_dict()
+
+
+def test_the_reading_names_the_lsoas_found_and_their_wards(directory, data_dir):
+    at = run_page()
+    at.selectbox(key="hotspots_need").set_value("domestic_abuse").run()
+    assert not at.exception, [e.message for e in at.exception]
+    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str).set_index("LSOA11CD")
+    said = reading(at)
+    assert said.startswith("Safe from domestic abuse, referrals ") and ", by LSOA: " in said
+    everything = at.dataframe[-1].value.set_index("Code")
+    assert everything["Ward"].to_dict() == lookup.loc[everything.index, "WD19NM"].to_dict()
+    hot = everything[everything["Result"].str.startswith("hot spot")]
+    if hot.empty:
+        assert "No cluster stands out beyond chance at LSOA level" in said
+    else:
+        assert set(at.dataframe[0].value["Code"]) == set(hot.index)  # the hot spots table lists them
+        for code in at.dataframe[0].value["Code"].head(6):
+            assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD19NM']} ward)" in said
+    at.toggle(key="show_released").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    shared = reading(at)
+    assert ", by ward: " in shared  # the release's geography for this need
+    released = at.dataframe[-1].value
+    for name in released.loc[released["Result"].str.startswith("hot spot"), "Area"].head(6):
+        assert name in shared
 
 
 def test_team_view_shows_exact_counts_and_flags_small_ones(directory):
@@ -78,7 +122,7 @@ def test_released_view_shows_labels_and_protected_counts_only(directory):
     assert not at.exception, [e.message for e in at.exception]
     assert any("Released view" in s.value for s in at.success)
     for frame in at.dataframe:
-        assert set(frame.value.columns) == {"Area", "Code", "Episodes", "Result"}  # no score, no rate
+        assert set(frame.value.columns) <= {"Area", "Ward", "Code", "Episodes", "Result"}  # no score, no rate
         values = [str(v) for v in frame.value["Episodes"]]
         assert not [v for v in values if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]
     episodes = re.findall(r'"episodes": "([^"]*)"', map_script(at))
