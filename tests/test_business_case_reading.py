@@ -205,3 +205,19 @@ def test_the_page_shows_the_reading_near_the_top(who, monkeypatch, tmp_path):
         assert re.search(r"likely avoided about £[\d.,]+m? of costs elsewhere", reading)
     else:
         assert "switch on *Show the released view*" in " ".join(c.value for c in at.caption)
+    # factors to the year the user wants put every figure in that year; a wrong one is said in a sentence
+    assert [n.key for n in at.number_input if n.key.startswith("business_case_factor_")] == [
+        "business_case_factor_2005/06", "business_case_factor_2008/09", "business_case_factor_2013/14"]
+    at.text_input(key="business_case_year").set_value("2024/25")
+    for key, factor in (("2005/06", 1.6), ("2008/09", 1.4), ("2013/14", 1.2)):
+        at.number_input(key=f"business_case_factor_{key}").set_value(factor)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    reading = next(text for _, text in page_texts(at) if text.startswith("On the central assumptions"))
+    assert "at 2024/25 prices)" in reading and "not uprated" not in reading
+    labels = [re.sub(r"\\(.)", r"\1", m.label) for m in at.metric]  # labels are markdown, shown through plain
+    assert "Total, central, at 2024/25 prices" in labels, labels
+    at.text_input(key="business_case_year").set_value("").run()
+    errors = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
+    assert errors == ["£1 at 2013/14 prices is £1 at 2013/14 prices: its factor must be 1 (name the price year your "
+                      "factors take costs to)."]
