@@ -57,6 +57,8 @@ MEASURES: dict[str, tuple[str, str | None]] = {
     "disengaged": ("disengagement rate", "disengaged"),
     "rereferral": (f"re-referral rate within {REREFERRAL_MONTHS} months", None),
 }
+# measure key -> which way is better: a lower step-up, disengagement or re-referral rate; a higher share of needs met
+LOWER_IS_BETTER: dict[str, bool] = {"step_up": True, "needs_met": False, "disengaged": True, "rereferral": True}
 GROUPINGS = {"service": "Service (team)", "referral_source": "Referral source", "locality": "Locality"}
 # outcome category (ehmap.taxonomy.OUTCOMES) -> its count column: the measure key where a measure counts it
 CATEGORY_COLUMNS: dict[str, str] = {key: ("step_up" if key == "step_up_csc" else key) for key in OUTCOMES}
@@ -248,6 +250,20 @@ def outcome_table(
     rows = [_group_row(name, part) for name, part in flags.groupby(groups.to_numpy(), sort=True)]
     rows.append(_group_row(ALL, flags))
     return OutcomeTable(pd.DataFrame(rows), by, as_of, rereferral_key(cases))
+
+
+def category_check(shown: pd.DataFrame) -> str:
+    """Check every closed episode has exactly one outcome category (the categories add up to the closed episodes in
+    every row), and say so with the council's count of each category, so none (e.g. declined) goes unseen."""
+    columns = list(OUTCOME_COLUMNS)
+    totals = shown[columns].sum(axis=1)
+    wrong = shown.loc[totals != shown["closed"], "group"].astype(str).tolist()
+    if wrong:
+        raise ValueError(f"Outcome categories do not add up to the closed episodes for {', '.join(wrong)}.")
+    council = shown.set_index("group").loc[ALL] if ALL in set(shown["group"]) else shown.sum(numeric_only=True)
+    parts = [f"{OUTCOMES[key].lower()} {int(council[column]):,}" for key, column in CATEGORY_COLUMNS.items()]
+    return (f"All {len(columns)} outcome categories are counted and add up to the closed episodes in every row: of "
+            f"the council's {int(council['closed']):,} closed episodes, " + "; ".join(parts) + ".")
 
 
 COLUMN_TITLES = {

@@ -42,28 +42,40 @@ else:
     period = released_period(release, "performance_release_period", controls[1])
     view = released_performance(release, context.cases, by, period.key, measure, adjusted, idaci)
 
-st.info(plain(view.finding))
+st.info(plain(view.reading))
+if not view.glance.empty:
+    st.subheader(f"{GROUPINGS[by]} at a glance: {MEASURES[measure][0]}")
+    st.caption("Ranked best first, each with its 95% interval; the result says whether it is clearly better or worse "
+               "than expected" + (" for its case mix." if adjusted else " for its number of episodes."))
+    st.dataframe(view.shown_glance(), hide_index=True, width="stretch")
+
 st.subheader(f"{MEASURES[measure][0].capitalize()}: funnel plot")
+st.markdown(plain(view.finding))
 chart = view.funnel
 if chart is not None:
+    low, high = chart.y_domain
+    y_scale = alt.Scale(domain=[low, high], clamp=True)
     layers = []
     if chart.curve is not None:
         curve = chart.curve.melt("volume", var_name="line", value_name="value").dropna(subset=["value"])
         curve["limit"] = curve["line"].str.endswith("998").map({True: "99.8% limits", False: "95% limits"})
-        layers.append(alt.Chart(curve).mark_line().encode(
-            x=alt.X("volume:Q", title=chart.x_title), y=alt.Y("value:Q", title=chart.y_title),
+        layers.append(alt.Chart(curve).mark_line(clip=True).encode(
+            x=alt.X("volume:Q", title=chart.x_title), y=alt.Y("value:Q", title=chart.y_title, scale=y_scale),
             strokeDash=alt.StrokeDash("limit:N", title="Control limits"), detail="line:N", color=alt.value("#555")))
     if chart.target is not None:
         layers.append(alt.Chart(pd.DataFrame({"target": [chart.target]})).mark_rule(color="#21918c")
-                      .encode(y="target:Q"))
+                      .encode(y=alt.Y("target:Q", scale=y_scale)))
     points = chart.points.dropna(subset=["x", "y"])
-    y_axis = alt.Axis(format="%") if chart.share else alt.Axis()
+    y_axis = alt.Axis(format="%") if chart.share else alt.Axis(format=".2f")
+    y = alt.Y("y:Q", title=chart.y_title, axis=y_axis, scale=y_scale)
     layers.append(alt.Chart(points).mark_circle(size=90).encode(
-        x=alt.X("x:Q", title=chart.x_title), y=alt.Y("y:Q", title=chart.y_title, axis=y_axis),
+        x=alt.X("x:Q", title=chart.x_title), y=y,
         color=alt.Color("label:N", title="Against the limits", scale=alt.Scale(scheme="viridis")),
         tooltip=[alt.Tooltip("group:N", title=GROUPINGS[by]), alt.Tooltip("events:N", title="Events"),
                  alt.Tooltip("y:Q", title=chart.y_title, format=".1%" if chart.share else ".2f"),
                  alt.Tooltip("label:N", title="Against the limits")]))
+    layers.append(alt.Chart(points).mark_text(align="left", dx=7, dy=-7, fontSize=11).encode(
+        x="x:Q", y=y, text="group:N"))  # each point labelled with its service's name
     st.altair_chart(alt.layer(*layers).properties(height=420), width="stretch")
     for note in chart.notes:
         st.caption(plain(note))
@@ -71,9 +83,11 @@ if chart is not None:
         st.caption(plain(idaci_missing))
     st.markdown("**Reading**")
     st.markdown("\n".join(f"- {plain(reading)}" for reading in chart.readings))
-    st.dataframe(chart.points[list(chart.columns)].rename(columns=chart.columns), hide_index=True, width="stretch")
+    st.dataframe(chart.shown_table(), hide_index=True, width="stretch")
 
 st.subheader("Outcome measures")
+if view.categories:
+    st.caption(plain(view.categories))
 st.dataframe(view.shown_table(), hide_index=True, width="stretch")
 for note in view.notes:
     st.caption(plain(note))

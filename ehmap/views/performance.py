@@ -26,11 +26,14 @@ from ehmap.audience import Audience, marking
 from ehmap.performance import (
     COLUMN_TITLES,
     GROUPINGS,
+    LOWER_IS_BETTER,
     MEASURES,
     NOTHING_EXPECTED,
     Comparison,
+    category_check,
     compare,
     outcome_table,
+    wilson_interval,
 )
 from ehmap.release.gate import Release
 from ehmap.release.protect import HIDDEN
@@ -54,7 +57,12 @@ NOT_COMPARED_NONE = "not compared: none to compare"
 # measure -> (released numerator column, released denominator column)
 RELEASED_COUNTS = {"step_up": ("step_up_csc", "closed"), "needs_met": ("needs_met", "closed"),
                    "disengaged": ("disengaged", "closed"), "rereferral": ("rereferred", "rereferral_eligible")}
-DOWNLOAD_TITLES = {"outcomes": "the outcome table", "funnel": "the funnel results"}
+DOWNLOAD_TITLES = {"outcomes": "the outcome table", "funnel": "the funnel results", "glance": "services at a glance"}
+GLANCE_COLUMNS = {"rank": "Rank (1 = best)", "group": "", "value": "", "lower": "95% interval from",
+                  "upper": "95% interval to", "events": "Events", "volume": "", "result": "Result", "note": "Note"}
+RELEASED_INTERVAL_NOTE = ("Shared shares and their 95% intervals (Wilson) are worked out from the released (rounded) "
+                          "counts, so they are approximate; a group with a hidden count is not ranked.")
+AS_EXPECTED = "as expected"
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,27 @@ class FunnelChart:
     def readings(self) -> list[str]:
         return list(self.points["reading"])
 
+    @property
+    def y_domain(self) -> tuple[float, float]:
+        """The y-axis range that fits the points and the centre line (the limits are cut at its edge): the funnel's
+        mouth at tiny volumes would otherwise squash every point into a thin band."""
+        values = pd.to_numeric(self.points["y"], errors="coerce").dropna().to_numpy(dtype=float)
+        top = max([*values, self.target or 0.0]) if len(values) or self.target else 1.0
+        centre = self.target or 0.0
+        return 0.0, float(max(top * 1.15, centre * 1.6, 0.01))
+
+    def shown_table(self) -> pd.DataFrame:
+        """The funnel's table as a reader sees it: shares in % to 1 decimal, ratios to 2 decimals, titled columns."""
+        table = self.points[list(self.columns)].copy()
+        for column in ("y", "value_lower", "value_upper"):
+            if column in table:
+                values = pd.to_numeric(table[column], errors="coerce")
+                table[column] = (values * 100).round(1) if self.share else values.round(2)
+        titles = dict(self.columns)
+        if self.share:
+            titles |= {c: f"{titles[c]} (%)" for c in ("y", "value_lower", "value_upper") if c in titles}
+        return table.rename(columns=titles)
+
 
 @dataclass(frozen=True)
 class PerformanceView:
@@ -93,6 +122,10 @@ class PerformanceView:
     notes: tuple[str, ...] = ()
     method: str | None = None  # how a release was protected (release only)
     downloads: dict[str, pd.DataFrame] = field(default_factory=dict)  # file stem -> released table (release only)
+    glance: pd.DataFrame = field(default_factory=pd.DataFrame)  # ranked: rank, group, value, lower, upper, result...
+    glance_columns: dict[str, str] = field(default_factory=dict)  # glance column -> title shown
+    reading: str = ""  # one or two plain sentences for a meeting: what stands out, how sure, what to try next
+    categories: str = ""  # every outcome category counted, adding up to the closed episodes (team only)
 
     @property
     def marking(self) -> str:
@@ -101,6 +134,12 @@ class PerformanceView:
     def shown_table(self) -> pd.DataFrame:
         """The outcome table as a reader sees it: titled columns."""
         return self.table[list(self.columns)].rename(columns=self.columns)
+
+    def shown_glance(self) -> pd.DataFrame:
+        """Services at a glance as a reader sees it: ranked, titled columns."""
+        if self.glance.empty:
+            return self.glance
+        return self.glance[list(self.glance_columns)].rename(columns=self.glance_columns)
 
 
 def download_title(stem: str) -> str:
@@ -156,6 +195,106 @@ def finding(labels: pd.Series, by: str, measure: str, adjusted: bool, strong: se
             f"compared, {within} {'is' if within == 1 else 'are'} within it; {nxt}.")
 
 
+# --------------------------------------------------------------------------- services at a glance
+
+
+def result_label(label: str, strong: bool | None, lower_is_better: bool) -> str:
+    """A group's result in plain words from its broad label: 'clearly worse than expected' (beyond the 99.8% limits),
+    'better than expected (could be chance)' (beyond 95% only), 'as expected', or why it is not compared.
+
+    `strong` is None for released views, which do not say how far outside the limits a group lies."""
+    if label == funnel.BROAD_LABELS["within"]:
+        return AS_EXPECTED
+    if label not in funnel.BROAD_LABELS.values():
+        return label
+    word = "worse" if (label == funnel.BROAD_LABELS["above 95%"]) == lower_is_better else "better"
+    if strong is None:
+        return f"{word} than expected (outside the 95% limits)"
+    return f"clearly {word} than expected" if strong else f"{word} than expected (could be chance)"
+
+
+def glance_table(points: pd.DataFrame, measure: str, share: bool) -> pd.DataFrame:
+    """Groups ranked best first (rank 1), each with its value, 95% interval, events, volume and result; groups not
+    compared come last, unranked.
+
+    `points` has group, value, lower, upper (shares 0-1 or O/E ratios), events, volume, label (broad), strong
+    (bool, or None when released) and note. Shares are shown in % to 1 decimal, ratios to 2 decimals."""
+    lower_is_better = LOWER_IS_BETTER[measure]
+    table = points.copy()
+    table["result"] = [result_label(label, strong, lower_is_better)
+                       for label, strong in zip(table["label"], table["strong"], strict=True)]
+    scale, decimals = (100, 1) if share else (1, 2)
+    for column in ("value", "lower", "upper"):
+        table[column] = (pd.to_numeric(table[column], errors="coerce") * scale).round(decimals)
+    compared = table["value"].notna() & table["label"].isin(set(funnel.BROAD_LABELS.values()))
+    ranked = table[compared].sort_values(["value", "group"], ascending=[lower_is_better, True])
+    ranked["rank"] = ranked["value"].rank(method="min", ascending=lower_is_better).astype(int)
+    rest = table[~compared].sort_values("group").assign(rank=pd.NA)
+    glance = pd.concat([ranked, rest], ignore_index=True)
+    glance["rank"] = glance["rank"].astype("Int64")
+    return glance[["rank", "group", "value", "lower", "upper", "events", "volume", "result", "note"]]
+
+
+def glance_columns(by: str, measure: str, adjusted: bool, share: bool, released: bool) -> dict[str, str]:
+    """Titles of the glance table's columns for this grouping and measure."""
+    label = MEASURES[measure][0]
+    value = f"{label[0].upper() + label[1:]} (%)" if share else "Observed / expected (1 = as expected)"
+    volume = ("Expected events for the case mix" if adjusted and not share else
+              "Closed 12+ months before the data ends" if measure == "rereferral" else "Closed episodes")
+    result = "Result" + (" (for its case mix)" if adjusted else "")
+    return GLANCE_COLUMNS | {"group": GROUPINGS[by], "value": value, "volume": volume, "result": result} | (
+        {"rank": "Rank (1 = best)"} if not released else {"rank": "Rank (1 = best, released figures)"})
+
+
+def _figure(row: pd.Series, share: bool, released: bool) -> str:
+    if share:
+        value = f"{row['value']:.0f}%" if released else f"{row['value']:.1f}%"
+        return f"{value}, 95% interval {row['lower']:.1f}% to {row['upper']:.1f}%"
+    return f"{row['value']:.2f} times the expected number, 95% interval {row['lower']:.2f} to {row['upper']:.2f}"
+
+
+def _sure(result: str) -> str:
+    if result.startswith("clearly"):
+        return "very unlikely to be chance"
+    return "could be chance" if "could be chance" in result else "outside the 95% limits"
+
+
+def services_reading(glance: pd.DataFrame, by: str, measure: str, adjusted: bool, share: bool,
+                     released: bool) -> str:
+    """One or two sentences for a meeting from the ranked glance table: which groups do better or worse than
+    expected on the measure (with the figure, its 95% interval and how sure), and what to try next."""
+    one, many = GROUP_NOUNS[by]
+    label = MEASURES[measure][0]
+    context = ", allowing for case mix," if adjusted else ","
+    ranked = glance[glance["rank"].notna()]
+    if ranked.empty:
+        return f"No {one} can be compared on the {label} for this period; try another measure or period."
+    better = ranked[ranked["result"].str.contains("better")]
+    worse = ranked[ranked["result"].str.contains("worse")]
+    if better.empty and worse.empty:
+        best = ranked.iloc[0]
+        return (f"No {one} stands out on the {label}{context.rstrip(',')}: all {len(ranked)} {many} compared are "
+                f"within the expected range. {best['group']} has the best figure ({_figure(best, share, released)})"
+                f", but that could be chance; try another measure, a longer period"
+                + (", or turning case-mix adjustment off." if adjusted else ", or turning case-mix adjustment on."))
+    parts, figures = [], []
+    for side, rows, pick in (("better", better, 0), ("worse", worse, -1)):
+        if rows.empty:
+            continue
+        names = [str(g) for g in rows["group"]]
+        parts.append(f"{_listed(names)} {'does' if len(names) == 1 else 'do'} {side} than expected")
+        row = rows.iloc[pick]
+        figures.append(f"{row['group']} {_figure(row, share, released)}: {_sure(str(row['result']))}")
+    others = len(ranked) - len(better) - len(worse)
+    nxt = []
+    if not worse.empty:
+        nxt.append(f"look at {worse.iloc[-1]['group']}'s cases with its managers before drawing conclusions")
+    if not better.empty:
+        nxt.append(f"ask what {better.iloc[0]['group']} does differently")
+    return (f"On the {label}{context} {' and '.join(parts)} ({'; '.join(figures)}); the other {others} "
+            f"{one if others == 1 else many} {'is' if others == 1 else 'are'} as expected. Next: {' and '.join(nxt)}.")
+
+
 # --------------------------------------------------------------------------- team
 
 
@@ -183,13 +322,28 @@ def team_performance(cases: pd.DataFrame, by: str, measure: str, adjusted: bool,
         comparison = compare(cases, measure, by, adjusted, idaci_decile, method, overdispersion, lsoa_to_locality,
                              start=start, end=end)
     except ValueError as problem:
-        return PerformanceView(Audience.TEAM, by, measure, adjusted, table.shown, columns, None,
-                               f"{problem} Try another measure or a longer period.", tuple(table.notes))
+        message = f"{problem} Try another measure or a longer period."
+        return PerformanceView(Audience.TEAM, by, measure, adjusted, table.shown, columns, None, message,
+                               tuple(table.notes), reading=message, categories=category_check(table.shown))
     points = comparison.points.set_index("group")
     labels = points["position"].map(lambda p: funnel.BROAD_LABELS.get(p, p))
     strong = set(points.index[points["position"].str.endswith("99.8%")])
+    share = not adjusted
+    glance = glance_table(_team_glance_points(comparison), measure, share)
     return PerformanceView(Audience.TEAM, by, measure, adjusted, table.shown, columns, _team_funnel(comparison),
-                           finding(labels, by, measure, adjusted, strong), tuple(table.notes))
+                           finding(labels, by, measure, adjusted, strong), tuple(table.notes), glance=glance,
+                           glance_columns=glance_columns(by, measure, adjusted, share, False),
+                           reading=services_reading(glance, by, measure, adjusted, share, False),
+                           categories=category_check(table.shown))
+
+
+def _team_glance_points(comparison: Comparison) -> pd.DataFrame:
+    """The comparison's points in the glance table's terms (values on the true counts)."""
+    points = comparison.points
+    return pd.DataFrame({"group": points["group"], "value": points["value"], "lower": points["value_lower"],
+                         "upper": points["value_upper"], "events": points["events"], "volume": points["volume"],
+                         "label": points["position"].map(lambda p: funnel.BROAD_LABELS.get(p, p)),
+                         "strong": points["position"].str.endswith("99.8%"), "note": points["note"]})
 
 
 # --------------------------------------------------------------------------- release
@@ -221,7 +375,8 @@ def _released_funnel(release: Release, cases: pd.DataFrame, by: str, period: str
         else:
             reading = f"{group}: {label}."
         rows.append({"group": group, "volume": volume, "events": events, "x": release.value(den),
-                     "percent": release.share(num, den), "label": label, "reading": reading})
+                     "events_value": release.value(num), "percent": release.share(num, den), "label": label,
+                     "reading": reading})
     points = pd.DataFrame(rows)
     points["y"] = points["percent"] / 100
     x_title, y_title = _titles(measure, False)
@@ -270,5 +425,24 @@ def released_performance(release: Release, cases: pd.DataFrame, by: str, period:
                                f"{problem} Try another measure or another period.", notes, method, downloads)
     funnel_table = chart.points[list(chart.columns)].rename(columns=chart.columns)
     downloads[f"ehmap_released_{release.la_code}_funnel_{by}_{measure}_{period}"] = funnel_table
+    glance = glance_table(_released_glance_points(chart.points), measure, True)
+    titles = glance_columns(by, measure, adjusted, True, True)
+    downloads[f"ehmap_released_{release.la_code}_glance_{by}_{measure}_{period}"] = \
+        glance[list(titles)].rename(columns=titles)
     return PerformanceView(Audience.RELEASE, by, measure, adjusted, table, columns, chart,
-                           finding(labels, by, measure, adjusted), notes, method, downloads)
+                           finding(labels, by, measure, adjusted), (*notes, RELEASED_INTERVAL_NOTE), method, downloads,
+                           glance=glance, glance_columns=titles,
+                           reading=services_reading(glance, by, measure, adjusted, True, True))
+
+
+def _released_glance_points(points: pd.DataFrame) -> pd.DataFrame:
+    """Released funnel points in the glance table's terms: the released whole percentage, and its Wilson interval
+    from the released (rounded) counts; nothing where a count is hidden."""
+    events = pd.to_numeric(points["events_value"], errors="coerce").to_numpy(dtype=float)
+    volume = pd.to_numeric(points["x"], errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(events) & np.isfinite(volume) & (volume > 0)
+    low, high = wilson_interval(np.where(known, events, 0), np.where(known, volume, 0))
+    return pd.DataFrame({"group": points["group"], "value": points["percent"] / 100,
+                         "lower": np.where(known, low, np.nan), "upper": np.where(known, high, np.nan),
+                         "events": points["events"], "volume": points["volume"], "label": points["label"],
+                         "strong": None, "note": ""})
