@@ -32,7 +32,6 @@ IMPLAUSIBLE_RULE = (
 )
 ABOVE, BELOW, WITHIN = "clearly above the council rate", "clearly below the council rate", "not clearly different"
 HIDDEN, NO_RATE = "hidden (a small count)", "no rate (no child population)"
-POSITION_ORDER = (ABOVE, WITHIN, BELOW, NO_RATE, HIDDEN)
 POOLED_YEARS = 1.9  # a period this long already pools about two years: a reading does not suggest pooling
 
 

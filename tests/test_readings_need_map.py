@@ -205,3 +205,20 @@ def test_hotspots_readings_on_the_demo_for_both_audiences(croydon):
         assert name in shared.reading
     if shared.hot.empty:
         assert "see the ranked areas on the Need map, or choose all years together." in shared.reading
+
+
+def test_need_map_reading_when_every_released_count_is_hidden(croydon):
+    """Nothing to rank (every count hidden): the reading says so instead of claiming no area stands out."""
+    from ehmap.audience import Audience
+    from ehmap.ranking import rank_areas
+    from ehmap.views.need_map import RankedView
+
+    _, release, areas, population, lookup = croydon
+    period = release.calendar.years[-1]
+    view = released_need_map(release, DA, period.key, RATE, population)
+    wards = areas["ward"].areas.set_index("code")
+    children = lookup.groupby("WD19CD")["children"].sum()
+    hidden = rank_areas("ward", wards.index, wards["name"], pd.Series(np.nan, index=wards.index), children, 1.0, 5.0)
+    reading = need_map_reading(view, RankedView(Audience.RELEASE, hidden, DA, period.label, (), "year"))
+    assert reading == (f"Safe from domestic abuse, {period.label}, by ward: No ward has a rate to rank (every count "
+                       "is hidden or there are no children), so nothing is ranked; next, choose all years together.")

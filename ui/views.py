@@ -133,6 +133,7 @@ def caterpillar(view: RankedView, limit: int = CHART_ROWS) -> alt.LayerChart:
 
 def draw_ranking(view: RankedView) -> None:
     """Ranked areas: the caterpillar chart, its caption, the table with place names, and the notes."""
+    st.markdown(f"**{plain(view.title)}**")
     ranked = len(view.ranking.ranked)
     if ranked:
         st.altair_chart(caterpillar(view), width="stretch")

@@ -240,7 +240,7 @@ def released_need_ranking(release: Release, need: str | None, period: str, popul
 
 
 def _place(row: pd.Series, kind: str) -> str:
-    """An area's name for a sentence: an LSOA with its ward ('Croydon 012A, Selhurst ward')."""
+    """An area's name for a sentence: an LSOA with its ward ('Croydon 012A (Selhurst ward)')."""
     if kind == "lsoa11" and isinstance(row.get("ward"), str) and row["ward"]:
         return f"{row['name']} ({row['ward']} ward)"
     return str(row["name"])
@@ -275,6 +275,10 @@ def _ranking_sentence(ranked: RankedView) -> str:
     compared = len(ranking.ranked)
     within = int((ranking.table["position"] == WITHIN).sum())
     council = f"the council rate of {ranking.council_rate:,.1f} per 1,000 children"
+    if not compared:
+        return (f"No {one} has a rate to rank (every count is hidden or there are no children), so nothing is "
+                f"ranked; next, {'pool two years' if ranked.audience is Audience.TEAM else 'choose all years together'}"
+                ".")
     chance = (f" With {compared} {many} compared, up to about {round(compared * 0.05)} could fall outside by chance "
               "alone, so treat a single one with care."
               if compared >= 40 else "")
