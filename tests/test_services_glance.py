@@ -93,7 +93,9 @@ def test_demo_reading_names_the_planted_step_up_effect(demo):
     glance = view.glance.set_index("group")
     row = glance.loc["Family Support Central"]
     assert "worse than expected" in row["result"] and row["lower"] > 1  # its interval lies above 1
-    assert "Family Support Central does worse than expected" in view.reading
+    worse = list(glance.index[glance["result"].str.contains("worse")])
+    listed = worse[0] if len(worse) == 1 else ", ".join(worse[:-1]) + " and " + worse[-1]
+    assert f"{listed} {'does' if len(worse) == 1 else 'do'} worse than expected" in view.reading
     worst = glance[glance["result"].str.contains("worse")].iloc[-1]  # the figures quoted are the worst one's
     assert (f"{worst.name} {worst['value']:.2f} times the expected number, 95% interval {worst['lower']:.2f} to "
             f"{worst['upper']:.2f}") in view.reading
