@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ehmap.audience import small
+from ehmap.audience import SMALL_FLAG, small
 from ehmap.catalogue import IndicatorSource, indicator_source
 from ehmap.indicators import SourceMissing, child_population, deprivation, read_indicator
 from ehmap.maps import NO_DATA_COLOUR, Choropleth, LegendEntry
 from ehmap.needmap import CaseFilter, need_map_table, rates
-from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY
+from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY, NEEDS
 from ehmap.vintages import carry_to_lsoa11
 
 DEPRIVATION_SOURCES = ("iod2025", "iod2019")
@@ -190,6 +190,8 @@ class Bivariate:
     low_need_high_deprivation: pd.DataFrame
     deprivation_title: str
     rate_breaks: tuple[float, float]
+    polarity: str = "higher_is_more_deprived"  # of the deprivation column
+    reading: str = ""  # one or two plain sentences for a meeting (set by ehmap.views.context)
 
 
 def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_column: str) -> Bivariate:
@@ -234,6 +236,7 @@ def bivariate(need_areas: pd.DataFrame, context: ContextTable, deprivation_colum
         low_high[shown].reset_index(drop=True),
         meta.title,
         breaks,
+        meta.polarity,
     )
 
 
@@ -275,6 +278,7 @@ class PovertyView:
     needs: tuple[str, ...]
     index_title: str
     council_total: int
+    over: OverRepresentation | None = None  # poverty-need share in the most deprived fifth against elsewhere
 
 
 def poverty_view(
@@ -322,7 +326,224 @@ def poverty_view(
         n, k = len(families), in_fifth(families)
         rows.append({"group": group, "families": n, "in_most_deprived_fifth": k,
                      "share_percent": round(100 * k / n, 1) if n else np.nan})
-    return PovertyView(areas, by_decile, pd.DataFrame(rows), needs, context.columns[decile_column].title, len(chosen))
+    (n_p, k_p), (n_a, k_a) = ((r["families"], r["in_most_deprived_fifth"]) for r in rows)
+    over = over_representation(k_p, k_a, n_p - k_p, n_a - k_a)
+    return PovertyView(areas, by_decile, pd.DataFrame(rows), needs, context.columns[decile_column].title, len(chosen),
+                       over)
+
+
+# ------------------------------------------------------------------ over-representation, ranked areas, readings
+
+
+@dataclass(frozen=True)
+class OverRepresentation:
+    """The share of families with a poverty need in the most deprived fifth of areas against elsewhere, their ratio
+    and 95% intervals (Wilson for each share, Katz log interval for the ratio); NaN where a share cannot be worked
+    out (no families on one side, or none with a poverty need)."""
+
+    families_in: int  # families living in the most deprived fifth
+    poverty_in: int  # of whom with a poverty need
+    families_out: int  # families living elsewhere
+    poverty_out: int
+    share_in: float  # %
+    share_in_lower: float
+    share_in_upper: float
+    share_out: float
+    share_out_lower: float
+    share_out_upper: float
+    ratio: float
+    ratio_lower: float
+    ratio_upper: float
+
+    def table(self) -> pd.DataFrame:
+        """Two rows (most deprived fifth, elsewhere): families, with a poverty need, share % and its interval."""
+        return pd.DataFrame({
+            "where": ["Most deprived fifth of areas in England", "Elsewhere"],
+            "families": [self.families_in, self.families_out],
+            "poverty": [self.poverty_in, self.poverty_out],
+            "share_percent": [self.share_in, self.share_out],
+            "share_lower": [self.share_in_lower, self.share_out_lower],
+            "share_upper": [self.share_in_upper, self.share_out_upper],
+        })
+
+
+def over_representation(poverty_in: float, families_in: float, poverty_out: float,
+                        families_out: float) -> OverRepresentation:
+    """Poverty-need shares in the most deprived fifth and elsewhere, and their ratio (risk ratio) with its 95%
+    Katz log interval: exp(log r +/- 1.96 sqrt(1/a - 1/n1 + 1/c - 1/n2))."""
+    from scipy.stats import norm  # here, not at the top: slow to import
+
+    from ehmap.performance import wilson_interval
+
+    a, n1, c, n2 = (float(v) for v in (poverty_in, families_in, poverty_out, families_out))
+    if min(a, n1, c, n2) < 0 or a > n1 or c > n2:
+        raise ValueError(f"Counts must satisfy 0 <= with a poverty need <= families; got {a}/{n1} and {c}/{n2}.")
+    low, high = wilson_interval([a, c], [n1, n2])
+    shares = [a / n1 * 100 if n1 else np.nan, c / n2 * 100 if n2 else np.nan]
+    ratio = lower = upper = np.nan
+    if a > 0 and c > 0:
+        ratio = (a / n1) / (c / n2)
+        spread = norm.ppf(0.975) * np.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)
+        lower, upper = ratio * np.exp(-spread), ratio * np.exp(spread)
+    return OverRepresentation(int(n1), int(a), int(n2), int(c), round(shares[0], 1), round(low[0] * 100, 1),
+                              round(high[0] * 100, 1), round(shares[1], 1), round(low[1] * 100, 1),
+                              round(high[1] * 100, 1), float(ratio), float(lower), float(upper))
+
+
+def poverty_reading(result: OverRepresentation, names: str, index_title: str) -> str:
+    """One or two sentences for a meeting: are families with a poverty need over-represented in the most deprived
+    fifth of areas (the ratio and its 95% interval), and what to try next."""
+    if not np.isfinite(result.ratio):
+        return (f"Too few families to compare: {result.poverty_in:,} of {result.families_in:,} families in the most "
+                f"deprived fifth of areas ({index_title}) and {result.poverty_out:,} of {result.families_out:,} "
+                f"elsewhere have a need for {names}; try a longer period.")
+    shares = (f"{result.share_in:.0f}% of families living in the most deprived fifth of areas in England (on the "
+              f"{index_title}) have a need for {names}, against {result.share_out:.0f}% of families elsewhere")
+    interval = f"ratio {result.ratio:.2f}, 95% interval {result.ratio_lower:.2f} to {result.ratio_upper:.2f}"
+    if result.ratio_lower > 1:
+        return (f"Poverty needs are over-represented in the most deprived areas: {shares} ({interval}, so very "
+                "unlikely to be chance). Next: check that money and housing advice reaches the areas at the top of "
+                "the table below.")
+    if result.ratio_upper < 1:
+        return (f"No over-representation: {shares} ({interval}), so poverty needs are if anything less common "
+                "there. Next: ask whether families in the most deprived areas are being asked about money and "
+                "housing.")
+    return (f"No over-representation: {shares} ({interval}, which includes 1, so the difference could be chance). "
+            "Next: look at the areas at the top of the table below, or try a longer period.")
+
+
+def family_areas(cases: pd.DataFrame, needs: tuple[str, ...] = POVERTY_NEEDS) -> pd.DataFrame:
+    """Families with a poverty need per LSOA (each at the LSOA of its latest episode with that need): lsoa11cd,
+    families."""
+    latest = _families(cases[poverty_mask(cases, needs)])
+    counts = latest["lsoa11cd"].astype(str).value_counts()
+    return pd.DataFrame({"lsoa11cd": counts.index.astype(str), "families": counts.to_numpy(dtype=int)})
+
+
+def ranked_poverty_areas(view: PovertyView, families: pd.DataFrame, wards: pd.Series | None = None) -> pd.DataFrame:
+    """The team's LSOAs ranked by families with a poverty need (then episodes): rank, LSOA name and code, ward,
+    decile, families, episodes, children, rate with its 95% interval, note; LSOAs with none are left out."""
+    table = view.areas.merge(families, on="lsoa11cd", how="left")
+    table["families"] = table["families"].fillna(0).astype(int)
+    table = table[(table["families"] > 0) | (table["episodes"] > 0)]
+    if wards is not None:
+        table["ward"] = table["lsoa11cd"].astype(str).map(wards).fillna("")
+    table["note"] = np.where(small(table["families"]) | small(table["episodes"]), SMALL_FLAG, "")
+    table = table.sort_values(["families", "episodes", "lsoa11nm"], ascending=[False, False, True], ignore_index=True)
+    table.insert(0, "rank", table["families"].rank(method="min", ascending=False).astype(int))
+    keep = ["rank", "lsoa11nm", "lsoa11cd", "ward", "decile", "families", "episodes", "children", "rate",
+            "rate_lower", "rate_upper", "note"]
+    return table[[c for c in keep if c in table]]
+
+
+def unmapped_needs(cases: pd.DataFrame, unrecognised: dict[str, int] | None,
+                   needs: tuple[str, ...] = POVERTY_NEEDS) -> str | None:
+    """None when some episode records one of `needs`; otherwise a message naming the needs the export was seen to
+    hold (recognised headlines and unrecognised values, with episode counts) and how to map them to a poverty need."""
+    if poverty_mask(cases, needs).any():
+        return None
+    masks = cases["needs_mask"].to_numpy()
+    seen = [f"{need.headline} ({int(((masks & NEED_BITS[need.key]) != 0).sum()):,})" for need in NEEDS
+            if ((masks & NEED_BITS[need.key]) != 0).any()]
+    unknown = [f"“{value}” ({count:,})" for value, count in
+               sorted((unrecognised or {}).items(), key=lambda item: (-item[1], item[0]))]
+    names = " or ".join(NEED_BY_KEY[n].headline.lower() for n in needs)
+    text = f"No episode in this export records a poverty need ({names}), so nothing here can show poverty. "
+    text += "Needs seen (episodes): " + ("; ".join(seen) if seen else "none recognised") + ". "
+    if unknown:
+        text += "Values not recognised as any need: " + "; ".join(unknown[:15])
+        text += (f" and {len(unknown) - 15} more" if len(unknown) > 15 else "") + ". "
+    accepted = "; ".join(
+        f"{NEED_BY_KEY[n].headline}: “{n}”, “{NEED_BY_KEY[n].headline}”"
+        + "".join(f", “{a}”" for a in (*NEED_BY_KEY[n].aliases, *NEED_BY_KEY[n].cin_codes))
+        for n in needs)
+    return text + (f"To map them, write your poverty needs in the export's needs column as one of the values ehmap "
+                   f"matches ({accepted}) and upload it again (README, “Need map and case exports”).")
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's rank correlation with its 95% interval (Fisher z on the ranks, standard error 1/sqrt(n - 3))."""
+
+    rho: float
+    lower: float
+    upper: float
+    areas: int
+
+
+def rank_correlation(x: pd.Series, y: pd.Series) -> Correlation:
+    """Spearman's rho between x and y over the pairs where both are known, with its 95% interval (NaN for fewer
+    than 4 pairs or a constant series)."""
+    from scipy.stats import norm, rankdata  # here, not at the top: slow to import
+
+    known = x.notna().to_numpy() & y.notna().to_numpy()
+    a, b = x.to_numpy(dtype=float)[known], y.to_numpy(dtype=float)[known]
+    n = len(a)
+    if n < 4 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return Correlation(np.nan, np.nan, np.nan, n)
+    rho = float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+    z, spread = np.arctanh(np.clip(rho, -0.999999, 0.999999)), norm.ppf(0.975) / np.sqrt(n - 3)
+    return Correlation(rho, float(np.tanh(z - spread)), float(np.tanh(z + spread)), n)
+
+
+def bivariate_reading(view: Bivariate, need_title: str, released: bool = False) -> str:
+    """One or two sentences for a meeting: does the need's rate rise with deprivation across LSOAs (Spearman's
+    rho with its 95% interval), which LSOAs an index alone would miss, and what to check next."""
+    oriented = more_deprived_is_higher(view.areas["deprivation"], view.polarity)
+    link = rank_correlation(view.areas["rate"], oriented)
+    source = " (from the released, rounded counts; hidden areas left out)" if released else ""
+    if not np.isfinite(link.rho):
+        return f"Too few LSOAs with a rate to compare {need_title} with deprivation{source}; try a longer period."
+    figures = f"Spearman correlation {link.rho:.2f}, 95% interval {link.lower:.2f} to {link.upper:.2f}"
+    if link.lower > 0:
+        strength = "strongly" if link.rho >= 0.5 else "clearly" if link.rho >= 0.3 else "slightly"
+        first = (f"Across {link.areas} LSOAs, the rate of {need_title} rises {strength} with deprivation "
+                 f"({view.deprivation_title}; {figures}){source}.")
+    elif link.upper < 0:
+        first = (f"Across {link.areas} LSOAs, the rate of {need_title} is lower where deprivation is higher "
+                 f"({view.deprivation_title}; {figures}){source}.")
+    else:
+        first = (f"Across {link.areas} LSOAs, the rate of {need_title} shows no clear link with deprivation "
+                 f"({view.deprivation_title}; {figures}, which includes 0){source}.")
+    high = view.high_need_low_deprivation
+    if len(high):
+        lead = high.iloc[0]
+        second = (f" {len(high)} LSOA(s) have a high rate but are among the council's least deprived, led by "
+                  f"{lead['lsoa11nm']} ({lead['rate']:.1f} per 1,000 children): places an index alone would miss. "
+                  f"Next: check them, and the {len(view.low_need_high_deprivation)} deprived LSOA(s) with a low "
+                  "rate, against local knowledge.")
+    else:
+        second = (f" No LSOA has a high rate with low deprivation. Next: check the "
+                  f"{len(view.low_need_high_deprivation)} deprived LSOA(s) with a low rate: under-reached, or well "
+                  "served?")
+    return first + second
+
+
+def deprivation_reading(context: ContextTable, column: str, council: str) -> str:
+    """One or two sentences for a meeting on one deprivation column of the council's LSOAs: how many are in the
+    most deprived fifth (or tenth) of England, which stand out, and what to look at next."""
+    if column not in context.columns:
+        raise ValueError(f"Unknown column '{column}'; loaded columns are {sorted(context.columns)}.")
+    meta = context.columns[column]
+    values = context.areas.set_index("lsoa11nm")[column]
+    known = values.dropna()
+    if known.empty:
+        return f"No LSOA of {council} has a value for {meta.title}."
+    nxt = (" These are published national figures, not estimates from your cases. Next: compare them with where "
+           "families are referred, on Need and deprivation.")
+    if meta.polarity == "decile_1_most_deprived":
+        fifth, tenth = int((known <= MOST_DEPRIVED_FIFTH).sum()), int((known == 1).sum())
+        most = ", ".join(sorted(known.index[known == known.min()].astype(str))[:3])
+        return (f"{fifth} of {council}'s {len(known)} LSOAs ({fifth / len(known):.0%}) are in the most deprived "
+                f"fifth of England on the {meta.title}, {tenth} in the most deprived tenth (decile 1); the most "
+                f"deprived include {most}." + nxt)
+    if meta.polarity == "count":
+        top = known.sort_values(ascending=False)
+        return (f"On the {meta.title}, {council}'s {len(known)} LSOAs range from {top.min():,.0f} to "
+                f"{top.max():,.0f}; the largest are {', '.join(top.index[:3].astype(str))}." + nxt)
+    oriented = more_deprived_is_higher(known, meta.polarity).sort_values(ascending=False)
+    return (f"On the {meta.title}, the most deprived of {council}'s {len(known)} LSOAs are "
+            f"{', '.join(oriented.index[:3].astype(str))}; the least deprived is {oriented.index[-1]}." + nxt)
 
 
 def context_csv(table: ContextTable) -> pd.DataFrame:

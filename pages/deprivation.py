@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ehmap.context import TREND_WARNING, indicator_choropleth, side_by_side
+from ehmap.context import TREND_WARNING, deprivation_reading, indicator_choropleth, side_by_side
 from ehmap.maps import area_map
 from ehmap.text import plain
 from ui.frame import require_frame
@@ -37,6 +37,7 @@ chosen = st.selectbox(
     "Indicator", options=list(choices), index=default, format_func=lambda n: choices[n].title, key="context_indicator"
 )
 meta = choices[chosen]
+st.info(plain(deprivation_reading(context, chosen, council)))
 values = context.areas[chosen]
 choropleth = indicator_choropleth(values, meta.polarity)
 
@@ -53,7 +54,7 @@ with side_column:
         "other measures are in five classes of this council's values."
     )
     for note in context.notes:
-        st.caption(note)
+        st.caption(plain(note))
     st.caption(f"LSOAs: {len(context.areas)}; with a value: {int(values.notna().sum())}.")
 
 st.subheader("IoD2019 and IoD2025 side by side")

@@ -38,10 +38,11 @@ else:
     release = dataset_release(context)
     period = released_period(release, "bivariate_release_period", controls[1])
     view, sentence, method = released_bivariate(release, indices, need, period.key, measure, children)
-    st.caption(sentence)
+    st.caption(plain(sentence))
     if view is None:
         st.stop()
 
+st.info(plain(view.reading))
 geometry = council_areas(context.la_code).merge(view.areas[["lsoa11cd", "episodes", "rate", "deprivation"]],
                                                  on="lsoa11cd")
 geometry["rate"] = geometry["rate"].astype("string").fillna("hidden")
@@ -58,9 +59,9 @@ with side_column:
         f"{view.rate_breaks[1]:.1f} episodes per 1,000 children aged 0-17; deprivation likewise."
     )
     for note in indices.notes:
-        st.caption(note)
+        st.caption(plain(note))
     if method:
-        st.caption(method)
+        st.caption(plain(method))
 
 columns = {"lsoa11cd": "LSOA code", "lsoa11nm": "LSOA name", "episodes": "Episodes", "rate": "Rate per 1,000",
            "rate_lower": "95% CI lower", "rate_upper": "95% CI upper", "deprivation": view.deprivation_title}

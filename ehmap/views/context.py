@@ -9,15 +9,30 @@ releases the need on LSOAs, from the released (rounded) counts.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from ehmap.areas import AreaSet
 from ehmap.audience import SMALL_FLAG, Audience
-from ehmap.context import POVERTY_NEEDS, Bivariate, ContextTable, bivariate, poverty_view
-from ehmap.needmap import SMALL_NOTE, CaseFilter, need_map_table
+from ehmap.context import (
+    POVERTY_NEEDS,
+    Bivariate,
+    ContextTable,
+    OverRepresentation,
+    bivariate,
+    bivariate_reading,
+    family_areas,
+    over_representation,
+    poverty_mask,
+    poverty_reading,
+    poverty_view,
+    ranked_poverty_areas,
+    unmapped_needs,
+)
+from ehmap.needmap import SMALL_NOTE, CaseFilter, need_map_table, poisson_rate_interval
 from ehmap.release.gate import Release
+from ehmap.release.protect import HIDDEN
 from ehmap.release.tables import (
     method_statement,
     need_title,
@@ -35,6 +50,26 @@ DECILE_COLUMNS = {"decile": "Decile (1 = most deprived)", "episodes": "Episodes"
                   "rate_upper": "95% CI upper", "care": "Note"}
 SHARE_COLUMNS = {"group": "Group", "families": "Families", "in_most_deprived_fifth": "In the most deprived fifth",
                  "share_percent": "Share (%)"}
+COMPARISON_COLUMNS = {"where": "Families living in", "families": "Families", "poverty": "With a poverty need",
+                      "share_percent": "Share with a poverty need (%)", "share_lower": "95% interval from",
+                      "share_upper": "95% interval to"}
+RANKED_COLUMNS = {"rank": "Rank", "lsoa11nm": "LSOA name", "lsoa11cd": "LSOA code", "ward": "Ward",
+                  "decile": "Decile (1 = most deprived)", "families": "Families with a poverty need",
+                  "episodes": "Episodes with a poverty need", "children": "Children 0-17",
+                  "rate": "Episodes per 1,000 children", "rate_lower": "95% CI lower", "rate_upper": "95% CI upper",
+                  "note": "Note"}
+RELEASED_RANKED_COLUMNS = {"rank": "Rank", "name": "Area", "code": "Code", "ward": "Ward",
+                           "episodes": "Episodes with a poverty need", "children": "Children 0-17",
+                           "rate": "Rate per 1,000 (from the rounded count)", "rate_lower": "95% interval from",
+                           "rate_upper": "95% interval to"}
+RELEASED_POVERTY_NOTE = ("Shares, rates and their 95% intervals here are worked out from the released (rounded) "
+                         "counts, so they are approximate; an area or group with a hidden count is not ranked or "
+                         "compared.")
+HIDDEN_COMPARISON = ("The comparison of the most deprived fifth with elsewhere is not shown: a count behind it is "
+                     "hidden for this period. Try all years.")
+RELEASED_NO_POVERTY = ("No episode in this dataset records a poverty need (financial stability or secure housing), "
+                       "so nothing here can show poverty; the team can see which needs the export holds and how to "
+                       "map them.")
 
 
 @dataclass(frozen=True)
@@ -47,6 +82,12 @@ class PovertyPage:
     index_title: str
     finding: str  # one sentence: over-represented in the most deprived fifth, or not
     downloads: dict[str, pd.DataFrame] = field(default_factory=dict)  # released tables (release only)
+    reading: str = ""  # one or two plain sentences for a meeting: the comparison with its 95% interval, what next
+    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)  # most deprived fifth against elsewhere, titled
+    ranked: pd.DataFrame = field(default_factory=pd.DataFrame)  # areas ranked by poverty need, titled
+    over: OverRepresentation | None = None
+    unmapped: str | None = None  # the export records no poverty need: what it holds and how to map it
+    notes: tuple[str, ...] = ()
 
 
 VALUE_TITLE = "Episodes per 1,000 children aged 0-17"
@@ -63,8 +104,11 @@ def _finding(poverty_share: float, all_share: float, names: str) -> str:
 
 
 def team_poverty(cases: pd.DataFrame, lsoas: AreaSet, context: ContextTable, decile_column: str,
-                 population: pd.DataFrame | None, needs: tuple[str, ...], start: dt.date, end: dt.date) -> PovertyPage:
-    """Exact poverty-need episodes per LSOA and decile for a free period; small counts flagged."""
+                 population: pd.DataFrame | None, needs: tuple[str, ...], start: dt.date, end: dt.date,
+                 wards: pd.Series | None = None, unrecognised: dict[str, int] | None = None) -> PovertyPage:
+    """Exact poverty-need episodes per LSOA and decile for a free period; small counts flagged; the comparison of
+    the most deprived fifth with elsewhere (95% intervals), the LSOAs ranked by families with a poverty need, and a
+    plain reading (or, when the export records no poverty need, what it holds and how to map it)."""
     chosen = CaseFilter(start=start, end=end).apply(cases)
     polygons = lsoas.areas.rename(columns={"code": "lsoa11cd", "name": "lsoa11nm"})
     view = poverty_view(chosen, polygons, context, decile_column, population, needs)
@@ -82,11 +126,60 @@ def team_poverty(cases: pd.DataFrame, lsoas: AreaSet, context: ContextTable, dec
     names = " or ".join(need_title(n).lower() for n in needs)
     finding = _finding(view.shares["share_percent"].iloc[0], view.shares["share_percent"].iloc[1], names)
     by_decile = by_decile[[c for c in DECILE_COLUMNS if c in by_decile]].rename(columns=DECILE_COLUMNS)
-    return PovertyPage(area_view, by_decile, view.shares.rename(columns=SHARE_COLUMNS), view.index_title, finding)
+    unmapped = unmapped_needs(cases, unrecognised, needs)
+    if unmapped is not None:
+        reading = unmapped
+    elif not poverty_mask(chosen, needs).any():
+        reading = f"No episode referred in this period records a need for {names}; try a longer period."
+    else:
+        reading = poverty_reading(view.over, names, view.index_title)
+    ranked = ranked_poverty_areas(view, family_areas(chosen, needs), wards)
+    titles = RANKED_COLUMNS | {"decile": view.index_title}
+    return PovertyPage(area_view, by_decile, view.shares.rename(columns=SHARE_COLUMNS), view.index_title, finding,
+                       reading=reading, comparison=view.over.table().rename(columns=COMPARISON_COLUMNS),
+                       ranked=ranked.rename(columns=titles), over=view.over, unmapped=unmapped)
 
 
-def released_poverty(release: Release, period: str, population: pd.DataFrame | None) -> PovertyPage:
-    """Released poverty-need episodes (financial stability or secure housing) by area and by IMD decile."""
+def released_over_representation(release: Release, period: str) -> OverRepresentation | None:
+    """The most deprived fifth against elsewhere from the released (rounded) family counts; None where one is
+    hidden or the release has no deciles."""
+    if not release.has_deciles:
+        return None
+    keys = {(group, part): ("families", group, part, period) for group in (POVERTY, "all")
+            for part in ("total", "most_deprived_fifth")}
+    if any(release.text(key) == HIDDEN for key in keys.values()):
+        return None
+    value = {name: release.value(key) for name, key in keys.items()}
+    poverty_in, families_in = value[(POVERTY, "most_deprived_fifth")], value[("all", "most_deprived_fifth")]
+    poverty_out = value[(POVERTY, "total")] - poverty_in
+    families_out = value[("all", "total")] - families_in
+    if poverty_in > families_in or poverty_out > families_out or min(poverty_out, families_out) < 0:
+        return None  # rounding made the counts inconsistent: no interval can be worked out from them
+    return over_representation(poverty_in, families_in, poverty_out, families_out)
+
+
+def released_ranked_areas(table: pd.DataFrame, wards: pd.Series | None) -> pd.DataFrame:
+    """Released areas ranked by rate per 1,000 children (or episodes) from the rounded counts, with a 95% interval
+    from the rounded counts; hidden areas last, unranked."""
+    ranked = table.copy()
+    known = ranked["episodes_value"].notna()
+    if "rate" in ranked:
+        lower, upper = poisson_rate_interval(ranked["episodes_value"].fillna(0), ranked["children"])
+        ranked["rate_lower"] = lower.where(known).round(1)
+        ranked["rate_upper"] = upper.where(known).round(1)
+    key = "rate" if "rate" in ranked else "episodes_value"
+    if wards is not None and ranked["code"].isin(wards.index).all():
+        ranked["ward"] = ranked["code"].map(wards)
+    ranked = ranked.sort_values([key, "name"], ascending=[False, True], na_position="last", ignore_index=True)
+    ranked["rank"] = ranked[key].rank(method="min", ascending=False).astype("Int64")
+    ranked = ranked[ranked[key].isna() | (ranked["episodes_value"] > 0)]
+    return ranked[[c for c in RELEASED_RANKED_COLUMNS if c in ranked]].rename(columns=RELEASED_RANKED_COLUMNS)
+
+
+def released_poverty(release: Release, period: str, population: pd.DataFrame | None,
+                     wards: pd.Series | None = None) -> PovertyPage:
+    """Released poverty-need episodes (financial stability or secure housing) by area and by IMD decile, the
+    comparison of the most deprived fifth with elsewhere and the ranked areas, from the released (rounded) counts."""
     areas, table = released_need_areas(release, POVERTY, period, population)
     has_rates = "rate" in table
     table["value"] = table["rate"] if has_rates else table["episodes_value"]
@@ -99,16 +192,36 @@ def released_poverty(release: Release, period: str, population: pd.DataFrame | N
     area_view = AreaView(Audience.RELEASE, areas, table, columns, VALUE_TITLE if has_rates else "Episodes",
                          1 if has_rates else 0, release.council_count(POVERTY, period), (RELEASED_RATE_NOTE,), method)
     title = need_title(POVERTY)
+    ranked = released_ranked_areas(table, wards)
+    downloads[f"{stem}_ranked"] = ranked
     deciles = released_deciles(release, period)
     families = released_families(release, period, f"Families with {title.lower()}")
+    notes = (RELEASED_POVERTY_NOTE,)
     if deciles is None:
-        return PovertyPage(area_view, pd.DataFrame(), pd.DataFrame(), "IMD decile (IoD2019)",
-                           "Deprivation deciles are not loaded, so families cannot be compared by decile.", downloads)
+        message = "Deprivation deciles are not loaded, so families cannot be compared by decile."
+        return PovertyPage(area_view, pd.DataFrame(), pd.DataFrame(), "IMD decile (IoD2019)", message, downloads,
+                           reading=message, ranked=ranked, notes=notes)
     downloads[f"{stem}_deciles"] = deciles.rename(columns=DECILE_COLUMNS)
     downloads[f"{stem}_families"] = families.rename(columns=SHARE_COLUMNS)
     finding = _finding(families["share_percent"].iloc[0], families["share_percent"].iloc[1], title.lower())
+    over = released_over_representation(release, period)
+    index_title = "IMD decile (IoD2019)"
+    if release.council_count(POVERTY, "all") == "0":
+        reading, unmapped = RELEASED_NO_POVERTY, RELEASED_NO_POVERTY
+    else:
+        unmapped = None
+        reading = HIDDEN_COMPARISON if over is None else poverty_reading(over, title.lower(), index_title)
+    comparison = pd.DataFrame() if over is None else over.table().rename(columns=COMPARISON_COLUMNS)
+    if over is not None:
+        downloads[f"{stem}_comparison"] = comparison
     return PovertyPage(area_view, deciles.rename(columns=DECILE_COLUMNS), families.rename(columns=SHARE_COLUMNS),
-                       "IMD decile (IoD2019)", finding, downloads)
+                       index_title, finding, downloads, reading=reading, comparison=comparison, ranked=ranked,
+                       over=over, unmapped=unmapped, notes=notes)
+
+
+def _need_phrase(need: str | None) -> str:
+    """'all episodes', or 'episodes with the need "Secure housing"', for the bivariate reading."""
+    return "all episodes" if need in (None, "all") else f"episodes with the need \u201c{need_title(need)}\u201d"
 
 
 def team_bivariate(cases: pd.DataFrame, lsoas: AreaSet, context: ContextTable, need: str | None, start: dt.date,
@@ -116,7 +229,8 @@ def team_bivariate(cases: pd.DataFrame, lsoas: AreaSet, context: ContextTable, n
     """Every LSOA's exact rate against deprivation, in the council's own tertiles."""
     polygons = lsoas.areas.rename(columns={"code": "lsoa11cd", "name": "lsoa11nm"})
     table = need_map_table(cases, polygons, CaseFilter(need, start, end), population)
-    return bivariate(table.areas, context, measure)
+    view = bivariate(table.areas, context, measure)
+    return replace(view, reading=bivariate_reading(view, _need_phrase(need)))
 
 
 def released_bivariate(release: Release, context: ContextTable, need: str | None, period: str, measure: str,
@@ -130,6 +244,7 @@ def released_bivariate(release: Release, context: ContextTable, need: str | None
     _, table = released_need_areas(release, need, period, population)
     areas = table.rename(columns={"code": "lsoa11cd", "name": "lsoa11nm"})
     view = bivariate(areas[["lsoa11cd", "lsoa11nm", "episodes", "rate"]], context, measure)
+    view = replace(view, reading=bivariate_reading(view, _need_phrase(need), released=True))
     return view, sentence, method_statement(release, need)
 
 
