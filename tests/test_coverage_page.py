@@ -89,6 +89,26 @@ def test_coverage_page_shows_demo_gap_areas_and_services_offline(directory):
     assert outreach(at)["Expected"].sum() == pytest.approx(in_year, rel=0.01)
 
 
+def test_a_viewer_reads_only_what_the_release_shows(directory, monkeypatch):
+    from ehmap.access import Role, User
+
+    viewer = User("vic@example.org", "Vic Viewer", Role.VIEWER, (CROYDON,), mode="oidc")
+    monkeypatch.setattr("ui.datasets._signed_in_user", lambda: viewer)
+    at = run_page()
+    table = outreach(at)
+    assert "Expected" not in table.columns and "Observed / expected" not in table.columns
+    said = shown_reading(at)
+    # no dispersion and no shortfall ranking: both come from the true counts
+    assert plain("times more than chance") not in said and plain("largest shortfalls") not in said
+    assert plain("95% confidence, allowing for how much counts vary between areas") in said
+    flagged = table[table["Gap flag"] != ""]
+    if len(flagged):
+        assert said.startswith(plain(f"{len(flagged)} area")) and plain(flagged["Area"].iloc[0]) in said
+    else:
+        assert said.startswith("No area")
+        assert not [name for name in table["Area"] if plain(name) in said] or plain("Ask the nearest services") in said
+
+
 @functools.lru_cache(maxsize=4)
 def postcode_in(directory, lsoa: str) -> str:
     """The first real postcode (normalised) whose directory LSOA is `lsoa`."""
