@@ -470,9 +470,9 @@ def _business_case(data: ReportData, choices: ReportChoices, period: _Period) ->
             f"({_cell(cut.service_episodes)} episodes in the period) pays for about {central:,.0f} episodes a year "
             f"(range {low:,.0f} to {high:,.0f}). Over {cut.horizon} years it saves {money(cut.saved)}. {shifted} "
             f"For comparison, on the national Phase 1 averages (DCLG 2015, contested: {money(PHASE1_COST_PER_FAMILY)} "
-            f"intervention cost and {money(PHASE1_BENEFIT_PER_FAMILY)} benefit per family) that money bought about "
-            f"{money_short(cut.national_benefit)} of benefit; the often-quoted £2.28 per £1 is unverified and not "
-            "used."))
+            f"intervention cost and {money(PHASE1_BENEFIT_PER_FAMILY)} benefit per family) that much support would "
+            f"bring about {money_short(cut.national_benefit)} of benefit; the often-quoted £2.28 per £1 is unverified "
+            "and not used."))
         blocks.append(Table(("Cost line", "Unit cost (price year)", "Likely extra cost a year: central (low to high)"),
                             tuple((line.title, f"{line.code} ({line.price_basis})",
                                    f"{money(line.cost_central)} ({money(line.cost_low)} to "

@@ -159,8 +159,8 @@ if view.cut is not None:
         st.caption(plain(
             f"Published evidence: the national Phase 1 averages (DCLG 2015, contested) were "
             f"{money(PHASE1_COST_PER_FAMILY)} intervention cost and {money(PHASE1_BENEFIT_PER_FAMILY)} benefit per "
-            f"family; at that ratio, {money(view.cut.saved)} of support over {view.cut.horizon} years bought about "
-            f"{money_short(view.cut.national_benefit)} of benefit. The national evaluation's fall in children "
+            f"family; at that ratio, {money(view.cut.saved)} of support over {view.cut.horizon} years would bring "
+            f"about {money_short(view.cut.national_benefit)} of benefit. The national evaluation's fall in children "
             "entering care (1.7% against 2.5%) is costed in the table below. The often-quoted £2.28 of benefit per "
             "£1 is unverified and not used."))
         st.markdown(plain("Likely extra costs elsewhere in one year of the cut:"))

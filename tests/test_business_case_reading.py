@@ -132,7 +132,7 @@ def test_the_team_reading_on_the_demo(demo):
     assert "at 2013/14 prices; an underestimate, as the 2005/06 and 2008/09 unit costs are not uprated)" in text
     assert "replace those marked [assumption] with your own evidence first." in text
     assert f"Cutting £100,000 a year from {service} would save £300,000 over 3 years and likely shift about £" in text
-    assert f"that money bought about {money_short(300_000 * 11_200 / 5_214)} of benefit" in text
+    assert f"that much support would bring about {money_short(300_000 * 11_200 / 5_214)} of benefit" in text
     assert "2.28" not in text and sentences(text) == 2
     assert not re.search(r"£\d{1,3},\d{3},\d{3}|\.\d{2,}", text)  # money in the short form, no false precision
 

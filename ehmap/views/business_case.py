@@ -150,7 +150,7 @@ def finding(case: BusinessCase | None, when: str, cut: CutImpact | None = None) 
     return (f"{first} Cutting {money(cut.amount)} a year from {cut.service} would save {money(cut.saved)} over "
             f"{cut.horizon} years and likely shift about {money_short(shifted.central)} of costs elsewhere in that "
             f"time (range {money_short(shifted.low)} to {money_short(shifted.high)}, {_against(shifted, cut.saved)}; "
-            f"on the national Phase 1 averages, DCLG 2015, contested, that money bought about "
+            f"on the national Phase 1 averages, DCLG 2015, contested, that much support would bring about "
             f"{money_short(cut.national_benefit)} of benefit).")
 
 
