@@ -5,6 +5,10 @@ period. A released business case starts from the release gate's council counts f
 years): closed episodes, step-ups and closures with needs met for the costed needs, each rounded to 5 as released,
 so every figure it shows can be worked out from released counts; its costs are rounded to the nearest £1,000.
 
+Each view carries the page's reading (`finding`): two plain sentences with the costs likely avoided as a range in one
+stated price year (`headline`), and, with a cut, what it saves over the horizon against what it would likely shift
+elsewhere (`shifted`), beside the national Phase 1 averages, and what to check first.
+
 API (stable; the board report calls it):
 
 - `team_outcomes(cases, start, end) -> Outcomes`, `released_outcomes(release, period) -> Outcomes`: the counts the
