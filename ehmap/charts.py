@@ -75,11 +75,22 @@ def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[Leg
     return _png(figure)
 
 
-def funnel_png(curve: pd.DataFrame, points: pd.DataFrame, target: float, x_title: str, y_title: str) -> bytes:
-    """Funnel plot: 95% (dashed) and 99.8% (solid) limits around the target, one labelled dot per group shown.
+def funnel_ceiling(values: np.ndarray, target: float, curve: pd.DataFrame) -> float:
+    """The top of a funnel plot's y-axis: room above the highest point and the target, and the middle of the 95%
+    limits; never the funnel's mouth at tiny volumes, which would squash every point into a thin band."""
+    shown = np.concatenate([np.asarray(values, dtype=float), [target]])
+    return max(float(np.nanmax(shown)) * 1.25, float(curve["upper_95"].iloc[len(curve) // 2]), 1e-6)
 
-    `points` holds group, volume and value for the groups that may be drawn (none with a count under 6).
+
+def funnel_png(curve: pd.DataFrame, points: pd.DataFrame, target: float, x_title: str, y_title: str,
+               share: bool = False) -> bytes:
+    """Funnel plot: 95% (dashed) and 99.8% (solid) limits around the target, one dot per group labelled with its
+    name; the y-axis fits the points (`funnel_ceiling`), in % when `share`, else ratios to 2 decimals.
+
+    `points` holds group, volume and value for the groups that may be drawn.
     """
+    from matplotlib.ticker import FormatStrFormatter, PercentFormatter
+
     figure = Figure(figsize=(7.2, 4.6))
     ax = figure.add_axes((0.1, 0.13, 0.86, 0.8))
     for side in ("lower", "upper"):
@@ -94,9 +105,8 @@ def funnel_png(curve: pd.DataFrame, points: pd.DataFrame, target: float, x_title
         on_left = point["volume"] > 0.6 * right  # labels of right-hand points go to their left, inside the plot
         ax.annotate(str(point["group"]), (point["volume"], point["value"]), xytext=(-4 if on_left else 4, 3),
                     textcoords="offset points", fontsize=6.5, color=INK, ha="right" if on_left else "left")
-    shown = np.concatenate([points["value"].to_numpy(dtype=float), [target]])
-    ceiling = max(float(np.nanmax(shown)) * 1.25, float(curve["upper_95"].iloc[len(curve) // 2]))
-    ax.set_ylim(0, ceiling)
+    ax.set_ylim(0, funnel_ceiling(points["value"].to_numpy(dtype=float), target, curve))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0) if share else FormatStrFormatter("%.2f"))
     ax.set_xlim(0, right)
     ax.set_xlabel(x_title, fontsize=8)
     ax.set_ylabel(y_title, fontsize=8)

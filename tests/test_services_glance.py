@@ -152,3 +152,16 @@ def test_funnel_axis_fits_the_points_and_ratios_show_two_decimals(demo):
     assert share.y_domain[1] > share.points["y"].max() and share.y_domain[1] <= 1
     assert any(title.endswith("(%)") for title in share.shown_table().columns)
     assert LIMITS == (0.95, 0.998)
+
+
+def test_printed_funnel_fits_the_points_and_draws_every_group(demo):
+    from ehmap.charts import funnel_ceiling, funnel_png
+
+    cases, _ = demo
+    for adjusted in (True, False):
+        chart = team_performance(cases, "service", "step_up", adjusted, None, None).funnel
+        points = chart.points.rename(columns={"x": "volume", "y": "value"})
+        top = funnel_ceiling(points["value"].to_numpy(dtype=float), chart.target, chart.curve)
+        assert points["value"].max() < top < chart.curve["upper_998"].max()
+        image = funnel_png(chart.curve, points, chart.target, chart.x_title, chart.y_title, share=chart.share)
+        assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 20_000
