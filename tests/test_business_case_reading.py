@@ -221,3 +221,21 @@ def test_the_page_shows_the_reading_near_the_top(who, monkeypatch, tmp_path):
     errors = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
     assert errors == ["£1 at 2013/14 prices is £1 at 2013/14 prices: its factor must be 1 (name the price year your "
                       "factors take costs to)."]
+
+
+def test_a_line_on_a_hidden_count_is_left_out_of_the_total_and_said():
+    from dataclasses import replace
+
+    from ehmap.views.business_case import finding
+
+    case = costs_avoided_for(COUNTS)
+    lines = case.lines.copy()
+    lines.loc[lines["line"] == "domestic_abuse", ["cost_low", "cost_central", "cost_high"]] = float("nan")
+    hidden = replace(case, lines=lines).headline()
+    assert hidden.partial and hidden.caveats()[-1] == "lines resting on a hidden count are left out"
+    assert_allclose(hidden.central, case.headline().central - 40 * 0.5 * CR2_0)
+    text = finding(replace(case, lines=lines), "in 2023-24")
+    assert "; lines resting on a hidden count are left out), but most assumptions are local guesses" in text
+    lines[["cost_low", "cost_central", "cost_high"]] = float("nan")
+    assert finding(replace(case, lines=lines), "in 2023-24").startswith("Every cost line rests on a council count "
+                                                                       "that is hidden")
