@@ -546,11 +546,18 @@ def costs_avoided_for(
             "assumptions": "; ".join(f"{a.label}: {a.low:g} / {a.central:g} / {a.high:g} {a.unit}" for a in used),
             "note": SMALL_FLAG if small(_base(line, outcomes)) else "",
         })
-    notes = [SCENARIO_NOTE]
     year, older = price_statement(priced, costs, deflators)
-    if older:
-        notes.insert(0, not_uprated_note(year, older))
+    notes = [*price_notes(priced, year, older), SCENARIO_NOTE]
     return BusinessCase(pd.DataFrame(rows), outcomes, chosen, priced, notes, year, older)
+
+
+def price_notes(priced: pd.DataFrame, year: str, older: tuple[str, ...]) -> list[str]:
+    """What the figures' price year rests on: the factors each older price year was uprated by, and any it was not."""
+    factors = priced.drop_duplicates("price_year").sort_values("price_year")
+    used = [f"{row.price_year} × {row.factor:.3f}" for row in factors.itertuples()
+            if row.price_year != year and row.price_year not in older]
+    notes = [f"Uprated to {year} prices with the deflator given: {', '.join(used)}."] if used else []
+    return notes + ([not_uprated_note(year, older)] if older else [])
 
 
 def not_uprated_note(year: str, older: tuple[str, ...]) -> str:
@@ -687,7 +694,7 @@ def cut_impact_for(
         "Children entering care uses the national evaluation's effect, not this council's outcomes; those children "
         "would usually also have been stepped up, so that line and the step-up lines count different costs of "
         "some of the same children.",
-        *([not_uprated_note(price_year, older)] if older else []),
+        *price_notes(priced, price_year, older),
         SCENARIO_NOTE,
     ]
     return CutImpact(service, float(amount), service_episodes, per_episode, lost, pd.DataFrame(rows),

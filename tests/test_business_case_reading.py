@@ -64,6 +64,7 @@ def test_one_total_in_one_price_year_with_the_factors_given():
     headline = case.headline()
     assert (headline.year, headline.not_uprated, headline.partial) == ("2024/25", (), False)
     assert_allclose(headline.central, central)
+    assert case.notes[0] == "Uprated to 2024/25 prices with the deflator given: 2005/06 × 1.600, 2008/09 × 1.400."
     # a factor left at 1.0 is a price year not uprated, and the total says it understates it
     left = costs_avoided_for(COUNTS, deflators=chosen_deflators(factors | {"2005/06": 1.0}, "2024/25")[0],
                              year="2024/25").headline()
