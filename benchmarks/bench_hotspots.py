@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,18 +63,17 @@ def main() -> None:
         for statistic in STATISTICS:
             y, extra = (counts, {"population": children}) if statistic == "local_moran_rate" else (smoothed, {})
             for permutations in PERMUTATIONS:
-                seconds = median_seconds(lambda: hotspots(y, w, statistic=statistic, permutations=permutations, **extra),
-                                         args.repeats)
+                run = partial(hotspots, y, w, statistic=statistic, permutations=permutations, **extra)
+                seconds = median_seconds(run, args.repeats)
                 print(f"{council:11} {len(children):>5} {statistic:17} {permutations:>12,} {seconds:>9.3f}")
         if args.esda:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for title, run in [
-                    ("esda G_Local", lambda: esda.G_Local(smoothed, w, transform="B", star=True, permutations=9_999, seed=1)),
-                    ("esda Moran_Local", lambda: esda.Moran_Local(smoothed, w, permutations=9_999, seed=1)),
+                    ("esda G_Local", partial(esda.G_Local, smoothed, w, transform="B", star=True, permutations=9_999)),
+                    ("esda Moran_Local", partial(esda.Moran_Local, smoothed, w, permutations=9_999)),
                 ]:
                     print(f"{council:11} {len(children):>5} {title:17} {9_999:>12,} {median_seconds(run, 1):>9.3f}")
-
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ p-values are two-sided permutation p-values, p = (b+1)/(R+1) (Phipson and Smyth 
 same reference distribution as the z-score. Gi* uses total randomisation (every value reshuffled, the
 area's own included: the null of Getis and Ord 1992); local Moran's I uses conditional randomisation
 (the area's own value held), optionally on Assuncao-Reis standardised rates. Both are vectorised so
-99,999 permutations run in about a second on a 640-LSOA council. Areas with no neighbours (islands)
+99,999 permutations rerun in under a second on a 640-LSOA council. Areas with no neighbours (islands)
 are not tested; they and any detached groups of areas are named in the result.
 """
 
@@ -139,7 +139,8 @@ class HotspotResult:
     @property
     def hot(self) -> np.ndarray:
         """True where the area is a significant hot spot (Gi*) or High-High cluster (local Moran)."""
-        return np.char.startswith(self.labels.astype(str), "High-High" if self.statistic.startswith("local_moran") else "hot spot")
+        kind = "High-High" if self.statistic.startswith("local_moran") else "hot spot"
+        return np.char.startswith(self.labels.astype(str), kind)
 
     def fdr_cutoff(self, alpha: float = 0.05) -> float:
         """esda's FDR criterion: p-values at or below it are significant at `alpha` after correction."""
@@ -173,7 +174,8 @@ class HotspotResult:
             test = (
                 "Local Moran's I compares an area's value with its neighbours' average. An area's p-value is the share "
                 f"of {permutations:,} random reshuffles of the other areas' values around its own, which stays put "
-                f"(seed {self.seed}), in which I came out at least as far from its average as the real I, higher or lower"
+                f"(seed {self.seed}), in which I came out at least as far from its average as the real I, higher or "
+                "lower"
             )
         if self.statistic == "local_moran_rate":
             test = ("The rates are first adjusted for the size of each area's child population (Assuncao-Reis), so "
@@ -197,7 +199,8 @@ class HotspotResult:
         if self.islands:
             text += f" {len(self.islands)} area(s) with no neighbour were not tested."
         if self.components:
-            text += f" {len(self.components)} group(s) of areas are detached from the rest and only compared within their group."
+            text += (f" {len(self.components)} group(s) of areas are detached from the rest and only compared within "
+                     "their group.")
         return text
 
 
@@ -288,7 +291,8 @@ def _gi_star(y: np.ndarray, w: lpw.W, permutations: int, seed: int) -> tuple[np.
 
 def _outside(reference: np.ndarray, centre: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """How many of the sorted `reference` sums lie at least `distance` from `centre` (either side)."""
-    inside = np.searchsorted(reference, centre + distance, side="left") - np.searchsorted(reference, centre - distance, side="right")
+    below = np.searchsorted(reference, centre - distance, side="right")
+    inside = np.searchsorted(reference, centre + distance, side="left") - below
     return np.where(distance > 0, len(reference) - np.maximum(inside, 0), len(reference))
 
 
@@ -528,7 +532,7 @@ def hotspot_table(
     seed: int = DEFAULT_SEED,
     smoothing: str = "global",
 ) -> HotspotTable:
-    """Count filtered episodes per area, derive rates and EB-smoothed rates, and run the statistic on the true counts."""
+    """Count filtered episodes per area, derive rates and EB-smoothed rates, and run the statistic on true counts."""
     if measure not in MEASURES:
         raise ValueError(f"Unknown measure '{measure}'; valid measures are {list(MEASURES)}.")
     if smoothing not in SMOOTHING:

@@ -60,7 +60,8 @@ def simulate(croydon, relative_risk: float, maps: int, statistic: str, measure: 
             cluster[centre] = True
         counts = rng.poisson(children * BASE_RATE * np.where(cluster, relative_risk, 1.0))
         if statistic == "local_moran_rate":
-            result = hotspots(counts, w, statistic=statistic, permutations=PERMUTATIONS, seed=index, population=children)
+            result = hotspots(counts, w, statistic=statistic, permutations=PERMUTATIONS, seed=index,
+                              population=children)
         else:
             y = smoothed_rate(counts, children, w) if measure == "smoothed_rate" else counts / children * 1_000
             result = hotspots(y, w, statistic=statistic, permutations=PERMUTATIONS, seed=index)
@@ -104,9 +105,9 @@ def test_rate_adjusted_local_moran_finds_planted_clusters_and_controls_false_cal
     clustered = simulate(croydon, RELATIVE_RISK, CLUSTER_MAPS, "local_moran_rate", "rate", seed=4)
     null = simulate(croydon, 1.0, CLUSTER_MAPS, "local_moran_rate", "rate", seed=5)
     power, lower = clustered.power()
-    print(f"\nLocal Moran (Assuncao-Reis rates): cluster found in {clustered.found}/{clustered.maps} maps ({power:.1%}, "
-          f"lower bound {lower:.1%}); {clustered.stray} of {clustered.calls} High-High calls away from the cluster; "
-          f"constant risk {null.any_call}/{null.maps} maps with a call")
+    print(f"\nLocal Moran (Assuncao-Reis rates): cluster found in {clustered.found}/{clustered.maps} maps "
+          f"({power:.1%}, lower bound {lower:.1%}); {clustered.stray} of {clustered.calls} High-High calls away from "
+          f"the cluster; constant risk {null.any_call}/{null.maps} maps with a call")
     assert lower >= 0.80
     assert clustered.stray <= 0.05 * clustered.calls
     assert_at_most_five_percent(null.any_call, null.maps)

@@ -199,7 +199,8 @@ def test_wrong_names_list_the_valid_choices():
     areas = gpd.GeoDataFrame({"code": range(9)}, geometry=squares(3, 3), crs="EPSG:27700")
     with pytest.raises(ValueError, match=r"Unknown weights 'rook'; valid weights are \['distance_band', 'knn', 'queen'\]\."):
         spatial_weights(areas, "rook")
-    with pytest.raises(ValueError, match=r"Unknown statistic 'gi'; valid statistics are \['gi_star', 'local_moran', 'local_moran_rate'\]\."):
+    valid = r"valid statistics are \['gi_star', 'local_moran', 'local_moran_rate'\]\."
+    with pytest.raises(ValueError, match=r"Unknown statistic 'gi'; " + valid):
         hotspots(Y, small_layout(), statistic="gi")
     with pytest.raises(ValueError, match=r"reproject them to EPSG:27700 first"):
         spatial_weights(areas.set_crs("EPSG:4326", allow_override=True))
@@ -298,7 +299,8 @@ def test_too_few_permutations_are_named_in_the_explanation(croydon_lsoas):
     assert "this run used 9,999, too few for the 99% label." in hotspots(y, w, permutations=9_999).explanation()
 
 
-def gi_star_by_brute_force(y: np.ndarray, within: np.ndarray, areas: list[int], permutations: int, seed: int) -> np.ndarray:
+def gi_star_by_brute_force(y: np.ndarray, within: np.ndarray, areas: list[int], permutations: int,
+                           seed: int) -> np.ndarray:
     """Gi*'s two-sided p by an explicit loop: reshuffle every value (the area's own too), recompute each sum."""
     rng = np.random.default_rng(seed)
     centre = within[areas].sum(axis=1) * y.mean()
@@ -318,7 +320,7 @@ def test_croydon_gi_star_p_against_a_brute_force_loop_and_esdas_z(demo_cases, cr
     assert_z_and_p_agree(result, within.sum(axis=1))
     areas = [int(np.argmax(result.z)), int(np.argmin(result.z)), int(np.argsort(result.z)[150]), 7]
     loop = gi_star_by_brute_force(result.y, within, areas, 4_000, seed=99)
-    for fast, slow in zip(result.p[areas], loop):
+    for fast, slow in zip(result.p[areas], loop, strict=True):
         assert abs(fast - slow) <= 5 * np.sqrt(slow * (1 - slow) * (1 / 4_000 + 1 / 99_999)) + 1 / 4_001, (fast, slow)
 
 
@@ -354,7 +356,7 @@ def test_croydon_local_moran_against_esdas_own_reshuffles(demo_cases, croydon_ls
     assert_allclose(result.values, lisa.Is, rtol=1e-9)
     quadrant = pd.Series(lisa.q).map({1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"})
     labelled = result.labels != "not significant"
-    assert all(label.startswith(q) for label, q in zip(result.labels[labelled], quadrant[labelled]))
+    assert all(label.startswith(q) for label, q in zip(result.labels[labelled], quadrant[labelled], strict=True))
     centre = -(lisa.z**2) / (len(lisa.z) - 1)  # the exact mean of I_i when the others are reshuffled
     esda_p = ((np.abs(lisa.sim - centre) >= np.abs(lisa.Is - centre) - 1e-9).sum(axis=0) + 1) / 1_000
     tolerance = 5 * np.sqrt(esda_p * (1 - esda_p) * (1 / 999 + 1 / 99_999)) + 2 / 1_000
