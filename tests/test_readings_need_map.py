@@ -172,7 +172,10 @@ def test_hotspots_reading_names_the_lsoas_found_and_their_wards(croydon, planted
     noun = "1 LSOA stands out as a hot spot" if len(hot) == 1 else f"{len(hot)} LSOAs stand out as hot spots"
     assert view.reading.startswith(start + noun + ", where high rates sit together more than chance would explain")
     assert "after correcting for testing 220 LSOAs at once" in view.reading
-    assert f": {listed(names, 6)}. Next: look at the cases there" in view.reading
+    assert f": {listed(names, 6)}." in view.reading and "Next: look at the cases there" in view.reading
+    per_ward = lookup.loc[hot["code"], "WD19NM"].value_counts()
+    if len(hot) > 6 and (len(per_ward) == 1 or per_ward.iloc[0] > per_ward.iloc[1]):  # many: per ward, most first
+        assert f" By ward: {per_ward.iloc[0]} in {per_ward.index[0]}" in view.reading
     assert list(view.table.loc[hot.index, "ward"]) == list(lookup.loc[hot["code"], "WD19NM"])  # and in the table
 
 
@@ -197,6 +200,11 @@ def test_hotspots_readings_on_the_demo_for_both_audiences(croydon):
         assert "No cluster stands out beyond chance at LSOA level" in view.reading
     for code in view.hot["code"].head(6):
         assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD19NM']} ward)" in view.reading
+    if len(view.hot) > 6:  # many LSOAs: how many lie in each ward, counted from the lookup file
+        per_ward = lookup.loc[view.hot["code"], "WD19NM"].value_counts()
+        for ward, count in per_ward.head(3).items():
+            if (per_ward == count).sum() == 1:  # ties may be listed in either order
+                assert f"{count} in {ward}" in view.reading
     assert "switch to wards or pool two years" not in view.reading  # three years already pooled
     period = release.calendar.years[-1]
     shared = released_hotspots(release, demo, DA, period.key, population, "gi_star")

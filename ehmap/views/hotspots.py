@@ -66,6 +66,19 @@ def _place(code: str, name: str, kind: str, lsoa_wards: pd.Series | None) -> str
     return f"{name} ({ward} ward)" if isinstance(ward, str) and ward else str(name)
 
 
+def _by_ward(hot: pd.DataFrame, kind: str, lsoa_wards: pd.Series | None, limit: int = 6, wards: int = 4) -> str:
+    """Where more than `limit` LSOAs are found, how many lie in each ward (most first; the rest summed), or nothing."""
+    if kind != "lsoa11" or lsoa_wards is None or len(hot) <= limit:
+        return ""
+    counts = hot["code"].map(lsoa_wards).fillna("no ward").value_counts(sort=False).sort_values(ascending=False,
+                                                                                               kind="stable")
+    parts = [f"{count} in {ward}" for ward, count in counts.head(wards).items()]
+    if len(counts) > wards:
+        rest = len(counts) - wards
+        parts.append(f"{int(counts.iloc[wards:].sum())} in {rest} other ward{'s' if rest > 1 else ''}")
+    return f" By ward: {listed(parts, wards + 1)}."
+
+
 def _confidence(labels: pd.Series) -> str:
     """The lowest confidence among significant labels, e.g. '95%' (labels end '(95% confidence)')."""
     levels = labels.str.extract(r"\((\d+)% confidence\)")[0].dropna().astype(int)
@@ -100,8 +113,9 @@ def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statisti
         what = cluster if len(hot) == 1 else clusters
         text = (f"{len(hot)} {noun} {verb} out as {'a ' if len(hot) == 1 else ''}{what}, where high rates sit "
                 f"together more than chance would explain ({_confidence(hot['label'])} confidence or more, after "
-                f"correcting for testing {tested} {many} at once): {listed(names, 6)}. Next: look at the cases there "
-                "and compare with the ranked areas on the Need map before acting.")
+                f"correcting for testing {tested} {many} at once): {listed(names, 6)}."
+                f"{_by_ward(hot, kind, lsoa_wards)} Next: look at the cases there and compare with the ranked areas "
+                "on the Need map before acting.")
     if cold:
         low = ("low-low cluster" if moran else "cold spot") + ("" if cold == 1 else "s")
         text += f" {cold} {one if cold == 1 else many} {'is a' if cold == 1 else 'are'} {low} (low rates together)."
