@@ -19,7 +19,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-from ehmap.smoothing import LOCAL_EB_FORM, LOCAL_EB_METHOD, eb_local
+from ehmap.smoothing import GLOBAL_EB_METHOD, LOCAL_EB_FORM, LOCAL_EB_METHOD, eb_global, eb_local
 
 CROYDON = "E09000008"
 
@@ -61,6 +61,8 @@ def test_a_star_of_areas_matches_spdep_default_and_not_the_geoda_form():
     assert not np.allclose(estimate.smoothed, geoda, rtol=1e-6)
     assert estimate.method == f"local, {LOCAL_EB_FORM}" == "local, spdep EBlocal, default form (geoda = FALSE)"
     assert "spdep EBlocal default form (geoda = FALSE" in LOCAL_EB_METHOD and "Marshall 1991" in LOCAL_EB_METHOD
+    assert eb_global(np.array(events), np.array(population)).method == "global, poisson"
+    assert "spdep EBest" in GLOBAL_EB_METHOD and "council's rate" in GLOBAL_EB_METHOD
 
 
 @pytest.fixture(scope="module")
