@@ -8,7 +8,7 @@ the seed). Statistics and spatial weights sit in registries behind `hotspots()` 
 p-values are two-sided permutation p-values, p = (b+1)/(R+1) (Phipson and Smyth 2010), taken from the
 same reference distribution as the z-score. Gi* uses total randomisation (every value reshuffled, the
 area's own included: the null of Getis and Ord 1992); local Moran's I uses conditional randomisation
-(the area's own value held), optionally on Assuncao-Reis standardised rates. Both are vectorised so
+(the area's own value held), optionally on Assunção-Reis standardised rates. Both are vectorised so
 99,999 permutations rerun in under a second on a 640-LSOA council. Areas with no neighbours (islands)
 are not tested; they and any detached groups of areas are named in the result.
 """
@@ -178,7 +178,7 @@ class HotspotResult:
                 "lower"
             )
         if self.statistic == "local_moran_rate":
-            test = ("The rates are first adjusted for the size of each area's child population (Assuncao-Reis), so "
+            test = ("The rates are first adjusted for the size of each area's child population (Assunção-Reis), so "
                     "small areas' noisy rates do not stand out by chance. " + test)
         text = (
             f"Each area is compared with {params['neighbours']}. {test}. The real arrangement counts as one of the "
@@ -347,7 +347,7 @@ def _local_moran(y: np.ndarray, w: lpw.W, permutations: int, seed: int) -> tuple
 
 
 def assuncao_reis_rate(events: np.ndarray, population: np.ndarray) -> np.ndarray:
-    """Empirical Bayes standardised rates (Assuncao and Reis 1999), as esda's Moran_Local_Rate(adjusted=True).
+    """Empirical Bayes standardised rates (Assunção and Reis 1999), as esda's Moran_Local_Rate(adjusted=True).
 
     (rate - b) / sqrt(a + b / population): small areas' noisy rates count for less, so local Moran's I on rates
     is not driven by the variance of small populations.
@@ -370,8 +370,9 @@ STATISTICS: dict[str, Callable[[np.ndarray, lpw.W, int, int], tuple[np.ndarray, 
     "local_moran": _local_moran,
     "local_moran_rate": _local_moran,
 }
-STATISTIC_TITLES = {"gi_star": "Getis-Ord Gi*", "local_moran": "Local Moran's I",
-                    "local_moran_rate": "Local Moran's I on rates (Assuncao-Reis adjusted)"}
+STATISTIC_TITLES = {"gi_star": "Getis-Ord Gi*", "local_moran": "Local Moran's I"}  # what the page and CLI offer
+# every statistic `hotspots` runs; the rate-adjusted form needs counts and children, so callers opt in to it
+ALL_STATISTIC_TITLES = {**STATISTIC_TITLES, "local_moran_rate": "Local Moran's I on rates (Assunção-Reis adjusted)"}
 P_VALUES = {
     "gi_star": "two-sided, total randomisation: (b+1)/(R+1), b = reshuffles of all values (the area's own "
                "included) whose neighbourhood sum is at least as far from its mean as the observed one",
@@ -410,7 +411,7 @@ def hotspots(
     """Run one local statistic on `y` over weights `w`, with FDR control.
 
     `gi_star` and `local_moran` test `y` as given; `local_moran_rate` takes `y` as counts and `population` as the
-    children at risk, and tests their Assuncao-Reis standardised rates.
+    children at risk, and tests their Assunção-Reis standardised rates.
     """
     if statistic not in STATISTICS:
         raise ValueError(f"Unknown statistic '{statistic}'; valid statistics are {sorted(STATISTICS)}.")
@@ -436,7 +437,7 @@ def hotspots(
     values = np.where(tested, values, np.nan)
     m = int(tested.sum())
     parameters = {
-        "statistic": STATISTIC_TITLES[statistic], "permutations": permutations, "neighbours": neighbours,
+        "statistic": ALL_STATISTIC_TITLES[statistic], "permutations": permutations, "neighbours": neighbours,
         "p_value": P_VALUES["gi_star" if statistic == "gi_star" else "local_moran"],
         "p_floor": 1 / (permutations + 1),
         "multiple_testing": "Benjamini-Hochberg FDR across tested areas",
@@ -444,7 +445,7 @@ def hotspots(
         "weights": "binary; Gi* includes the area itself" if statistic == "gi_star" else "row-standardised",
     }
     if statistic == "local_moran_rate":
-        parameters["variable"] = "Assuncao-Reis empirical Bayes standardised rate"
+        parameters["variable"] = "Assunção-Reis empirical Bayes standardised rate"
     return HotspotResult(
         codes=codes, y=y, statistic=statistic, values=np.asarray(values, dtype=float), z=np.asarray(z, dtype=float),
         p=p, p_fdr=p_fdr, labels=_labels(statistic, direction, level, tested), confidence=level, seed=seed,
@@ -551,7 +552,7 @@ def hotspot_table(
     y = {"count": counts.astype(float), "rate": rate, "smoothed_rate": smoothed}[measure]
     neighbours = WEIGHT_TITLES[weights].replace("the k nearest", f"the {k} nearest") if weights != "distance_band" \
         else f"areas whose interior points are within {threshold:,.0f} m"
-    if statistic == "local_moran_rate":  # tests the Assuncao-Reis standardised rate of the counts, whatever the measure
+    if statistic == "local_moran_rate":  # the Assunção-Reis standardised rate of the counts, whatever the measure
         if population is None:
             raise ValueError("The statistic 'local_moran_rate' needs the child population.")
         result = hotspots(counts.to_numpy(), w, codes, statistic, permutations, seed, neighbours, children.to_numpy())

@@ -100,12 +100,12 @@ def test_gi_star_on_constant_risk_maps_calls_no_more_than_five_percent(croydon):
 
 
 def test_rate_adjusted_local_moran_finds_planted_clusters_and_controls_false_calls(croydon):
-    """Local Moran's I on Assuncao-Reis rates: found in at least 80% of maps (one-sided 95% lower bound), and
+    """Local Moran's I on Assunção-Reis rates: found in at least 80% of maps (one-sided 95% lower bound), and
     constant-risk maps have a call in no more than about 5%."""
     clustered = simulate(croydon, RELATIVE_RISK, CLUSTER_MAPS, "local_moran_rate", "rate", seed=4)
     null = simulate(croydon, 1.0, CLUSTER_MAPS, "local_moran_rate", "rate", seed=5)
     power, lower = clustered.power()
-    print(f"\nLocal Moran (Assuncao-Reis rates): cluster found in {clustered.found}/{clustered.maps} maps "
+    print(f"\nLocal Moran (Assunção-Reis rates): cluster found in {clustered.found}/{clustered.maps} maps "
           f"({power:.1%}, lower bound {lower:.1%}); {clustered.stray} of {clustered.calls} High-High calls away from "
           f"the cluster; constant risk {null.any_call}/{null.maps} maps with a call")
     assert lower >= 0.80
