@@ -130,6 +130,14 @@ def test_team_lsoa_ranking_names_each_lsoa_and_its_ward(demo, lookup):
     small = shown["Count"].astype(int).between(1, 5)
     assert small.any() and shown.loc[small, "Note"].str.contains("fewer than 6").all()
     assert {"Rate per 1,000", "95% CI lower", "95% CI upper", "Against the council rate"} <= set(shown.columns)
+    few = int((shown["Count"] < 6).sum())
+    said = f"{few} of 220 LSOAs have fewer than 6 episodes: their intervals are wide"
+    assert any(said in note for note in view.notes) == (few > 110)
+    rare = team_need_ranking(cases, areas["lsoa11"], "substance_use", dt.date(2024, 4, 1), dt.date(2024, 6, 30), None,
+                             population, wards)
+    few = int((rare.ranking.table["count"] < 6).sum())
+    assert few > 110 and f"{few} of 220 LSOAs have fewer than 6 episodes: their intervals are wide, so few can stand " \
+        "out; ranking wards pools them." in rare.notes
 
 
 def test_released_ranking_uses_only_released_counts_and_lists_hidden_ones_as_hidden(demo, lookup):

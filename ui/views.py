@@ -105,7 +105,7 @@ def lsoa_wards(la_code: str) -> pd.Series | None:
 
 def show_reading(text: str, container=st) -> None:
     """A page's plain-English reading, shown as text (never markup built from data)."""
-    container.info(plain(text), icon="💬")
+    container.info(plain(text))
 
 
 POSITION_COLOURS = {ABOVE: "#bd0026", WITHIN: "#636363", BELOW: "#2166ac"}

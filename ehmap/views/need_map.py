@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ehmap.areas import AreaSet
-from ehmap.audience import SMALL_FLAG, Audience, marking, small
+from ehmap.audience import SMALL, SMALL_FLAG, Audience, marking, small
 from ehmap.needmap import CaseFilter, need_map_table
 from ehmap.ranking import (
     ABOVE,
@@ -215,7 +215,12 @@ def team_need_ranking(cases: pd.DataFrame, areas: AreaSet, need: str | None, sta
     wards = lsoa_wards if areas.kind == "lsoa11" else None
     ranking = rank_team_areas(chosen, areas, population, start, end, wards)
     label = f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}" + (f", {service}" if service else "")
-    return RankedView(Audience.TEAM, ranking, need, label, (RANKING_NOTE,))
+    few = int((ranking.table["count"] < SMALL).sum())
+    notes = (RANKING_NOTE,)
+    if areas.kind == "lsoa11" and few * 2 > len(ranking.table):
+        notes += (f"{few} of {len(ranking.table)} LSOAs have fewer than {SMALL} episodes: their intervals are wide, "
+                  "so few can stand out; ranking wards pools them.",)
+    return RankedView(Audience.TEAM, ranking, need, label, notes)
 
 
 def released_need_ranking(release: Release, need: str | None, period: str, population: pd.DataFrame,
