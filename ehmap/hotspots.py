@@ -566,8 +566,8 @@ def hotspot_table(
     table["smoothed_rate"] = smoothed.round(1).to_numpy()
     table["statistic"] = np.round(result.values, 4)
     table["z"] = np.round(result.z, 2)
-    table["p"] = np.round(result.p, 4)
-    table["p_fdr"] = np.round(result.p_fdr, 4)
+    table["p"] = np.round(result.p, 6)  # the floor 1/(R+1) stays visible (0.00001 at 99,999)
+    table["p_fdr"] = np.round(result.p_fdr, 6)
     table["label"] = result.labels
     return HotspotTable(table, result, measure, smoothing, areas.rule, outside)
 

@@ -280,6 +280,7 @@ def test_croydon_default_is_smoothed_rate_and_fdr_removes_chance_findings(demo_c
     assert raw_significant > 10  # uncorrected, many areas look significant ...
     assert int((result.p_fdr < 0.05).sum()) < raw_significant  # ... fewer survive the correction across 220 areas
     assert (result.p_fdr >= result.p - 1e-12).all()
+    assert table.areas["p"].min() >= result.p_floor == pytest.approx(1e-5)  # the table never rounds p to 0
     for level, floor in [(99, 0.0), (95, 0.01), (90, 0.05)]:
         labelled = np.char.endswith(result.labels.astype(str), f"({level}% confidence)")
         assert ((result.p_fdr[labelled] > floor - 1e-12) & (result.p_fdr[labelled] <= 1 - level / 100 + 1e-12)).all()
