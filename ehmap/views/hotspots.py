@@ -86,13 +86,15 @@ def _confidence(labels: pd.Series) -> str:
 
 
 def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statistic: str, need: str | None,
-                     period_label: str, team: bool, lsoa_wards: pd.Series | None = None, can_pool: bool = True) -> str:
+                     period_label: str, team: bool, lsoa_wards: pd.Series | None = None, can_pool: bool = True,
+                     measure: str = "rate") -> str:
     """One or two sentences a service head can repeat: the clusters found by name (LSOAs with their ward), how sure
     that is after correcting for testing every area, and what to try next; or that none stands out beyond chance.
 
     `can_pool` says whether a longer period is there to choose (not when the period already spans two years or
-    every year)."""
+    every year); `measure` the figure tested ('count' reads as counts, else rates)."""
     one, many = AREA_WORDS.get(kind, AREA_WORDS["custom"])
+    figures = "counts" if measure == "count" else "rates"
     moran = statistic.startswith("local_moran")
     cluster, clusters = CLUSTER_WORDS["local_moran" if moran else "gi_star"]
     tested = int((~table["label"].isin(["not tested: no neighbours"])).sum())
@@ -111,14 +113,14 @@ def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statisti
         noun = one if len(hot) == 1 else many
         verb = "stands" if len(hot) == 1 else "stand"
         what = cluster if len(hot) == 1 else clusters
-        text = (f"{len(hot)} {noun} {verb} out as {'a ' if len(hot) == 1 else ''}{what}, where high rates sit "
+        text = (f"{len(hot)} {noun} {verb} out as {'a ' if len(hot) == 1 else ''}{what}, where high {figures} sit "
                 f"together more than chance would explain ({_confidence(hot['label'])} confidence or more, after "
                 f"correcting for testing {tested} {many} at once): {listed(names, 6)}."
                 f"{_by_ward(hot, kind, lsoa_wards)} Next: look at the cases there and compare with the ranked areas "
                 "on the Need map before acting.")
     if cold:
         low = ("low-low cluster" if moran else "cold spot") + ("" if cold == 1 else "s")
-        text += f" {cold} {one if cold == 1 else many} {'is a' if cold == 1 else 'are'} {low} (low rates together)."
+        text += f" {cold} {one if cold == 1 else many} {'is a' if cold == 1 else 'are'} {low} (low {figures} together)."
     return heading + text
 
 
@@ -147,7 +149,7 @@ def team_hotspots(cases: pd.DataFrame, areas: AreaSet, need: str | None, start: 
     columns = _with_wards(table, columns, areas.kind, lsoa_wards)
     hot = _significant(result, table)
     reading = hotspots_reading(table, hot, areas.kind, statistic, need, f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}",
-                               True, lsoa_wards, period_years(start, end) < POOLED_YEARS)
+                               True, lsoa_wards, period_years(start, end) < POOLED_YEARS, measure)
     return HotspotView(Audience.TEAM, areas, table, columns, result.result.explanation(),
                        int((result.result.p <= 0.05).sum()), result.outside, (result.note,), hot=hot, reading=reading)
 
@@ -167,7 +169,7 @@ def released_hotspots(release: Release, cases: pd.DataFrame, need: str | None, p
     download = table[list(columns)].rename(columns=columns)
     hot = _significant(result, table)
     reading = hotspots_reading(table, hot, areas.kind, statistic, need, chosen.label, False, lsoa_wards,
-                               chosen.kind != "all")
+                               chosen.kind != "all", measure)
     return HotspotView(Audience.RELEASE, areas, table, columns, result.result.explanation(),
                        int((result.result.p <= 0.05).sum()), None, (RELEASED_NOTE,),
                        method_statement(release, need), {stem: download}, hot, reading)
