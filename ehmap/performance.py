@@ -252,9 +252,12 @@ def outcome_table(
     return OutcomeTable(pd.DataFrame(rows), by, as_of, rereferral_key(cases))
 
 
-def category_check(shown: pd.DataFrame) -> str:
+def category_check(shown: pd.DataFrame, unrecognised: dict[str, int] | None = None) -> str:
     """Check every closed episode has exactly one outcome category (the categories add up to the closed episodes in
-    every row), and say so with the council's count of each category, so none (e.g. declined) goes unseen."""
+    every row), and say so with the council's count of each category, so none (e.g. declined) goes unseen.
+
+    `unrecognised` (closure text -> episodes, from the ingest's warnings) is named: such text is counted as Other,
+    which is how a category such as Disengaged can read 0 for every team."""
     columns = list(OUTCOME_COLUMNS)
     totals = shown[columns].sum(axis=1)
     wrong = shown.loc[totals != shown["closed"], "group"].astype(str).tolist()
@@ -262,8 +265,16 @@ def category_check(shown: pd.DataFrame) -> str:
         raise ValueError(f"Outcome categories do not add up to the closed episodes for {', '.join(wrong)}.")
     council = shown.set_index("group").loc[ALL] if ALL in set(shown["group"]) else shown.sum(numeric_only=True)
     parts = [f"{OUTCOMES[key].lower()} {int(council[column]):,}" for key, column in CATEGORY_COLUMNS.items()]
-    return (f"All {len(columns)} outcome categories are counted and add up to the closed episodes in every row: of "
+    text = (f"All {len(columns)} outcome categories are counted and add up to the closed episodes in every row: of "
             f"the council's {int(council['closed']):,} closed episodes, " + "; ".join(parts) + ".")
+    if unrecognised:
+        listed = sorted(unrecognised.items(), key=lambda item: (-item[1], item[0]))
+        named = "; ".join(f"\u201c{value}\u201d ({count:,})" for value, count in listed[:10])
+        more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
+        text += (f" Closure text not recognised, counted as Other (episodes in the whole export): {named}{more}. If "
+                 "any means disengaged, declined or another category, write it as that category's name (e.g. "
+                 "\u201cDisengaged\u201d) in the export and upload it again.")
+    return text
 
 
 COLUMN_TITLES = {

@@ -34,7 +34,7 @@ if context.team:
         format_func={"none": "None", "multiplicative": "Multiplicative (phi)", "additive": "Additive (tau\u00b2)"}.get)
     localities = ward_names(context.la_code) if by == "locality" else None
     view = team_performance(context.cases, by, measure, adjusted, start, end, idaci, method, overdispersion,
-                            localities)
+                            localities, context.result.warnings.get("unrecognised_outcomes"))
 else:
     release = dataset_release(context)
     by = controls[0].selectbox("Compare", options=list(RELEASED_GROUPINGS), format_func=GROUPINGS.get,

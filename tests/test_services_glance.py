@@ -86,19 +86,23 @@ def test_team_glance_is_ranked_with_intervals_and_flags(demo, measure, adjusted)
         assert "95% interval" in view.reading and "Next:" in view.reading
 
 
-def test_demo_reading_names_the_planted_step_up_effect(demo):
-    """The demo plants more step-ups than its case mix predicts at Family Support Central."""
+def test_reading_quotes_the_worst_service_with_its_interval(demo):
+    """Whichever services do worse than expected (the demo plants one at Family Support Central) are named in
+    the reading, with the worst one's ratio and 95% interval; a service whose interval lies above 1 is among them."""
     cases, _ = demo
     view = team_performance(cases, "service", "step_up", True, None, None)
     glance = view.glance.set_index("group")
-    row = glance.loc["Family Support Central"]
-    assert "worse than expected" in row["result"] and row["lower"] > 1  # its interval lies above 1
     worse = list(glance.index[glance["result"].str.contains("worse")])
+    assert set(glance.index[glance["lower"] > 1]) <= set(worse)
+    if not worse:
+        assert "does worse" not in view.reading and "do worse" not in view.reading
+        return
     listed = worse[0] if len(worse) == 1 else ", ".join(worse[:-1]) + " and " + worse[-1]
     assert f"{listed} {'does' if len(worse) == 1 else 'do'} worse than expected" in view.reading
-    worst = glance[glance["result"].str.contains("worse")].iloc[-1]  # the figures quoted are the worst one's
+    worst = glance.loc[worse[-1]]
     assert (f"{worst.name} {worst['value']:.2f} times the expected number, 95% interval {worst['lower']:.2f} to "
             f"{worst['upper']:.2f}") in view.reading
+    assert f"look at {worst.name}'s cases" in view.reading
 
 
 def test_every_outcome_category_is_counted_and_adds_up(demo):
@@ -165,3 +169,25 @@ def test_printed_funnel_fits_the_points_and_draws_every_group(demo):
         assert points["value"].max() < top < chart.curve["upper_998"].max()
         image = funnel_png(chart.curve, points, chart.target, chart.x_title, chart.y_title, share=chart.share)
         assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 20_000
+
+
+def test_closure_text_counted_as_other_is_named_so_a_zero_category_is_explained(directory, council_names):
+    """An export writing disengagement as 'No engagement' (text ehmap does not recognise) has Disengaged 0 for every
+    team: the outcome sentence says which text went to Other and how to fix it."""
+    from synthetic_export import WEST_BERKSHIRE, make_export
+
+    from ehmap.ingest import ingest
+
+    export = make_export(directory, episodes=600)
+    export["Closure Reason"] = export["Closure Reason"].replace({"Disengaged": "No engagement"})
+    result = ingest(export, WEST_BERKSHIRE, directory, council_names, KEY)
+    unknown = result.warnings["unrecognised_outcomes"]
+    view = team_performance(result.cases, "service", "step_up", False, None, None,
+                            unrecognised_outcomes=unknown)
+    assert (view.table["disengaged"] == 0).all()
+    closed_as_no_engagement = int((export["Closure Reason"] == "No engagement").sum())
+    assert 0 < unknown["No engagement"] <= closed_as_no_engagement
+    assert f"\u201cNo engagement\u201d ({unknown['No engagement']:,})" in view.categories
+    assert "counted as Other" in view.categories and "\u201cDisengaged\u201d" in view.categories
+    other = int(view.table.set_index("group").loc["All", "other"])
+    assert other >= unknown["No engagement"]

@@ -314,8 +314,11 @@ def _team_funnel(comparison: Comparison) -> FunnelChart:
 
 def team_performance(cases: pd.DataFrame, by: str, measure: str, adjusted: bool, start: dt.date | None,
                      end: dt.date | None, idaci_decile: pd.Series | None = None, method: str = "exact",
-                     overdispersion: str = "none", lsoa_to_locality: pd.Series | None = None) -> PerformanceView:
-    """Exact outcomes per group and the funnel of every group on the true counts, for any referral period."""
+                     overdispersion: str = "none", lsoa_to_locality: pd.Series | None = None,
+                     unrecognised_outcomes: dict[str, int] | None = None) -> PerformanceView:
+    """Exact outcomes per group and the funnel of every group on the true counts, for any referral period.
+
+    `unrecognised_outcomes` (the ingest's warnings: closure text counted as Other) is named under the outcomes."""
     table = outcome_table(cases, by, lsoa_to_locality, start=start, end=end)
     columns = {c: COLUMN_TITLES[c] for c in table.shown.columns} | {"group": GROUPINGS[by]}
     try:
@@ -324,7 +327,8 @@ def team_performance(cases: pd.DataFrame, by: str, measure: str, adjusted: bool,
     except ValueError as problem:
         message = f"{problem} Try another measure or a longer period."
         return PerformanceView(Audience.TEAM, by, measure, adjusted, table.shown, columns, None, message,
-                               tuple(table.notes), reading=message, categories=category_check(table.shown))
+                               tuple(table.notes), reading=message,
+                               categories=category_check(table.shown, unrecognised_outcomes))
     points = comparison.points.set_index("group")
     labels = points["position"].map(lambda p: funnel.BROAD_LABELS.get(p, p))
     strong = set(points.index[points["position"].str.endswith("99.8%")])
@@ -334,7 +338,7 @@ def team_performance(cases: pd.DataFrame, by: str, measure: str, adjusted: bool,
                            finding(labels, by, measure, adjusted, strong), tuple(table.notes), glance=glance,
                            glance_columns=glance_columns(by, measure, adjusted, share, False),
                            reading=services_reading(glance, by, measure, adjusted, share, False),
-                           categories=category_check(table.shown))
+                           categories=category_check(table.shown, unrecognised_outcomes))
 
 
 def _team_glance_points(comparison: Comparison) -> pd.DataFrame:
