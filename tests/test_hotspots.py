@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 from numpy.testing import assert_allclose
-from scipy.stats import false_discovery_control
+from scipy.stats import chisquare, false_discovery_control
 
 from ehmap.areas import lsoa_area_set, ward_area_set
 from ehmap.config import pseudonymisation_key
@@ -21,6 +21,7 @@ from ehmap.demo import load_demo
 from ehmap.hotspots import (
     DEFAULT_PERMUTATIONS,
     NOT_TESTED,
+    _first_of_orderings,
     confidence,
     fdr_adjust,
     hotspot_table,
@@ -140,6 +141,15 @@ def test_p_values_follow_the_seed_and_floor_at_one_over_r_plus_one():
     assert first.p_floor == pytest.approx(1 / 1000)
     assert (first.p >= first.p_floor).all() and first.parameters["p_floor"] == first.p_floor
     assert "1 in 1,000 (0.001000)" in first.explanation()
+
+
+@pytest.mark.parametrize(("n", "m"), [(12, 2), (5, 2)])  # partial Fisher-Yates, and numpy's full shuffle
+def test_the_reshuffles_draw_every_ordered_subset_equally_often(n, m):
+    draws = _first_of_orderings(np.random.default_rng(4), n, m, 120_000)
+    assert draws.shape == (120_000, m) and (draws[:, 0] != draws[:, 1]).all()
+    observed = np.bincount(draws[:, 0] * n + draws[:, 1], minlength=n * n)
+    observed = observed[np.arange(n * n) // n != np.arange(n * n) % n]  # the n(n-1) ordered pairs
+    assert chisquare(observed).pvalue > 0.001
 
 
 def test_a_constant_map_has_nothing_significant():
