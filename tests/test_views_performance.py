@@ -234,13 +234,14 @@ def test_released_outcome_tables_and_funnels_hold_only_released_counts(dataset):
                     assert_released_count(row[column], outcome_key(by, row["group"], column, period.key), release)
             for column in [c for c in view.table.columns if c.endswith("_pct")]:
                 assert_whole_percentages(view.table[column])
-            outcomes, funnel = view.downloads.values()
+            outcomes, funnel, glance = view.downloads.values()
             assert len(outcomes) == len(view.table) and funnel.shape[0] == len(release.groups[by])
+            assert sorted(glance.iloc[:, 1]) == sorted(funnel.iloc[:, 0])  # every group ranked or listed
             for frame in view.downloads.values():
                 for column in frame.columns:
                     cells = frame[column].astype(str)
                     digits = cells[cells.str.fullmatch(r"\d+")].astype(int)
-                    if "%" not in column:
+                    if "%" not in column and not column.startswith("Rank"):  # a rank is not a count
                         assert not digits.between(1, 7).any() and (digits % 5 == 0).all(), (column, digits.tolist())
             points = view.funnel.points
             assert not {"value", "z", "expected", "ratio", "value_lower"} & set(points.columns)  # labels only
