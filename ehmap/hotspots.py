@@ -188,10 +188,10 @@ class HotspotResult:
             "5% are expected to be false alarms. "
         )
         need_95, need_99 = int(params["permutations_for_95"]), int(params["permutations_for_99"])
-        text += (f"With {tested} areas, 95% confidence needs at least {need_95:,} reshuffles and 99% at least "
-                 f"{need_99:,}; this run used {permutations:,}")
+        text += (f"After that correction, even the strongest area can reach 95% confidence only with at least "
+                 f"{need_95:,} reshuffles, and 99% only with at least {need_99:,}; this run used {permutations:,}")
         if permutations < need_95:
-            text += ", too few for any area to be called significant."
+            text += ", too few for any area to be called significant at 95%."
         elif permutations < need_99:
             text += ", too few for the 99% label."
         else:

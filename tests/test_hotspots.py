@@ -297,15 +297,15 @@ def test_croydon_default_is_smoothed_rate_and_fdr_removes_chance_findings(demo_c
         assert (result.confidence[labelled] == level).all()
     # 99,999 reshuffles are enough for every label: 220 areas need 4,399 for 95% and 21,999 for 99%
     assert (result.parameters["permutations_for_95"], result.parameters["permutations_for_99"]) == (4_399, 21_999)
-    assert "95% confidence needs at least 4,399 reshuffles and 99% at least 21,999; this run used 99,999." in \
-        result.explanation()
+    assert ("even the strongest area can reach 95% confidence only with at least 4,399 reshuffles, and 99% only "
+            "with at least 21,999; this run used 99,999.") in result.explanation()
 
 
 def test_too_few_permutations_are_named_in_the_explanation(croydon_lsoas):
     w = spatial_weights(croydon_lsoas.areas)
     y = np.arange(220, dtype=float)
     assert permutations_needed(220, 0.95) == 4_399  # 1/(R+1) <= 0.05/220
-    assert "this run used 999, too few for any area to be called significant." in \
+    assert "this run used 999, too few for any area to be called significant at 95%." in \
         hotspots(y, w, permutations=999).explanation()
     assert "this run used 9,999, too few for the 99% label." in hotspots(y, w, permutations=9_999).explanation()
 
