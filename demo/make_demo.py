@@ -36,9 +36,10 @@ Planted effects, so that the demo's three questions have checkable answers
    the episodes in the most deprived national IDACI decile have one, against about 1 in 6 in
    deciles 8-10, and families with one live in the most deprived fifth more often than Early Help
    families as a whole.
-3. Which of my services help most? The Domestic Abuse Service has a high raw step-up rate that its
-   case mix (needs, deprivation) explains; Family Support Central steps up more than its case mix
-   predicts (+0.7 log-odds) and the Parenting Programme less (-0.8); Youth Support has more
+3. Which of my services help most? The Domestic Abuse Service (which takes every planted family)
+   has a high raw step-up rate that its case mix explains (a domestic-abuse need adds 1.5 to the
+   log-odds of step-up for every team); Family Support Central steps up more than its case mix
+   predicts (+1.0 log-odds) and the Parenting Programme less (-0.8); Youth Support has more
    disengagement (2.5x). Siblings share an episode's team and outcome, so service rates are
    overdispersed: chance alone puts some other teams near the funnel limits.
 
@@ -102,7 +103,7 @@ DA_FAMILIES_PER_CHILD = 0.02  # planted families referred for domestic abuse alo
 HUB_WARDS = {"Family Hub Thornton Heath": ["Thornton Heath", "Bensham Manor", "West Thornton", "Selhurst"],
              "Family Hub New Addington": ["New Addington North", "New Addington South",
                                           "Selsdon & Addington Village"]}
-STEP_UP_EFFECT = {"Family Support Central": 0.7, "Parenting Programme": -0.8}  # log-odds, beyond case mix
+STEP_UP_EFFECT = {"Family Support Central": 1.0, "Parenting Programme": -0.8}  # log-odds, beyond case mix
 OTHER_OUTCOMES = {"needs_met": 57, "step_down": 8, "transfer": 4, "declined": 6, "disengaged": 7,
                   "moved": 4, "nfa": 2, "other": 2}
 OUTCOME_TWEAKS = {"Youth Support": {"disengaged": 2.5}, "Parenting Programme": {"needs_met": 1.2},
@@ -218,6 +219,8 @@ def make_children(rng: np.random.Generator, families: pd.DataFrame) -> pd.DataFr
 def choose_service(rng: np.random.Generator, row: pd.Series) -> str:
     """The allocated team for one family episode, from its needs, children's ages and area."""
     draw = rng.random()
+    if row["da_local"]:
+        return "Domestic Abuse Service"
     if row["hub"] and row["early_years"] and draw < 0.7:
         return row["hub"]
     if row["domestic_abuse"] and draw < 0.55:
@@ -257,7 +260,7 @@ def episode_rows(rng: np.random.Generator, episodes: pd.DataFrame, children: pd.
     rows.loc[rows["da_local"], "domestic_abuse"] = True
     rows["family_relationships"] |= ~rows[list(HEADLINES)].any(axis=1)
     family = rows.groupby(["family_id", "referral"], sort=False)[list(HEADLINES)].any()
-    family = family.join(rows.groupby(["family_id", "referral"], sort=False)[["idaci", "hub", "locality"]].first())
+    family = family.join(rows.groupby(["family_id", "referral"], sort=False)[["idaci", "hub", "locality", "da_local"]].first())
     family["service"] = [choose_service(rng, row) for _, row in family.iterrows()]
     family["source"] = [choose_source(rng, row) for _, row in family.iterrows()]
     family["style"] = rng.choice(["headline", "key", "code"], len(family), p=[0.75, 0.1, 0.15])
@@ -272,7 +275,7 @@ def episode_rows(rng: np.random.Generator, episodes: pd.DataFrame, children: pd.
 def choose_outcomes(rng: np.random.Generator, family: pd.DataFrame) -> np.ndarray:
     """Closure outcome per family episode: step-up by case mix and team, the rest by team profile."""
     n_needs = family[list(HEADLINES)].sum(axis=1)
-    logit = (-3.2 + 0.35 * (n_needs - 3) + 1.0 * family["child_safety"] + 0.6 * family["domestic_abuse"]
+    logit = (-3.2 + 0.35 * (n_needs - 3) + 1.0 * family["child_safety"] + 1.5 * family["domestic_abuse"]
              + 4.0 * (family["idaci"] - 0.2) + family["service"].map(STEP_UP_EFFECT).fillna(0.0))
     step_up = rng.random(len(family)) < 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))
     outcomes = []
