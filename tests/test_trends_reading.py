@@ -144,3 +144,10 @@ def test_the_page_shows_the_reading_near_the_top(who, monkeypatch, tmp_path):
     reading = shown[readings[0]][1]
     assert "allowing for chance, the true change is" in reading and "p =" not in reading
     assert ("(about " in reading) is (who == "viewer")  # a viewer reads released, rounded counts
+
+
+def test_months_are_said_as_words():
+    months = [str(p) for p in pd.period_range("2024-03", "2025-03", freq="M")]  # 13 months: a year apart
+    totals = pd.DataFrame({"period": months, "referrals": [121, *[100] * 11, 134]})
+    text = finding(totals, np.ones(13, dtype=bool), "month", "none", totals, rounded=False)
+    assert text.startswith("Referrals in March 2025 (134) were 11% higher than in March 2024 (121); allowing for ")

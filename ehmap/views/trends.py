@@ -106,6 +106,11 @@ def _range_words(low: float, high: float) -> str:
             "no real change")
 
 
+def _spoken(label: str, frequency: str) -> str:
+    """A period as said aloud: a month '2025-03' as 'March 2025'; a quarter as labelled ('2024-25 Q4')."""
+    return pd.Period(label, freq="M").strftime("%B %Y") if frequency == "month" else label
+
+
 def finding(totals: pd.DataFrame, complete: np.ndarray, frequency: str, split: str, table: pd.DataFrame,
             rounded: bool) -> str:
     """The page's reading: referrals in the latest complete period against a year before (or the period before),
@@ -122,7 +127,7 @@ def finding(totals: pd.DataFrame, complete: np.ndarray, frequency: str, split: s
     back = latest - PERIODS_PER_YEAR[frequency]
     earlier = back if back in set(done) else done[-2]
     a, b = int(totals["referrals"].iloc[latest]), int(totals["referrals"].iloc[earlier])
-    when, before = totals["period"].iloc[latest], totals["period"].iloc[earlier]
+    when, before = (_spoken(totals["period"].iloc[i], frequency) for i in (latest, earlier))
     about = "about " if rounded else ""
     if a + b == 0:
         return f"There were no referrals in {when} or {before}; choose another period."
