@@ -259,6 +259,13 @@ def _sure(result: str) -> str:
     return "could be chance" if "could be chance" in result else "outside the 95% limits"
 
 
+def _headline(rows: pd.DataFrame, pick: int) -> pd.Series:
+    """The group a reading quotes on one side: the most extreme of those clearly better (or worse) than expected,
+    else the most extreme of them all (`pick` 0: first in rank order, -1: last)."""
+    clearly = rows[rows["result"].str.startswith("clearly")]
+    return (clearly if len(clearly) else rows).iloc[pick]
+
+
 def services_reading(glance: pd.DataFrame, by: str, measure: str, adjusted: bool, share: bool,
                      released: bool) -> str:
     """One or two sentences for a meeting from the ranked glance table: which groups do better or worse than
@@ -277,20 +284,20 @@ def services_reading(glance: pd.DataFrame, by: str, measure: str, adjusted: bool
                 f"within the expected range. {best['group']} has the best figure ({_figure(best, share, released)})"
                 f", but that could be chance; try another measure, a longer period"
                 + (", or turning case-mix adjustment off." if adjusted else ", or turning case-mix adjustment on."))
-    parts, figures = [], []
+    parts, figures, quoted = [], [], {}
     for side, rows, pick in (("better", better, 0), ("worse", worse, -1)):
         if rows.empty:
             continue
         names = [str(g) for g in rows["group"]]
         parts.append(f"{_listed(names)} {'does' if len(names) == 1 else 'do'} {side} than expected")
-        row = rows.iloc[pick]
+        row = quoted[side] = _headline(rows, pick)
         figures.append(f"{row['group']} {_figure(row, share, released)}: {_sure(str(row['result']))}")
     others = len(ranked) - len(better) - len(worse)
     nxt = []
-    if not worse.empty:
-        nxt.append(f"look at {worse.iloc[-1]['group']}'s cases with its managers before drawing conclusions")
-    if not better.empty:
-        nxt.append(f"ask what {better.iloc[0]['group']} does differently")
+    if "worse" in quoted:
+        nxt.append(f"look at {quoted['worse']['group']}'s cases with its managers before drawing conclusions")
+    if "better" in quoted:
+        nxt.append(f"ask what {quoted['better']['group']} does differently")
     return (f"On the {label}{context} {' and '.join(parts)} ({'; '.join(figures)}); the other {others} "
             f"{one if others == 1 else many} {'is' if others == 1 else 'are'} as expected. Next: {' and '.join(nxt)}.")
 
