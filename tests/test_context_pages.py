@@ -69,6 +69,9 @@ def test_deprivation_context_draws_every_lsoa_with_an_imd_decile(directory, la_c
     assert any("ONS exact-fit lookup" in plain_text(c.value) and "simple mean" in plain_text(c.value)
                for c in at.caption)
     assert any("not as a change" in c.value for c in at.caption)
+    readings = [plain_text(i.value) for i in at.info]  # the plain reading near the top, counted independently here
+    fifth = int((at.dataframe[0].value.iloc[:, 3] <= 2).sum())
+    assert any(r.startswith(f"{fifth} of ") and f"'s {lsoas} LSOAs" in r and "Next:" in r for r in readings), readings
     pair = at.dataframe[0].value
     assert len(pair) == lsoas and pair.iloc[:, 2:].notna().all().all()
     assert list(pair.columns[2:]) == [
@@ -92,6 +95,9 @@ def test_need_deprivation_on_the_demo(directory):
     assert script.count('"type": "Feature"') == 220
     assert "#3b4994" in script and "#be64ac" in script  # bivariate corners are drawn
     assert [s.value for s in at.subheader] == ["High need, low deprivation", "Low need, high deprivation"]
+    readings = [plain_text(i.value) for i in at.info]
+    assert any(r.startswith("Across 220 LSOAs, the rate of all episodes") and "Spearman correlation" in r
+               and "95% interval" in r for r in readings), readings
     assert len(at.dataframe[0].value) > 0
     at.selectbox(key="bivariate_measure").set_value("iod2019_idaci_score").run()
     at.selectbox(key="bivariate_need").set_value("financial_stability").run()

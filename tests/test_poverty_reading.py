@@ -233,3 +233,17 @@ def test_deprivation_reading_counts_the_most_deprived_fifth(demo):
     assert re.search(rf"the most deprived of Croydon's \d+ LSOAs are {re.escape(most)}", score)
     with pytest.raises(ValueError, match="Unknown column 'nope'"):
         deprivation_reading(context, "nope", "Croydon")
+
+
+def test_released_need_and_deprivation_reading_leaves_hidden_areas_out(demo):
+    """A released view's rates are blank where hidden: the reading counts only the shown LSOAs and says so."""
+    from ehmap.context import bivariate, bivariate_reading
+
+    result, lsoas, _, context, children, _ = demo
+    team = team_bivariate(result.cases, lsoas, context, None, None, None, "iod2019_imd_score", children)
+    areas = team.areas[["lsoa11cd", "lsoa11nm", "episodes", "rate"]].copy()
+    areas.loc[areas["episodes"].between(1, 7), "rate"] = np.nan  # as a release hides 1 to 7
+    shown = bivariate(areas, context, "iod2019_imd_score")
+    text = bivariate_reading(shown, "all episodes", released=True)
+    assert f"Across {int(areas['rate'].notna().sum())} LSOAs" in text
+    assert "from the released, rounded counts; hidden areas left out" in text
