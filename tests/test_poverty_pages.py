@@ -5,6 +5,7 @@ figures counted independently for that period; run headless with AppTest on the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -68,3 +69,29 @@ def test_released_poverty_page_follows_the_financial_year(directory, data_dir):
         assert all(v % 5 == 0 for v in tables[option])  # released (rounded) counts
     first, second = tables.values()
     assert first != second
+
+
+def test_poverty_page_says_which_needs_an_export_holds_when_none_is_poverty(directory, council_names,
+                                                                            forget_uploads):
+    from ehmap.config import pseudonymisation_key
+    from ehmap.exports import read_export
+    from ehmap.ingest import ingest
+    from tests.conftest import CROYDON, saved_dataset
+
+    rows = ["Case ID,Family ID,Postcode,Referral Date,Needs"]
+    postcodes = ["CR0 1AB", "CR0 2AE", "CR7 7JD", "SE25 4NX", "CR2 6HS", "CR0 0AA", "CR8 2BG"]
+    for i in range(60):
+        need = ["Money worries", "mental health", "Money worries;domestic abuse"][i % 3]
+        rows.append(f"P{i},G{i // 2},{postcodes[i % len(postcodes)]},0{1 + i % 9}/03/2024,{need}")
+    data = "\n".join(rows).encode()
+    result = ingest(read_export(data, "no_poverty.csv"), CROYDON, directory, council_names, pseudonymisation_key())
+    money = result.warnings["unrecognised_needs"]["Money worries"]
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["dataset"] = saved_dataset(result, "no_poverty.csv", data)
+    at.run()
+    at.switch_page("pages/poverty.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]
+    message = next(w for w in shown if w.startswith("No episode in this export records a poverty need"))
+    assert f"\u201cMoney worries\u201d ({money:,})" in message and "Need map and case exports" in message
+    assert "Improved mental and physical health" in message and "\u201cFinancial stability\u201d" in message
