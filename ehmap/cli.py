@@ -23,6 +23,11 @@ from ehmap.ingest import IngestResult, council_of_export, ingest, wrong_council_
 from ehmap.safe_output import write_atomic, write_csv, write_csv_fast
 from ehmap.store import StoreError
 
+# ehmap.hotspots' ALL_STATISTIC_TITLES and DEFAULT_PERMUTATIONS, written out so the CLI starts without importing esda
+# (tests/test_hotspots_cli.py checks they agree).
+HOTSPOT_STATISTICS = ("gi_star", "local_moran", "local_moran_rate")
+HOTSPOT_PERMUTATIONS = 99_999
+
 
 def ingest_file(path: Path, la_code: str, mapping_path: Path | None = None) -> IngestResult:
     """Read, validate and geocode one export for one council (raises ExportError if unusable)."""
@@ -275,7 +280,7 @@ def _released_performance(args: argparse.Namespace, result: IngestResult, source
 
 
 def _business_case_command(args: argparse.Namespace) -> int:
-    from ehmap.business_case import business_case_csv, costs_avoided, read_deflators, read_unit_costs
+    from ehmap.business_case import business_case_csv, costs_avoided, money_short, read_deflators, read_unit_costs
 
     try:
         costs = read_unit_costs(args.costs)
@@ -296,9 +301,10 @@ def _business_case_command(args: argparse.Namespace) -> int:
     write_csv(business_case_csv(case), args.out)
     for note in case.notes:
         print(note)
-    total = case.total()
-    summary = (f"total £{total[0]:,.0f} / £{total[1]:,.0f} / £{total[2]:,.0f} (low / central / high)"
-               if total else "lines in their own price years, not added up")
+    headline = case.headline()
+    summary = (f"total about {money_short(headline.central)} (range {money_short(headline.low)} to "
+               f"{money_short(headline.high)}) at {headline.year} prices"
+               + "".join(f"; {caveat}" for caveat in headline.caveats()) if headline else "no cost line to add up")
     print(f"{len(case.lines)} cost lines from {result.accepted} episodes of {la_code}; {summary} -> {args.out}")
     return 0
 
@@ -524,12 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "zipped Shapefile); with --release, the geography the release shows the need on")
     hot.add_argument("--name-column", help="column naming the localities in a locality file (default: the first with 'name')")
     hot.add_argument("--measure", default="smoothed_rate", choices=["count", "rate", "smoothed_rate"])
-    hot.add_argument("--statistic", default="gi_star", choices=["gi_star", "local_moran"])
+    hot.add_argument("--statistic", default="gi_star", choices=list(HOTSPOT_STATISTICS),
+                     help="local_moran_rate (Assunção-Reis rates) needs the child population")
     hot.add_argument("--smoothing", default="global", choices=["global", "local"], help="empirical Bayes towards the council or the neighbours")
     hot.add_argument("--weights", default="queen", choices=["queen", "knn", "distance_band"])
     hot.add_argument("--k", type=int, default=6, help="neighbours for --weights knn")
     hot.add_argument("--threshold", type=float, help="metres for --weights distance_band")
-    hot.add_argument("--permutations", type=int, default=999)
+    hot.add_argument("--permutations", type=int, default=HOTSPOT_PERMUTATIONS,
+                     help="random reshuffles; the smallest p is 1/(permutations+1)")
     hot.add_argument("--seed", type=int, default=12345)
     hot.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in this export")
     hot.add_argument("--out", required=True, type=Path, help="CSV file to write")

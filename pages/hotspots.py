@@ -4,7 +4,14 @@ import streamlit as st
 
 from ehmap import limits
 from ehmap.areas import LocalityFileError
-from ehmap.hotspots import DEFAULT_PERMUTATIONS, DEFAULT_SEED, MEASURES, STATISTIC_TITLES, label_choropleth
+from ehmap.hotspots import (
+    ALL_STATISTIC_TITLES,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_SEED,
+    MEASURES,
+    STATISTIC_TITLES,
+    label_choropleth,
+)
 from ehmap.maps import area_map
 from ehmap.text import plain
 from ehmap.views.hotspots import released_hotspots, team_hotspots
@@ -20,8 +27,8 @@ children, population_missing = population()
 needs = need_options()
 controls = st.columns([2, 2, 1.6, 1.8, 1.4])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="hotspots_need")
-statistic = controls[4].radio("Statistic", list(STATISTIC_TITLES), format_func=STATISTIC_TITLES.get,
-                              key="hotspots_statistic")
+statistics = ALL_STATISTIC_TITLES if children is not None else STATISTIC_TITLES  # the rate-adjusted I needs children
+statistic = controls[4].radio("Statistic", list(statistics), format_func=statistics.get, key="hotspots_statistic")
 wards = lsoa_wards(context.la_code)
 reading = st.empty()
 
@@ -76,7 +83,11 @@ else:
     release = dataset_release(context)
     period = released_period(release, "hotspots_release_period", controls[1])
     controls[2].caption(release.geography_sentence(need))
-    view = released_hotspots(release, context.cases, need, period.key, children, statistic, lsoa_wards=wards)
+    try:
+        view = released_hotspots(release, context.cases, need, period.key, children, statistic, lsoa_wards=wards)
+    except ValueError as problem:
+        st.error(plain(problem))
+        st.stop()
     areas = view.areas
 show_reading(view.reading, reading)
 
@@ -90,7 +101,7 @@ with map_column:
     show_map(area_map(geometry, label_choropleth(geometry["label"]).colours, tooltip, basemap=basemap),
              "hotspots_map")
 with side_column:
-    legend(STATISTIC_TITLES[statistic], choropleth.legend)
+    legend(statistics[statistic], choropleth.legend)
     st.markdown(f"**What 'significant' means.** {view.explanation}")
     st.caption(f"Without the correction, {view.uncorrected} area(s) would have looked significant at 95%.")
     st.caption(f"**How cases are placed.** {plain(areas.rule)} {plain(areas.source_note)}.")

@@ -281,8 +281,12 @@ def test_business_case_cli_on_the_demo(tmp_path):
         cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert re.search(rf"4 cost lines from \d+ episodes of {CROYDON}; total £", run.stdout), run.stdout
     table = pd.read_csv(out)
+    from ehmap.business_case import money_short
+
+    total = f"total about {money_short(table['cost_central'].sum())} (range {money_short(table['cost_low'].sum())} to"
+    assert re.search(rf"4 cost lines from \d+ episodes of {CROYDON}; {re.escape(total)} .* at 2024/25 prices",
+                     run.stdout), run.stdout
     assert table["line"].tolist() == ["step_up_cin", "step_up_s47", "domestic_abuse", "exclusion"]
     assert set(table["price_basis"]) == {"2024/25"}
     assert table.set_index("code").loc["SS5.0", "unit_cost"] == 2124

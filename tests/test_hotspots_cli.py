@@ -12,6 +12,23 @@ from ehmap.demo import DEMO_FILE
 COLUMNS = ["code", "name", "count", "children", "rate", "smoothed_rate", "statistic", "z", "p", "p_fdr", "label"]
 
 
+@pytest.fixture(scope="module")
+def demo_episodes(directory, council_names) -> int:
+    """Episodes the demo's ingest accepts: every one of them lies in a Croydon ward."""
+    from ehmap.config import pseudonymisation_key
+    from ehmap.demo import load_demo
+
+    return len(load_demo(directory, council_names, pseudonymisation_key()).cases)
+
+
+def test_cli_defaults_are_the_librarys():
+    """The CLI writes ehmap.hotspots' statistics and default permutations out (to start without esda): they agree."""
+    from ehmap import cli, hotspots
+
+    assert cli.HOTSPOT_STATISTICS == tuple(hotspots.ALL_STATISTIC_TITLES)
+    assert cli.HOTSPOT_PERMUTATIONS == hotspots.DEFAULT_PERMUTATIONS
+
+
 def run(tmp_path, *extra: str) -> tuple[int, pd.DataFrame | None]:
     out = tmp_path / "hotspots.csv"
     code = main(["hotspots", str(DEMO_FILE), "--la", "E09000008", "--out", str(out), *extra])
@@ -42,14 +59,14 @@ def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names):
     assert f"220 areas (LSOA (2011)); {hot} hot spot(s), {cold} cold spot(s) after FDR" in capsys.readouterr().out
 
 
-def test_ward_hotspots_csv(directory, tmp_path):
+def test_ward_hotspots_csv(directory, tmp_path, demo_episodes):
     code, table = run(tmp_path, "--geography", "ward", "--statistic", "local_moran", "--seed", "3", "--permutations", "199")
     assert code == 0 and len(table) == 28
     assert set(table["code"]) == set(ward_area_set("E09000008").areas["code"])
-    assert table["count"].astype(int).sum() == 4377  # every demo episode falls in a ward, none small
+    assert table["count"].astype(int).sum() == demo_episodes  # every demo episode falls in a ward, none small
 
 
-def test_wgs84_locality_file_end_to_end(directory, tmp_path):
+def test_wgs84_locality_file_end_to_end(directory, tmp_path, demo_episodes):
     wards = ward_area_set("E09000008").areas
     wards["hub"] = ["North" if y > wards.geometry.representative_point().y.median() else "South"
                     for y in wards.geometry.representative_point().y]
@@ -61,7 +78,7 @@ def test_wgs84_locality_file_end_to_end(directory, tmp_path):
                       "--permutations", "99")
     assert code == 0
     assert sorted(table["name"]) == sorted(hubs["hub"])
-    assert table["count"].astype(int).sum() == 4377
+    assert table["count"].astype(int).sum() == demo_episodes
 
 
 def test_broken_locality_file_exits_2_with_the_reason(directory, tmp_path, capsys):

@@ -19,6 +19,7 @@ from ehmap.needmap import CaseFilter
 from ehmap.ranking import POOLED_YEARS, period_years
 from ehmap.release.gate import Release
 from ehmap.release.tables import area_counts, method_statement, need_title
+from ehmap.smoothing import GLOBAL_EB_METHOD, LOCAL_EB_METHOD
 from ehmap.views import listed
 
 TEAM_COLUMNS = {"name": "Area", "code": "Code", "count": "Episodes", "children": "Children 0-17",
@@ -124,6 +125,13 @@ def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statisti
     return heading + text
 
 
+def smoothing_notes(measure: str, smoothing: str) -> tuple[str, ...]:
+    """The empirical Bayes method that made the smoothed rates tested, named exactly; nothing for other measures."""
+    if measure != "smoothed_rate":
+        return ()
+    return (LOCAL_EB_METHOD if smoothing == "local" else GLOBAL_EB_METHOD,)
+
+
 def _with_wards(table: pd.DataFrame, columns: dict[str, str], kind: str,
                 lsoa_wards: pd.Series | None) -> dict[str, str]:
     """Add each LSOA's ward name to the table (`ward`) and its column after the area's name, when known."""
@@ -151,7 +159,8 @@ def team_hotspots(cases: pd.DataFrame, areas: AreaSet, need: str | None, start: 
     reading = hotspots_reading(table, hot, areas.kind, statistic, need, f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}",
                                True, lsoa_wards, period_years(start, end) < POOLED_YEARS, measure)
     return HotspotView(Audience.TEAM, areas, table, columns, result.result.explanation(),
-                       int((result.result.p <= 0.05).sum()), result.outside, (result.note,), hot=hot, reading=reading)
+                       int((result.result.p <= 0.05).sum()), result.outside,
+                       (result.note, *smoothing_notes(measure, smoothing)), hot=hot, reading=reading)
 
 
 def released_hotspots(release: Release, cases: pd.DataFrame, need: str | None, period: str,
@@ -171,5 +180,5 @@ def released_hotspots(release: Release, cases: pd.DataFrame, need: str | None, p
     reading = hotspots_reading(table, hot, areas.kind, statistic, need, chosen.label, False, lsoa_wards,
                                chosen.kind != "all", measure)
     return HotspotView(Audience.RELEASE, areas, table, columns, result.result.explanation(),
-                       int((result.result.p <= 0.05).sum()), None, (RELEASED_NOTE,),
+                       int((result.result.p <= 0.05).sum()), None, (RELEASED_NOTE, *smoothing_notes(measure, "global")),
                        method_statement(release, need), {stem: download}, hot, reading)

@@ -34,6 +34,7 @@ from ehmap.ranking import (
 from ehmap.release.gate import Release
 from ehmap.release.tables import children_by_area, method_statement, need_title, released_need_areas
 from ehmap.release.universe import ALL_NEEDS, COUNCIL
+from ehmap.smoothing import GLOBAL_EB_METHOD
 from ehmap.views import AreaView, listed
 
 SMOOTHED, RATE, EPISODES = "smoothed_rate", "rate", "episodes"
@@ -96,7 +97,7 @@ def team_need_map(cases: pd.DataFrame, lsoas: AreaSet, need: str | None, start: 
         columns |= {"children": "Children 0-17", "rate": "Rate per 1,000", "rate_lower": "95% CI lower",
                     "rate_upper": "95% CI upper", "smoothed_rate": "Smoothed rate per 1,000"}
     columns["care"] = "Note"
-    notes = (table.note, IMPLAUSIBLE_RULE) if table.has_rates else (table.note,)
+    notes = (table.note, IMPLAUSIBLE_RULE, GLOBAL_EB_METHOD) if table.has_rates else (table.note,)
     return AreaView(Audience.TEAM, lsoas, areas, columns, VALUE_TITLES[measure], 0 if measure == EPISODES else 1,
                     f"{table.council_total:,}", notes)
 
