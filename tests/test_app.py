@@ -34,13 +34,9 @@ def map_args(at: AppTest) -> dict:
     return json.loads(maps[0].proto.json_args)
 
 
-def visible_counts(at: AppTest) -> list[str]:
-    """Every value of the 'Episodes' column in the page's tables."""
-    values: list[str] = []
-    for frame in at.dataframe:
-        if "Episodes" in frame.value.columns:
-            values += [str(v) for v in frame.value["Episodes"]]
-    return values
+def visible_counts(at: AppTest) -> list[list[str]]:
+    """The values of the 'Episodes' column of each of the page's tables (the ranked areas and the area table)."""
+    return [[str(v) for v in frame.value["Episodes"]] for frame in at.dataframe if "Episodes" in frame.value.columns]
 
 
 def released_counts_only(values: list[str]) -> None:
@@ -71,13 +67,15 @@ def test_need_map_for_each_need_team_and_released(directory, need):
     at = run_app()
     at.selectbox(key="need_map_need").set_value(need).run()
     assert not at.exception
-    counts = visible_counts(at)
-    assert len(counts) == 220 and all(v.isdigit() for v in counts)  # every LSOA, exact
+    tables = visible_counts(at)
+    assert len(tables) == 2 and len(tables[-1]) == 220  # the ranked wards, then every LSOA
+    assert all(v.isdigit() for table in tables for v in table)  # exact
     at.toggle(key="show_released").set_value(True).run()
     assert not at.exception
-    counts = visible_counts(at)
-    assert len(counts) in (220, 28)  # the release's geography for this need: LSOAs or wards
-    released_counts_only(counts)
+    tables = visible_counts(at)
+    assert len(tables) == 2 and len(tables[-1]) in (220, 28)  # the release's geography for this need: LSOAs or wards
+    assert sorted(tables[0]) == sorted(tables[-1])  # the ranking ranks the released areas, no others
+    released_counts_only([v for table in tables for v in table])
     released_counts_only(re.findall(r'"episodes": "([^"]*)"', map_args(at)["script"]))
     assert [b.label for b in at.get("download_button")] == ["Download this table (CSV)", "How it was protected (TXT)"]
 

@@ -286,7 +286,7 @@ def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_l
     assert list(ranked.columns[:4]) == ["Rank", "LSOA name", "LSOA code", "Ward"] and len(ranked) == 220
     assert ranked.set_index("LSOA code")["Ward"].to_dict() == croydon_lookup["WD19NM"].to_dict()
     assert ranked.set_index("LSOA code")["LSOA name"].to_dict() == croydon_lookup["LSOA11NM"].to_dict()
-    small_counts = ranked["Count"].astype(int).between(1, 5)
+    small_counts = ranked["Episodes"].astype(int).between(1, 5)
     assert (ranked.loc[small_counts, "Note"] == SMALL_FLAG).all()
 
 
@@ -303,9 +303,9 @@ def test_page_reads_and_ranks_only_released_figures_for_a_viewer(directory, monk
     assert text.startswith("Safe from domestic abuse, ")
     ranked = at.dataframe[0].value
     assert list(ranked.columns[:3]) == ["Rank", "Ward name", "Ward code"] and len(ranked) == 28
-    counts = [str(v) for v in ranked["Count"]]
+    counts = [str(v) for v in ranked["Episodes"]]
     assert not [v for v in counts if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]  # released counts only
-    hidden = ranked["Count"] == "c"
+    hidden = ranked["Episodes"] == "c"
     assert hidden.any() and ranked.loc[hidden, "Rate per 1,000"].isna().all()
     assert ranked.loc[hidden, "Rank"].isna().all()
     assert (ranked.loc[hidden, "Against the council rate"] == "hidden (a small count)").all()

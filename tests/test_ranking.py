@@ -127,10 +127,10 @@ def test_team_lsoa_ranking_names_each_lsoa_and_its_ward(demo, lookup):
     assert len(shown) == 220
     assert shown.set_index("LSOA code")["Ward"].to_dict() == by_hand["WD19NM"].to_dict()
     assert shown.set_index("LSOA code")["LSOA name"].to_dict() == by_hand["LSOA11NM"].to_dict()
-    small = shown["Count"].astype(int).between(1, 5)
+    small = shown["Episodes"].astype(int).between(1, 5)
     assert small.any() and shown.loc[small, "Note"].str.contains("fewer than 6").all()
     assert {"Rate per 1,000", "95% CI lower", "95% CI upper", "Against the council rate"} <= set(shown.columns)
-    few = int((shown["Count"] < 6).sum())
+    few = int((shown["Episodes"] < 6).sum())
     said = f"{few} of 220 LSOAs have fewer than 6 episodes: their intervals are wide"
     assert any(said in note for note in view.notes) == (few > 110)
     rare = team_need_ranking(cases, areas["lsoa11"], "substance_use", dt.date(2024, 4, 1), dt.date(2024, 6, 30), None,
@@ -169,7 +169,7 @@ def test_released_ranking_uses_only_released_counts_and_lists_hidden_ones_as_hid
     assert any("counts rounded to 5" in note and "never estimated" in note for note in view.notes)
     shown = view.shown_table()
     assert "Ward" not in shown.columns and "Ward name" in shown.columns  # wards name themselves
-    assert not [v for v in shown["Count"] if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]
+    assert not [v for v in shown["Episodes"] if v != "c" and (int(v) % 5 or 1 <= int(v) <= 7)]
 
 
 def release_audience():

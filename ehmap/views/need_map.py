@@ -174,7 +174,7 @@ class RankedView:
         if self.ranking.kind == "lsoa11":
             shown["Ward"] = table["ward"].fillna("").astype(str)
         # episodes in the rate as this audience may see them: exact numbers for the team, released text otherwise
-        shown["Count"] = table["count"].astype("Int64") if self.audience is Audience.TEAM else table["episodes"]
+        shown["Episodes"] = table["count"].astype("Int64") if self.audience is Audience.TEAM else table["episodes"]
         shown["Children 0-17"] = table["children"].round(0).astype("Int64")
         shown["Rate per 1,000"] = table["rate"].round(1)
         shown["95% CI lower"] = table["rate_lower"].round(1)
