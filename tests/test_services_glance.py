@@ -193,3 +193,15 @@ def test_closure_text_counted_as_other_is_named_so_a_zero_category_is_explained(
     assert "counted as Other" in view.categories and "\u201cDisengaged\u201d" in view.categories
     other = int(view.table.set_index("group").loc["All", "other"])
     assert other >= unknown["No engagement"]
+
+
+def test_a_measure_that_cannot_be_compared_still_has_a_reading(demo):
+    """The latest year's episodes have not had 12 months to return: no re-referral can be compared, and the
+    reading says so for both audiences instead of showing an empty box."""
+    cases, release = demo
+    latest = release.periods[-2]  # the last financial year ('all' is last)
+    view = released_performance(release, cases, "service", latest.key, "rereferral", False)
+    team = team_performance(cases, "service", "rereferral", False, latest.start, latest.end)
+    for shown in (view, team):
+        assert shown.funnel is None and shown.glance.empty
+        assert shown.reading.startswith("No re-referral rate within 12 months can be compared")

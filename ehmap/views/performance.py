@@ -63,6 +63,14 @@ GLANCE_COLUMNS = {"rank": "Rank (1 = best)", "group": "", "value": "", "lower": 
 RELEASED_INTERVAL_NOTE = ("Shared shares and their 95% intervals (Wilson) are worked out from the released (rounded) "
                           "counts, so they are approximate; a group with a hidden count is not ranked.")
 AS_EXPECTED = "as expected"
+NEXT_STEPS = {  # grouping -> (next step for the group doing worse, for the group doing better)
+    "service": ("look at {group}'s cases with its managers before drawing conclusions",
+                "ask what {group} does differently"),
+    "referral_source": ("look at the families referred by {group} before drawing conclusions",
+                        "ask what differs about referrals from {group}"),
+    "locality": ("look at {group}'s families and local services before drawing conclusions",
+                 "ask what works in {group}"),
+}
 
 
 @dataclass(frozen=True)
@@ -293,11 +301,12 @@ def services_reading(glance: pd.DataFrame, by: str, measure: str, adjusted: bool
         row = quoted[side] = _headline(rows, pick)
         figures.append(f"{row['group']} {_figure(row, share, released)}: {_sure(str(row['result']))}")
     others = len(ranked) - len(better) - len(worse)
+    look, ask = NEXT_STEPS[by]
     nxt = []
     if "worse" in quoted:
-        nxt.append(f"look at {quoted['worse']['group']}'s cases with its managers before drawing conclusions")
+        nxt.append(look.format(group=quoted["worse"]["group"]))
     if "better" in quoted:
-        nxt.append(f"ask what {quoted['better']['group']} does differently")
+        nxt.append(ask.format(group=quoted["better"]["group"]))
     return (f"On the {label}{context} {' and '.join(parts)} ({'; '.join(figures)}); the other {others} "
             f"{one if others == 1 else many} {'is' if others == 1 else 'are'} as expected. Next: {' and '.join(nxt)}.")
 
@@ -432,8 +441,9 @@ def released_performance(release: Release, cases: pd.DataFrame, by: str, period:
     try:
         chart, labels = _released_funnel(release, cases, by, period, measure, adjusted, idaci_decile)
     except ValueError as problem:
-        return PerformanceView(Audience.RELEASE, by, measure, adjusted, table, columns, None,
-                               f"{problem} Try another measure or another period.", notes, method, downloads)
+        message = f"{problem} Try another measure or another period."
+        return PerformanceView(Audience.RELEASE, by, measure, adjusted, table, columns, None, message, notes, method,
+                               downloads, reading=message)
     funnel_table = chart.points[list(chart.columns)].rename(columns=chart.columns)
     downloads[f"ehmap_released_{release.la_code}_funnel_{by}_{measure}_{period}"] = funnel_table
     glance = glance_table(_released_glance_points(chart.points), measure, True)
