@@ -4,6 +4,11 @@ The team sees exact counts and rates on every LSOA. A released view reads its co
 poverty map on the geography the gate chose for poverty needs, episodes and families per national IMD decile
 (IoD2019, the one decile the release is checked with), and need-against-deprivation classes only where the gate
 releases the need on LSOAs, from the released (rounded) counts.
+
+Every view carries a `reading`: one or two plain sentences for a meeting. The poverty page compares the share of
+families with a poverty need in the most deprived fifth of areas with elsewhere (ratio and 95% intervals; released
+ones from the rounded counts), ranks the areas, and, when an export records no poverty need at all, says which needs
+it holds and how to map them (`unmapped`).
 """
 
 from __future__ import annotations

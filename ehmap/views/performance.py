@@ -11,6 +11,11 @@ API (stable; the board report calls it):
 - `team_performance(cases, by, measure, adjusted, start, end, idaci_decile, method, overdispersion,
   lsoa_to_locality) -> PerformanceView`
 - `released_performance(release, cases, by, period, measure, adjusted, idaci_decile) -> PerformanceView`
+
+Each view carries `reading` (one or two sentences for a meeting: who does better or worse than expected, with the
+figure, its 95% interval and how sure, and what to try next) and `glance` (every group ranked best first with its
+value and 95% interval and a result: clearly better / better / as expected / worse / clearly worse than expected).
+Released glance intervals come from the released (rounded) counts; a group with a hidden count is not ranked.
 """
 
 from __future__ import annotations
