@@ -291,11 +291,13 @@ def services_reading(glance: pd.DataFrame, by: str, measure: str, adjusted: bool
         return f"No {one} can be compared on the {label} for this period; try another measure or period."
     better = ranked[ranked["result"].str.contains("better")]
     worse = ranked[ranked["result"].str.contains("worse")]
+    unranked = len(glance) - len(ranked)
+    missing = f" ({unranked} more not compared: see the table)" if unranked else ""
     if better.empty and worse.empty:
         best = ranked.iloc[0]
         return (f"No {one} stands out on the {label}{context.rstrip(',')}: all {len(ranked)} {many} compared are "
-                f"within the expected range. {best['group']} has the best figure ({_figure(best, share, released)})"
-                f", but that could be chance; try another measure, a longer period"
+                f"within the expected range{missing}. {best['group']} has the best figure "
+                f"({_figure(best, share, released)}), but that could be chance; try another measure, a longer period"
                 + (", or turning case-mix adjustment off." if adjusted else ", or turning case-mix adjustment on."))
     parts, figures, quoted = [], [], {}
     for side, rows, pick in (("better", better, 0), ("worse", worse, -1)):
@@ -313,7 +315,8 @@ def services_reading(glance: pd.DataFrame, by: str, measure: str, adjusted: bool
     if "better" in quoted:
         nxt.append(ask.format(group=quoted["better"]["group"]))
     return (f"On the {label}{context} {' and '.join(parts)} ({'; '.join(figures)}); the other {others} "
-            f"{one if others == 1 else many} {'is' if others == 1 else 'are'} as expected. Next: {' and '.join(nxt)}.")
+            f"{one if others == 1 else many} {'is' if others == 1 else 'are'} as expected{missing}. Next: "
+            f"{' and '.join(nxt)}.")
 
 
 # --------------------------------------------------------------------------- team
