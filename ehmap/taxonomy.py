@@ -111,8 +111,10 @@ _OUTCOME_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bstep(ped)? ?up\b|escalat|social care|\bcsc\b|\bcin\b|child protection|\bs47\b", "step_up_csc"),
     (r"\bstep(ped)? ?down\b|universal|signpost", "step_down_universal"),
     (r"\bmoved?\b|out of area|another (la|local authority)|\brc5\b|relocat", "moved_out_of_area"),
-    (r"declin|consent|refus", "declined_consent"),
-    (r"disengag|non ?engage|(not|never|failed to|did not|didn t|refused to) ?engage|\bdna\b|no contact|lost contact", "disengaged"),
+    # disengagement before consent: 'refused to engage' is a family dropping out, 'declined support' never starting
+    (r"disengag|non ?engage|(not|never|failed to|did not|didn t|refused to|chose not to|unable to|would not) ?engag"
+     r"|\bno engagement\b|lack of engagement|\bdna\b|no contact|lost contact", "disengaged"),
+    (r"declin|consent|refus|withdr", "declined_consent"),
     (r"\bnfa\b|no further action|closed after assessment|\brc9\b", "nfa_after_assessment"),
     (r"transfer|another service|other (service|agency)|referred on", "transfer_other_service"),
     (r"\bmet\b|achieved|complete|success|improved|goals", "needs_met"),

@@ -177,25 +177,30 @@ def test_printed_funnel_fits_the_points_and_draws_every_group(demo):
 
 
 def test_closure_text_counted_as_other_is_named_so_a_zero_category_is_explained(directory, council_names):
-    """An export writing disengagement as 'No engagement' (text ehmap does not recognise) has Disengaged 0 for every
-    team: the outcome sentence says which text went to Other and how to fix it."""
+    """An export writing disengagement as a local code ehmap cannot recognise ('Reason D7') has Disengaged 0 for every
+    team: the outcome sentence says which text went to Other and how to fix it. Plain wordings ('No engagement') are
+    recognised as disengagement."""
     from synthetic_export import WEST_BERKSHIRE, make_export
 
     from ehmap.ingest import ingest
 
     export = make_export(directory, episodes=600)
-    export["Closure Reason"] = export["Closure Reason"].replace({"Disengaged": "No engagement"})
+    disengaged = export["Closure Reason"] == "Disengaged"
+    export["Closure Reason"] = export["Closure Reason"].mask(disengaged, "Reason D7")
     result = ingest(export, WEST_BERKSHIRE, directory, council_names, KEY)
     unknown = result.warnings["unrecognised_outcomes"]
     view = team_performance(result.cases, "service", "step_up", False, None, None,
                             unrecognised_outcomes=unknown)
     assert (view.table["disengaged"] == 0).all()
-    closed_as_no_engagement = int((export["Closure Reason"] == "No engagement").sum())
-    assert 0 < unknown["No engagement"] <= closed_as_no_engagement
-    assert f"\u201cNo engagement\u201d ({unknown['No engagement']:,})" in view.categories
+    assert 0 < unknown["Reason D7"] <= int(disengaged.sum())
+    assert f"\u201cReason D7\u201d ({unknown['Reason D7']:,})" in view.categories
     assert "counted as Other" in view.categories and "\u201cDisengaged\u201d" in view.categories
     other = int(view.table.set_index("group").loc["All", "other"])
-    assert other >= unknown["No engagement"]
+    assert other >= unknown["Reason D7"]
+    export["Closure Reason"] = export["Closure Reason"].mask(disengaged, "No engagement")
+    plain = ingest(export, WEST_BERKSHIRE, directory, council_names, KEY)
+    assert "No engagement" not in plain.warnings.get("unrecognised_outcomes", {})
+    assert int((plain.cases["outcome"] == "disengaged").sum()) >= unknown["Reason D7"]
 
 
 def test_a_measure_that_cannot_be_compared_still_has_a_reading(demo):
