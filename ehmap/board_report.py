@@ -380,11 +380,12 @@ def _performance(data: ReportData, choices: ReportChoices, period: _Period) -> S
     else:
         view = team_performance(data.cases, choices.by, choices.measure, choices.adjusted, period.start, period.end,
                                 data.idaci_decile, lsoa_to_locality=data.localities)
-    blocks: list = [Paragraph(view.finding)]
+    blocks: list = [Paragraph(view.reading or view.finding)]
     chart = view.funnel
     if chart is not None and chart.curve is not None:
         points = chart.points.rename(columns={"x": "volume", "y": "value"}).dropna(subset=["volume", "value"])
-        blocks.append(Figure(funnel_png(chart.curve, points, chart.target, chart.x_title, chart.y_title),
+        blocks.append(Figure(funnel_png(chart.curve, points, chart.target, chart.x_title, chart.y_title,
+                                        share=chart.share),
                              " ".join(chart.notes), f"Funnel plot of each {GROUPINGS[choices.by].lower()} against "
                              "its volume, with 95% and 99.8% limits."))
     table = view.table
@@ -397,7 +398,9 @@ def _performance(data: ReportData, choices: ReportChoices, period: _Period) -> S
                          "Re-referred %"), rows, count_columns=("Episodes", "Closed"),
                         caption=f"Outcomes by {GROUPINGS[choices.by].lower()} (shares of closed episodes)",
                         notes=view.notes))
-    return Section(SECTIONS["performance"], tuple(blocks), (view.finding,))
+    if view.categories:  # every closure category, declined and disengaged included, adding up to the closed
+        blocks.append(Paragraph(view.categories))
+    return Section(SECTIONS["performance"], tuple(blocks), (view.reading or view.finding,))
 
 
 def _percent(value: object) -> str:
