@@ -1,8 +1,7 @@
 """Coverage's demand model allows for overdispersion (quasi-Poisson), checked against independent references.
 
-statsmodels is not installed here (nor a runtime dependency), so the references are written with scipy alone:
-the Poisson GLM by direct maximum likelihood (scipy.optimize), the dispersion as statsmodels' GLM(Poisson)
-.fit(scale="X2") defines it (Pearson chi-squared / residual degrees of freedom), and the widened interval by the
+The references: statsmodels' GLM(Poisson) with the log(children) offset and .fit(scale="X2") (statsmodels is a test
+dependency only), the Poisson GLM by direct maximum likelihood (scipy.optimize), and the widened interval by the
 Poisson tail it must solve (scipy.special's regularised incomplete gamma functions).
 """
 
@@ -69,6 +68,20 @@ def croydon_model_inputs():
     children = child_population().set_index("lsoa11cd")["children"].reindex(codes).to_numpy(dtype=float)
     x = idaci.set_index("lsoa11cd")["idaci"].reindex(codes).to_numpy()
     return children, x
+
+
+def test_the_quasi_poisson_fit_is_statsmodels_glm_with_pearson_scale(croydon_model_inputs):
+    """Coefficients and Pearson dispersion agree with statsmodels."""
+    import statsmodels.api as sm
+
+    children, x = croydon_model_inputs
+    rng = np.random.default_rng(3)
+    y = rng.poisson(children * np.exp(-4.6 + 4.5 * x) * rng.gamma(1 / 0.3, 0.3, len(x))).astype(float)
+    model = fit_demand(y, children, x)
+    glm = sm.GLM(y, sm.add_constant(x), family=sm.families.Poisson(), offset=np.log(children)).fit(scale="X2")
+    assert [model.intercept, model.slope] == pytest.approx(list(glm.params), rel=1e-8)
+    assert model.dispersion == pytest.approx(glm.scale, rel=1e-8)
+    assert model.dispersion == pytest.approx(glm.pearson_chi2 / glm.df_resid, rel=1e-8)
 
 
 def test_overdispersed_counts_are_rarely_flagged_by_chance_but_a_real_gap_still_is(croydon_model_inputs):
