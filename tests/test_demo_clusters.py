@@ -90,6 +90,19 @@ def test_domestic_abuse_hot_spots_are_where_the_generator_planted_them(cases, ls
     assert not hot & far  # ... and none of it is called hot
 
 
+def test_the_hot_spots_reading_names_the_planted_wards(cases, lsoas, clusters):
+    """The page's reading, as the team sees it on opening with domestic abuse chosen, names every planted ward."""
+    from ehmap.areas import ward_area_set
+    from ehmap.views.hotspots import team_hotspots
+
+    start, end = full_span(cases)
+    view = team_hotspots(cases, lsoas, "domestic_abuse", start, end, child_population(), "smoothed_rate", "gi_star",
+                         lsoa_wards=ward_area_set(DEMO_LA_CODE).area_names())
+    assert "stand out as hot spots" in view.reading
+    for ward in set(pd.concat(clusters.values())["ward"]):
+        assert ward in view.reading, f"the reading does not name {ward}: {view.reading}"
+
+
 def test_planted_lsoas_have_several_times_the_domestic_abuse_rate(cases, clusters):
     """The planted effect is strong: about 4x other LSOAs in the most deprived IDACI decile, more elsewhere."""
     planted = set(pd.concat(clusters.values())["code"])
