@@ -3,7 +3,7 @@
 Run from the repository root (reference files from EHMAP_DATA_DIR):
     EHMAP_DATA_DIR=../shared/data python benchmarks/bench_release.py [--repeats 3]
 
-Datasets: the demo (Croydon, 4,377 episodes), a generated West Berkshire export (2,600 episodes, a part year),
+Datasets: the demo (Croydon, 4,415 episodes), a generated West Berkshire export (2,600 episodes, a part year),
 a generated small Croydon export (60 episodes) and a generated Birmingham export (20,000 episodes, 639 LSOAs).
 Prints, per dataset, the median build time over the repeats (a fresh build each time: the app builds a release
 once per dataset and keeps it), the counts registered, hidden, hidden to protect others, withheld, and the
