@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ehmap.geography import council_lsoas
 from browser_support import ARTIFACTS, map_holding, screenshot_on_failure
+
+from ehmap.geography import council_lsoas
 
 
 def test_demo_need_map_draws_every_croydon_lsoa_offline(app_url, page):

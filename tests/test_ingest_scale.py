@@ -4,10 +4,10 @@ mostly rejected file, and the CLI's Arrow-written CSV and Parquet outputs. Real 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import stat
 import subprocess
 import sys
-import os
 
 import numpy as np
 import pandas as pd

@@ -5,8 +5,8 @@ which services help most. Run on the demo as the team sees it."""
 from __future__ import annotations
 
 import pandas as pd
-
 from browser_support import map_holding, screenshot_on_failure
+
 from ehmap.areas import ward_area_set
 from ehmap.demo import DEMO_FILE, DEMO_LA_CODE
 from ehmap.geography import council_lsoas

@@ -19,8 +19,8 @@ from synthetic_export import WEST_BERKSHIRE, make_export
 
 from ehmap.areas import AreaSet, area_set
 from ehmap.release.gate import ReleaseInputs, build_release
-from ehmap.release.universe import need_filters
 from ehmap.release.tables import area_counts, need_title, release_tables
+from ehmap.release.universe import need_filters
 
 CROYDON = "E09000008"
 
