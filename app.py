@@ -8,6 +8,7 @@ from ehmap.access import allowed_councils
 from ehmap.maps import install_leaflet
 from ehmap.text import plain
 from ui.auth import sign_in_gate, user_box
+from ui.share import copy_link_control, restore_frame, restore_page
 from ui.state import (
     COUNCIL_KEY,
     council_names,
@@ -21,6 +22,7 @@ user = sign_in_gate()  # who is looking: the run stops here (no navigation, no d
 install_leaflet(Path(__file__).parent / "static")
 
 names = allowed_councils(user, council_names())  # a user restricted to councils can pick only those
+restore_frame(names)  # arriving at a share link: its council and dataset, before the sidebar draws them
 with st.sidebar:
     user_box(user, names)
     st.selectbox(
@@ -63,7 +65,9 @@ pages = st.navigation(
 )
 from ui.errors import run_page  # noqa: E402 - the frame-level guard, beside the one line that uses it
 
+restore_page(pages, dataset, names)  # arriving at a share link: the page's choices and period, before it runs
 run_page(pages)  # a page that fails says why in one sentence, never with a traceback or a server path
+copy_link_control(pages, dataset)  # the view's choices into the URL, and "Copy link to this view" in the sidebar
 
 from ehmap.process import freeze_long_lived_objects  # noqa: E402
 
