@@ -32,7 +32,7 @@ import shapely
 from ehmap import limits
 from ehmap.cache import atomic_write
 from ehmap.catalogue import boundary_set
-from ehmap.config import cache_dir, data_dir
+from ehmap.config import cache_dir, reference_folder
 from ehmap.geography import WORKING_CRS, content_hash, council_lsoas
 from ehmap.text import file_label, one_line
 
@@ -90,7 +90,7 @@ def lsoa_area_set(la_code: str) -> AreaSet:
 
 def ward_lookup(folder: Path | None = None) -> pd.DataFrame:
     """The ONS LSOA11 -> ward 2019 lookup: `lsoa11cd`, `ward_code`, `ward_name`."""
-    folder = folder or data_dir()
+    folder = folder or reference_folder()
     path = folder / WARD_LOOKUP_FILE if folder else None
     if path is None or not path.exists():
         raise FileNotFoundError(
@@ -118,7 +118,7 @@ def _ward_boundaries_cached(path: Path, digest: str) -> gpd.GeoDataFrame:
 
 def ward_boundaries(folder: Path | None = None) -> gpd.GeoDataFrame | None:
     """ONS ward (Dec 2022) polygons in EPSG:27700 (`code`, `name`), or None when no file is present."""
-    folder = folder or data_dir()
+    folder = folder or reference_folder()
     if folder is None:
         return None
     for name in (boundary_set(WARD_BOUNDARY_SET).source_resource, WARD_BOUNDARY_FALLBACK):
@@ -132,6 +132,11 @@ def ward_area_set(la_code: str, folder: Path | None = None) -> AreaSet:
     lsoas = council_lsoas(la_code)[["lsoa11cd", "geometry"]]
     lookup = ward_lookup(folder)
     joined = lsoas.merge(lookup, on="lsoa11cd", how="left", validate="one_to_one")
+    if joined["ward_code"].isna().all():  # e.g. the demo council's built-in rows, asked for another council
+        raise FileNotFoundError(
+            f"Wards need the {WARD_LOOKUP_TITLE} for this council: the file read holds none of its LSOAs; put the "
+            f"national {WARD_LOOKUP_FILE} in the folder EHMAP_DATA_DIR names (ONS Open Geography Portal)."
+        )
     mapping = pd.Series(joined["ward_code"].to_numpy(), index=pd.Index(joined["lsoa11cd"].astype(str), name="lsoa11cd"), dtype="string")
     names = joined.dropna(subset=["ward_code"]).groupby("ward_code")["ward_name"].first()
     dissolved = joined.dropna(subset=["ward_code"]).dissolve(by="ward_code").geometry

@@ -11,6 +11,8 @@ import platformdirs
 from ehmap.cache import sweep_once
 
 SECRET_FILE = "pseudonymisation.key"
+DEMO_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "demo" / "reference"
+DEMO_REFERENCE_COUNCIL = "E09000008"  # Croydon: the demo's council, the only one the bundle covers
 
 
 def cache_dir() -> Path:
@@ -35,6 +37,19 @@ def data_dir() -> Path | None:
         return None
     path = Path(value).expanduser()
     return path if path.is_dir() else None
+
+
+def demo_reference_dir() -> Path | None:
+    """The demo council's reference rows (demo/reference, made by demo/make_reference_bundle.py), read only when
+    no data folder is set at all, so a fresh install shows the demo on every page; None once one is set."""
+    if os.environ.get("EHMAP_DATA_DIR"):
+        return None
+    return DEMO_REFERENCE_DIR if DEMO_REFERENCE_DIR.is_dir() else None
+
+
+def reference_folder() -> Path | None:
+    """Where reference files are read from: the data folder, else (none set) the demo council's bundle."""
+    return data_dir() or demo_reference_dir()
 
 
 def secret_path() -> Path:

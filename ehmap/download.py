@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ehmap.catalogue import IndicatorSource
-from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, locate, missing_required, sources_dir
+from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, FROM_DEMO, locate, missing_required, sources_dir
 from ehmap.limits import MB
 
 MIN_BYTES = 256  # anything smaller is an error page or an empty file, not a reference table
@@ -104,7 +104,7 @@ class CopyInUse:
     """Which copy of a reference file the pages use: how it got here, its size, date and SHA-256 (no server path)."""
 
     file: str  # the catalogue's file name
-    kept_as: str  # FROM_DATA_DIR or FROM_CACHE
+    kept_as: str  # FROM_DATA_DIR, FROM_CACHE or FROM_DEMO
     note: Fetched | None  # where an uploaded or downloaded copy came from (None in the data folder)
     size: int
     when: dt.datetime  # UTC: when it was uploaded or downloaded, else the file's modification time
@@ -125,6 +125,8 @@ class CopyInUse:
         """'the data folder', 'upload of File_7.csv', the URL it was downloaded from, or that no note was kept."""
         if self.note is not None:
             return f"upload of {self.note.origin.removeprefix('upload: ')}" if self.uploaded else self.note.origin
+        if self.kept_as == FROM_DEMO:
+            return "the built-in demo rows (Croydon only)"
         return "the data folder" if self.kept_as == FROM_DATA_DIR else "an upload or download (no note kept)"
 
     @property

@@ -14,12 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from ehmap.catalogue import IndicatorSource, indicator_source
-from ehmap.config import cache_dir, data_dir
+from ehmap.config import cache_dir, data_dir, demo_reference_dir
 
 AREA_KEYS = {"lsoa11": "lsoa11cd", "lsoa21": "lsoa21cd"}
 SOURCES_SUBDIR = "sources"  # uploaded and downloaded reference files, inside the cache folder
 FROM_DATA_DIR = "data folder (EHMAP_DATA_DIR)"
 FROM_CACHE = "uploaded or downloaded copy"
+FROM_DEMO = "built-in demo rows (Croydon only)"
 ADD_IT = "an admin can add it on the Data sources page"  # how a missing reference file is added, in the app
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Located:
     """Where a source's file was found and how it got there."""
 
     path: Path
-    origin: str  # FROM_DATA_DIR or FROM_CACHE
+    origin: str  # FROM_DATA_DIR, FROM_CACHE or FROM_DEMO
 
 
 def sources_dir() -> Path:
@@ -61,7 +62,8 @@ def sources_dir() -> Path:
 
 
 def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
-    """Find a source's file: an explicit folder only, else the data folder, then uploads and downloads."""
+    """Find a source's file: an explicit folder only, else the data folder, then uploads and downloads, then (no
+    data folder set) the demo council's rows."""
     if folder is not None:
         path = folder / source.file
         if not path.exists():
@@ -73,6 +75,9 @@ def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
     cached = sources_dir() / source.file
     if cached.exists():
         return Located(cached, FROM_CACHE)
+    demo = demo_reference_dir()
+    if demo is not None and (demo / source.file).exists():
+        return Located(demo / source.file, FROM_DEMO)
     if configured is None:
         raise _missing(source, "not added yet and no data folder is set (EHMAP_DATA_DIR)", None)
     raise _missing(source, "neither in the data folder (EHMAP_DATA_DIR) nor added yet", configured)

@@ -55,17 +55,14 @@ def test_missing_file_says_where_it_looked_and_where_to_get_it(tmp_path):
     assert str(tmp_path) not in str(error.value) and error.value.folder == tmp_path  # the path is for logs only
 
 
-def test_no_folder_configured(monkeypatch, tmp_path):
+def test_no_folder_configured_reads_the_demo_councils_rows(monkeypatch, tmp_path):
+    """A fresh install (EHMAP_DATA_DIR not set, nothing uploaded) reads demo/reference: Croydon's rows only."""
+    from ehmap.geography import council_lsoas
+
     monkeypatch.delenv("EHMAP_DATA_DIR", raising=False)
     monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path))  # an empty cache: no uploaded copy to fall back on
-    source = indicator_source("population_mid2020")
-    with pytest.raises(SourceMissing) as error:
-        child_population()
-    assert str(error.value) == (
-        f"Population estimates, mid-2020, children by single year of age is not loaded: {FILE} is not added yet and "
-        f"no data folder is set (EHMAP_DATA_DIR); an admin can add it on the Data sources page (published by Office "
-        f"for National Statistics at {source.url})."
-    )
+    children = child_population()
+    assert set(children["lsoa11cd"]) == set(council_lsoas("E09000008")["lsoa11cd"])
 
 
 def test_configured_folder_that_does_not_exist_counts_as_not_configured(monkeypatch, tmp_path):
