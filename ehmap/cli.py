@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -503,6 +504,58 @@ def _released_coverage(args: argparse.Namespace, result: IngestResult, table, re
     return 0
 
 
+def _reference_sources(ids: list[str]) -> list:
+    """The catalogued reference sources to fetch (every one, one per file, when `ids` is empty)."""
+    from ehmap.catalogue import indicator_source, indicator_sources
+
+    chosen = [indicator_source(i) for i in ids] if ids else indicator_sources()
+    return list({source.file: source for source in chosen}.values())
+
+
+def _progress(name: str) -> Callable[[int, int | None], None]:
+    """Print a download's progress to stderr, at most once per tenth (or per 10 MB when the size is unknown)."""
+    shown = [-1]
+
+    def report(received: int, total: int | None) -> None:
+        step = received * 10 // total if total else received // 10_000_000
+        if step != shown[0]:
+            shown[0] = step
+            size = f"{received / 1e6:,.1f} of {total / 1e6:,.1f} MB" if total else f"{received / 1e6:,.1f} MB"
+            print(f"  {name}: {size}", file=sys.stderr, flush=True)
+    return report
+
+
+def _reference_fetch_command(args: argparse.Namespace) -> int:
+    """Download reference files from their publishers (or a mirror) into the sources cache, checked and audited."""
+    from ehmap.audit import record
+    from ehmap.download import DownloadError, download_source
+    from ehmap.store.commands import cli_user
+
+    try:
+        sources = _reference_sources(args.source)
+    except (KeyError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    user, failed = cli_user(), 0
+    for source in sources:
+        url = f"{args.mirror.rstrip('/')}/{source.file}" if args.mirror else source.url
+        print(f"{source.id}: {source.file} from {url}", file=sys.stderr)
+
+        def approve(fetched, source=source) -> None:
+            record("reference_change", user, None,
+                   {"source": source.id, "file": source.file, "sha256": fetched.sha256, "how": "download"})
+        try:
+            fetched = download_source(source, url, progress=_progress(source.file), approve=approve)
+        except DownloadError as error:
+            failed += 1
+            print(f"{source.id}: not fetched: {error}")
+            continue
+        print(f"{source.id}: {source.file} saved ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]})")
+    print(f"{len(sources) - failed} of {len(sources)} reference file(s) fetched; pages use them from now on "
+          "(a file in the data folder, EHMAP_DATA_DIR, still comes first).")
+    return 2 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ehmap", description="Early Help needs mapped onto LSOAs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -617,6 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_datasets_command(commands)
     from ehmap.launch import app_command  # `app` passes its options through to Streamlit, so it parses none itself
 
+    reference = commands.add_parser("reference", help="official reference files: fetch them from their publishers")
+    actions = reference.add_subparsers(dest="action", required=True)
+    fetch = actions.add_parser("fetch", help="download reference files (default: all) into ehmap's cache, checked")
+    fetch.add_argument("source", nargs="*", help="indicator source ids from indicators/ (e.g. iod2019); default all")
+    fetch.add_argument("--mirror", help="fetch each file by its name from this address (e.g. a council's own "
+                       "mirror of the national files) instead of the publisher's URL")
+    fetch.set_defaults(run=_reference_fetch_command)
     app = commands.add_parser("app", prefix_chars="+", add_help=False,
                               help="start the app (without sign-in, on this machine only); options go to Streamlit")
     app.add_argument("options", nargs=argparse.REMAINDER, help="streamlit run options, e.g. --server.port 8600")
