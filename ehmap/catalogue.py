@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from ehmap.config import ROOT
+
 BOUNDARIES_DIR = ROOT / "boundaries"
 INDICATORS_DIR = ROOT / "indicators"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -11,7 +12,17 @@ import platformdirs
 from ehmap.cache import sweep_once
 
 SECRET_FILE = "pseudonymisation.key"
-DEMO_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "demo" / "reference"
+
+
+def app_root() -> Path:
+    """The folder holding app.py, pages/, boundaries/, indicators/ and demo/: the checkout ehmap runs from, else
+    the copy `pip install .` puts beside the package (sys.prefix/share/ehmap)."""
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "app.py").is_file() else Path(sys.prefix) / "share" / "ehmap"
+
+
+ROOT = app_root()
+DEMO_REFERENCE_DIR = ROOT / "demo" / "reference"
 DEMO_REFERENCE_COUNCIL = "E09000008"  # Croydon: the demo's council, the only one the bundle covers
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ehmap.access import auth_problem, listen_problem, proxy_headers_problem
+from ehmap.config import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 USAGE = """usage: python -m ehmap app [streamlit run options]
 
