@@ -8,7 +8,7 @@ from ehmap.access import allowed_councils
 from ehmap.maps import install_leaflet
 from ehmap.text import plain
 from ui.auth import sign_in_gate, user_box
-from ui.share import copy_link_control, restore_frame, restore_page
+from ui.share import copy_link_control, restore_frame, restore_page, sign_in_hint
 from ui.state import (
     COUNCIL_KEY,
     council_names,
@@ -18,6 +18,7 @@ from ui.state import (
 )
 
 st.set_page_config(page_title="ehmap: Early Help needs map", page_icon=":world_map:", layout="wide")
+sign_in_hint()  # a share link followed before signing in: open it again after (st.login drops the query)
 user = sign_in_gate()  # who is looking: the run stops here (no navigation, no data) unless they have a role
 install_leaflet(Path(__file__).parent / "static")
 

@@ -10,6 +10,7 @@ their own audience: a viewer following an analyst's link sees the released view.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ def _both(key: str, options: tuple[str, ...]) -> dict[Audience, Choice]:
     return {TEAM: Choice(key, options), RELEASE: Choice(key, options)}
 
 
+@functools.cache
 def page_views() -> dict[str, PageView]:
     """Each page's view by its URL path (as app.py routes them; "" is the need map)."""
     needs = _need_keys()

@@ -57,6 +57,8 @@ def copied_link(page) -> str:
     """The text of the sidebar's "Copy link to this view"."""
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Copy link to this view").wait_for(timeout=120_000)
+    sidebar.get_by_test_id("stCode").hover()
+    sidebar.get_by_role("button", name="Copy to clipboard").wait_for(timeout=60_000)  # Streamlit's own copy button
     return sidebar.get_by_test_id("stCode").inner_text().strip()
 
 
@@ -84,6 +86,9 @@ def analysts_link(page, app_url: str) -> str:
     page.wait_for_function("() => window.location.search.includes('measure=episodes')", timeout=120_000)
     settled(page)
     link = copied_link(page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Copy to clipboard").click()
+    assert page.evaluate("() => navigator.clipboard.readText()") == link  # what the copy button copies
     assert query(link) == {"council": "E09000008", "dataset": "demo", **LINK_VIEW, "measure": "episodes"}, link
     assert query(page.url) == query(link)  # the address bar is the link too
     return link
@@ -97,6 +102,7 @@ def test_a_link_opened_in_a_fresh_browser_gives_the_same_view_after_sign_in(sign
         other.goto(link, wait_until="domcontentloaded")
         other.get_by_role("button", name="Sign in").wait_for(timeout=120_000)
         assert "domestic" not in other.locator("body").inner_text().lower()  # the sign-in screen only
+        assert other.get_by_text("open your link again after signing in").count() == 1
         other.get_by_role("button", name="Sign in").click()
         other.get_by_label("Email").fill(ANALYST)
         other.get_by_role("button", name="Sign in").click()

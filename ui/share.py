@@ -40,6 +40,19 @@ SEEN_KEY = "_ehmap_link_seen"  # the query this session last restored from or wr
 ARRIVAL_KEY = "_ehmap_link_arrival"  # the query of an arrival, between restore_frame and restore_page
 
 
+SIGN_IN_HINT = ("You followed a link to a view. Signing in brings you to ehmap's home page: open your link again "
+                "after signing in to see the view it shares.")
+
+
+def sign_in_hint() -> None:
+    """Above the sign-in screen, for a link followed before signing in: st.login comes back to the app's own address
+    without the link's query, so say to open the link again (nothing of the view is kept in a cookie)."""
+    from ui.auth import sign_in_mode
+
+    if st.query_params.to_dict() and sign_in_mode() == "oidc" and not st.user.to_dict().get("is_logged_in"):
+        st.info(SIGN_IN_HINT, icon="🔗")
+
+
 def _audience() -> Audience:
     """The audience the page will get (the team's switch keeps its state across runs)."""
     return audience_for(session_user(), bool(st.session_state.get(SHOW_RELEASED_KEY)))
