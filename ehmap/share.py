@@ -271,29 +271,40 @@ def _fy_start(date: dt.date) -> int:
     return date.year if date.month >= 4 else date.year - 1
 
 
-def _fy_dates(key: str) -> DateRange:
-    start = int(key[:4])
-    return dt.date(start, 4, 1), dt.date(start + 1, 3, 31)
+def _fy_dates(start_year: int) -> DateRange:
+    """1 April `start_year` to 31 March the year after."""
+    return dt.date(start_year, 4, 1), dt.date(start_year + 1, 3, 31)
 
 
 def _dates(start: dt.date, end: dt.date) -> str:
     return f"{start:%d/%m/%Y} to {end:%d/%m/%Y}"
 
 
+def link_dates(start: dt.date, end: dt.date, first: dt.date, last: dt.date) -> LinkPeriod:
+    """How a link writes the team's period on a dataset referred `first` to `last`, never giving away those two
+    dates (a referral's): the whole span is 'all'; an end at the data's edge becomes its financial year's edge
+    (`team_dates` keeps dates within the data, so the link opens on the same period)."""
+    if start <= first and end >= last:
+        return ALL
+    if start <= first:
+        start = _fy_dates(_fy_start(first))[0]
+    if end >= last:
+        end = _fy_dates(_fy_start(last))[1]
+    return start, end
+
+
 def team_dates(period: LinkPeriod, first: dt.date, last: dt.date) -> tuple[DateRange, str | None]:
-    """The team's referral dates for a link's period on a dataset referred `first` to `last`, and one line when
-    they differ from the link's (a financial year or all years become dates; dates are kept within the data)."""
+    """The team's referral dates for a link's period on a dataset referred `first` to `last` (kept within them),
+    and one line when a financial year becomes dates or the period has no referrals in this dataset."""
     if period == ALL:
         return (first, last), None
-    wanted = period if isinstance(period, tuple) else _fy_dates(period)
+    wanted = period if isinstance(period, tuple) else _fy_dates(int(period[:4]))
     start, end = max(wanted[0], first), min(wanted[1], last)
     if start > end:
         return (first, last), (f"The link's period has no referrals in this dataset; showing all of them, "
                                f"{_dates(first, last)}.")
     if isinstance(period, str):
         return (start, end), f"The link's financial year {period} is shown as referrals {_dates(start, end)}."
-    if (start, end) != wanted:
-        return (start, end), f"The link's period is kept within this dataset's referrals: {_dates(start, end)}."
     return (start, end), None
 
 

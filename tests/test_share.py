@@ -15,6 +15,7 @@ from ehmap.share import (
     Decoded,
     decode,
     encode,
+    link_dates,
     page_view,
     parse_period,
     period_keys,
@@ -116,10 +117,18 @@ def test_team_dates_from_a_link():
     assert team_dates("all", first, last) == ((first, last), None)
     (dates, note) = team_dates("2023-24", first, last)
     assert dates == (D(2023, 4, 1), D(2024, 3, 31)) and "financial year 2023-24" in note
-    (dates, note) = team_dates((D(2020, 1, 1), D(2023, 1, 1)), first, last)
-    assert dates == (first, D(2023, 1, 1)) and "kept within" in note
+    assert team_dates((D(2020, 1, 1), D(2023, 1, 1)), first, last) == ((first, D(2023, 1, 1)), None)
     (dates, note) = team_dates("2010-11", first, last)
     assert dates == (first, last) and "no referrals" in note
+
+
+def test_a_link_never_gives_away_the_first_or_last_referral_date():
+    first, last = D(2022, 5, 3), D(2025, 2, 10)
+    assert link_dates(first, last, first, last) == "all"
+    assert link_dates(first, D(2023, 6, 30), first, last) == (D(2022, 4, 1), D(2023, 6, 30))
+    assert link_dates(D(2024, 4, 1), last, first, last) == (D(2024, 4, 1), D(2025, 3, 31))
+    for start, end in [(first, D(2023, 6, 30)), (D(2024, 4, 1), last), (D(2023, 1, 1), D(2023, 2, 1))]:
+        assert team_dates(link_dates(start, end, first, last), first, last) == ((start, end), None)  # same period
 
 
 def test_release_periods_from_a_link():
@@ -213,3 +222,27 @@ def test_a_hostile_link_shows_the_page_and_one_line_never_a_traceback(directory)
     assert "dataset is not one you can open" in note
     assert at.selectbox(key="need_map_need").value is None  # all needs, the default
     assert link_of(at)["dataset"] == "demo" and link_of(at)["council"] == CROYDON
+
+
+def test_a_link_chooses_a_saved_dataset_by_its_id_and_maps_a_financial_year_to_dates(directory, council_names,
+                                                                                     forget_uploads):
+    from ehmap.config import pseudonymisation_key
+    from ehmap.demo import load_demo
+    from tests.conftest import saved_dataset
+
+    result = load_demo(directory, council_names, pseudonymisation_key())
+    dataset = saved_dataset(result, "share_link.csv", b"share-link test export", "Share link test")
+    at = arrive({"council": CROYDON, "dataset": str(dataset), "period": "2023-24"})
+    assert at.session_state["dataset"] == dataset
+    assert at.date_input(key="need_map_period").value == (D(2023, 4, 1), D(2024, 3, 31))
+    [note] = [i.value for i in at.info if "link" in i.value]
+    assert "financial year 2023" in note and "01/04/2023 to 31/03/2024" in note.replace("\\", "")
+    assert link_of(at)["dataset"] == str(dataset) and link_of(at)["period"] == "2023-04-01..2024-03-31"
+
+
+def test_a_need_and_deprivation_link_sets_the_need_and_the_deprivation_measure(directory):
+    at = arrive({"need": "financial_stability", "measure": "iod2019_idaci_score", "period": "all"},
+                page="pages/need_deprivation.py")
+    assert at.selectbox(key="bivariate_need").value == "financial_stability"
+    assert at.selectbox(key="bivariate_measure").value == "iod2019_idaci_score"
+    assert link_of(at)["measure"] == "iod2019_idaci_score" and link_of(at)["period"] == "all"

@@ -25,6 +25,7 @@ from ehmap.share import (
     Decoded,
     decode,
     encode,
+    link_dates,
     page_view,
     period_keys,
     release_key,
@@ -125,7 +126,7 @@ def current_choices(page: StreamlitPage, dataset: DatasetInUse) -> dict[str, obj
         if audience is Audience.TEAM:
             chosen = state.get(PERIOD_KEY)
             if isinstance(chosen, ChosenPeriod) and chosen.dataset == dataset_key(dataset):
-                values[PERIOD] = (chosen.start, chosen.end)
+                values[PERIOD] = link_dates(chosen.start, chosen.end, *full_span(dataset.result.cases))
         elif RELEASE_PERIOD_KEY in state:
             values[PERIOD] = state[RELEASE_PERIOD_KEY]
     return values
