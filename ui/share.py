@@ -5,7 +5,8 @@ On arrival at a link (a query this session has not restored or written), `restor
 dataset into the sidebar widgets' state before they are drawn, and `restore_page` the page's need, period,
 geography, measure and statistic before the page runs; later changes to the widgets win, since the query is then
 the one `sync_link` wrote. The audience is never in a link: whoever opens one gets their own (a viewer, the
-released view), and the period is mapped to what that audience can choose.
+released view), and the period is mapped to what that audience can choose. A page that stops early (st.stop, e.g.
+data for another council) leaves the URL as it was and shows no copy control.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ from ui.views import RELEASE_PERIOD_KEY
 
 SEEN_KEY = "_ehmap_link_seen"  # the query this session last restored from or wrote
 ARRIVAL_KEY = "_ehmap_link_arrival"  # the query of an arrival, between restore_frame and restore_page
-
-
 SIGN_IN_HINT = ("You followed a link to a view. Signing in brings you to ehmap's home page: open your link again "
                 "after signing in to see the view it shares.")
 
