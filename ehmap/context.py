@@ -29,34 +29,36 @@ TREND_WARNING = (
     "IoD2019 and IoD2025 are shown side by side, not as a change: the indicators, their sources and the "
     "LSOA geography changed between the two, so a different rank is not evidence of a trend."
 )
-# Joshua Stevens' 3x3 purple-blue bivariate scheme: distinguishable with the common colour-vision
-# deficiencies. Key: (need tertile, deprivation tertile), 1 = low.
+# 3x3 need x deprivation: need runs from light grey to blue, deprivation to olive brown, both high to near black.
+# Any two cells (and the hidden grey) differ by CIEDE2000 >= 13 under protan, deutan and tritan simulation
+# (tests/test_palettes.py). Key: (need tertile, deprivation tertile), 1 = low.
 BIVARIATE_PALETTE = {
-    (1, 1): "#e8e8e8",
-    (1, 2): "#ace4e4",
-    (1, 3): "#5ac8c8",
-    (2, 1): "#dfb0d6",
-    (2, 2): "#a5add3",
-    (2, 3): "#5698b9",
-    (3, 1): "#be64ac",
-    (3, 2): "#8c62aa",
-    (3, 3): "#3b4994",
+    (1, 1): "#f9f9f9",
+    (1, 2): "#bdac7f",
+    (1, 3): "#7b6500",
+    (2, 1): "#a7c6ea",
+    (2, 2): "#7d8077",
+    (2, 3): "#494010",
+    (3, 1): "#3b96da",
+    (3, 2): "#36566e",
+    (3, 3): "#1a1e11",
 }
 HIDDEN_COLOUR = "#bdbdbd"
-# viridis, dark = most deprived: perceptually uniform and readable with the common colour-vision deficiencies
+# A purple ramp, decile 1 (most deprived) darkest: adjacent deciles differ by CIEDE2000 >= 8, and every decile from
+# the white of "no value" by >= 8, under protan, deutan and tritan simulation (tests/test_palettes.py).
 DECILE_PALETTE = (
-    "#440154",
-    "#482878",
-    "#3e4989",
-    "#31688e",
-    "#26828e",
-    "#1f9e89",
-    "#35b779",
-    "#6ece58",
-    "#b5de2b",
-    "#fde725",
+    "#1a0c1b",
+    "#3c1247",
+    "#5e1476",
+    "#801ca2",
+    "#9e30c7",
+    "#b84ee4",
+    "#cd70f6",
+    "#de96fe",
+    "#e9bcfd",
+    "#f1e2f7",
 )
-CLASS_PALETTE = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")  # 5 classes, dark = most deprived / largest
+CLASS_PALETTE = ("#1a0c1b", "#5e1476", "#9e30c7", "#cd70f6", "#e9bcfd")  # 5 classes, dark = most deprived / largest
 TERTILE_NAMES = {1: "low", 2: "middle", 3: "high"}
 
 

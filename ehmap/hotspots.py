@@ -574,12 +574,14 @@ def hotspot_table(
 
 # --- map colours ---------------------------------------------------------------------------------
 
-# ColorBrewer RdBu: red for hot / High-High, blue for cold / Low-Low, darker = more confident.
+# ColorBrewer RdBu: red for hot / High-High, blue for cold / Low-Low, darker = more confident; not significant
+# grey, not tested white. Any two differ by CIEDE2000 >= 11 under protan, deutan and tritan simulation
+# (tests/test_palettes.py).
 LABEL_COLOURS = {
-    "hot spot (99% confidence)": "#b2182b", "hot spot (95% confidence)": "#ef8a62", "hot spot (90% confidence)": "#fddbc7",
-    "cold spot (99% confidence)": "#2166ac", "cold spot (95% confidence)": "#67a9cf", "cold spot (90% confidence)": "#d1e5f0",
+    "hot spot (99% confidence)": "#b2182b", "hot spot (95% confidence)": "#d6604d", "hot spot (90% confidence)": "#f4a582",
+    "cold spot (99% confidence)": "#2166ac", "cold spot (95% confidence)": "#4393c3", "cold spot (90% confidence)": "#92c5de",
     "High-High": "#b2182b", "High-Low": "#f4a582", "Low-High": "#92c5de", "Low-Low": "#2166ac",
-    NOT_SIGNIFICANT: "#f0f0f0", NOT_TESTED: "#ffffff",
+    NOT_SIGNIFICANT: "#cccccc", NOT_TESTED: "#ffffff",
 }
 
 

@@ -331,6 +331,11 @@ def dataset_key(dataset: DatasetInUse) -> str:
     return f"{dataset.id}:{dataset.info.content_hash if dataset.info is not None else 'demo'}"
 
 
+# WCAG 2.2 target size (2.5.8): the date field's day, month and year parts are 18x20 px in Streamlit; at least 24x24.
+DATE_FIELD_STYLE = ('<style>[data-testid="stDateInput"] [role="spinbutton"] {display: inline-block; min-width: 24px; '
+                    'min-height: 24px; line-height: 24px; text-align: center;}</style>')
+
+
 def period_selector(cases: pd.DataFrame, key: str, container=st) -> tuple[pd.Timestamp, pd.Timestamp]:
     """A referral-period picker whose choice carries across pages (kept under PERIOD_KEY) and belongs to the dataset
     it was chosen on: when the dataset in use changes, it starts again from the new dataset's full span."""
@@ -343,6 +348,7 @@ def period_selector(cases: pd.DataFrame, key: str, container=st) -> tuple[pd.Tim
     if st.session_state.get(owner_key) != owner or not shown or shown[0] < first or shown[-1] > last:
         st.session_state[key] = (period.start, period.end)  # a new widget, or one still showing another dataset's
     st.session_state[owner_key] = owner
+    st.html(DATE_FIELD_STYLE)  # no layout space: a page with only a style
     chosen = container.date_input("Referrals between", value="today", min_value=first, max_value=last,
                                   format="DD/MM/YYYY", key=key)  # "today": the value is the one set above
     start, end = (chosen[0], chosen[1]) if len(chosen) == 2 else (chosen[0], chosen[0])
