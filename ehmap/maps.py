@@ -37,9 +37,11 @@ STATIC_URL = "/app/static/leaflet"  # where Streamlit serves files placed in ./s
 LEAFLET_JS = [("leaflet", f"{STATIC_URL}/leaflet.js")]
 LEAFLET_CSS = [("leaflet_css", f"{STATIC_URL}/leaflet.css")]
 
-# ColorBrewer YlOrRd, 5 classes: sequential and readable with the common colour-vision deficiencies.
-PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-ZERO_COLOUR = "#f7f7f7"
+# 5 classes, light to dark orange-brown, with 0 episodes as the palest step of the same ramp and "no value" white:
+# every pair of these, the suppressed grey and white differs by CIEDE2000 >= 13 under protan, deutan and tritan
+# simulation (tests/test_palettes.py).
+PALETTE = ("#e5ac71", "#c37631", "#96480c", "#5f2302", "#270700")
+ZERO_COLOUR = "#fde3c4"
 SUPPRESSED_COLOUR = "#bdbdbd"
 NO_DATA_COLOUR = "#ffffff"
 
