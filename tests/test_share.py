@@ -192,6 +192,15 @@ def test_later_changes_win_over_the_link(directory):
     assert at.query_params["need"] == "crime" and link_of(at)["need"] == "crime"
 
 
+def test_other_query_parameters_are_kept_but_never_in_the_link_nor_a_new_arrival(directory):
+    at = arrive({"need": "domestic_abuse", "utm_source": "email"})
+    assert at.query_params["utm_source"] == "email" and "utm_source" not in link_of(at)
+    at.selectbox(key="need_map_need").select("crime").run()
+    at.query_params["utm_source"] = "other"
+    at.run()  # another parameter changing leaves the view as chosen
+    assert at.selectbox(key="need_map_need").value == "crime" and at.query_params["need"] == "crime"
+
+
 def test_a_hot_spots_link_sets_statistic_geography_and_measure(directory):
     at = arrive({"need": "domestic_abuse", "period": "all", "geography": "ward", "measure": "count",
                  "statistic": "local_moran"}, page="pages/hotspots.py")

@@ -22,6 +22,7 @@ from ehmap.release.universe import Calendar
 from ehmap.share import (
     COUNCIL,
     DATASET,
+    FIELDS,
     PERIOD,
     Decoded,
     decode,
@@ -38,6 +39,7 @@ from ui.datasets import session_user
 from ui.state import COUNCIL_KEY, DATASET_KEY, PERIOD_KEY, SWITCH_TO_DATASET_KEY, DatasetInUse, dataset_key
 from ui.views import RELEASE_PERIOD_KEY
 
+PRESENT_PARAM = "present"  # projector mode's query parameter (ui.present): a projected page is always released
 SEEN_KEY = "_ehmap_link_seen"  # the query this session last restored from or wrote
 ARRIVAL_KEY = "_ehmap_link_arrival"  # the query of an arrival, between restore_frame and restore_page
 SIGN_IN_HINT = ("You followed a link to a view. Signing in brings you to ehmap's home page: open your link again "
@@ -49,18 +51,25 @@ def sign_in_hint() -> None:
     without the link's query, so say to open the link again (nothing of the view is kept in a cookie)."""
     from ui.auth import sign_in_mode
 
-    if st.query_params.to_dict() and sign_in_mode() == "oidc" and not st.user.to_dict().get("is_logged_in"):
+    if _link_params() and sign_in_mode() == "oidc" and not st.user.to_dict().get("is_logged_in"):
         st.info(SIGN_IN_HINT, icon="🔗")
 
 
 def _audience() -> Audience:
-    """The audience the page will get (the team's switch keeps its state across runs)."""
-    return audience_for(session_user(), bool(st.session_state.get(SHOW_RELEASED_KEY)))
+    """The audience the page will get, as `ui.audience.page_context` decides it: the team's switch keeps its state
+    across runs, and a projected page (`?present=1`, ui.present) is always released."""
+    projected = st.query_params.get(PRESENT_PARAM) == "1"
+    return audience_for(session_user(), bool(st.session_state.get(SHOW_RELEASED_KEY)) or projected)
+
+
+def _link_params() -> dict[str, str]:
+    """The share link's parameters in the URL query (other parameters, e.g. projector mode's, are not its own)."""
+    return {name: value for name, value in st.query_params.to_dict().items() if name in FIELDS}
 
 
 def restore_frame(councils: dict[str, str]) -> None:
     """Before the sidebar's widgets: on arrival at a link, choose its council and dataset (when this user may)."""
-    params = st.query_params.to_dict()
+    params = _link_params()
     if not params or params == st.session_state.get(SEEN_KEY):
         return
     st.session_state[SEEN_KEY] = params
@@ -134,8 +143,10 @@ def current_choices(page: StreamlitPage, dataset: DatasetInUse) -> dict[str, obj
 def sync_link(page: StreamlitPage, dataset: DatasetInUse) -> dict[str, str]:
     """After the page has run: write the view's choices into the URL query; returns them."""
     params = encode(current_choices(page, dataset))
-    if st.query_params.to_dict() != params:
-        st.query_params.from_dict(params)
+    query = st.query_params.to_dict()
+    wanted = params | {name: value for name, value in query.items() if name not in FIELDS}  # others kept
+    if query != wanted:
+        st.query_params.from_dict(wanted)
     st.session_state[SEEN_KEY] = params
     return params
 
