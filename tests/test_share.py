@@ -44,6 +44,10 @@ def test_a_view_round_trips_through_its_query():
 
 
 def test_all_needs_and_the_demo_and_released_periods_are_option_keys():
+    from ehmap.share import DEMO
+    from ehmap.store import DEMO_CHOICE
+
+    assert DEMO == DEMO_CHOICE  # the sidebar's own key for the demo
     params = encode({"need": None, "dataset": "demo", "period": "2023-24", "statistic": "gi_star"})
     assert params == {"dataset": "demo", "need": "all", "period": "2023-24", "statistic": "gi_star"}
     decoded = decode(params, "hot-spots", RELEASE, COUNCILS)
