@@ -29,9 +29,12 @@ TEAM_MARKING = (
 RELEASE_MARKING = "Released view: figures protected for sharing by ehmap's release gate."
 
 
-def audience_for(user: User, wants_release: bool = False) -> Audience:
-    """The team view for a user who sees exact figures and has not asked for the released view; else the release."""
-    if user.sees_exact and not wants_release:
+def audience_for(user: User, wants_release: bool = False, projected: bool = False) -> Audience:
+    """The team view for a user who sees exact figures and has not asked for the released view; else the release.
+
+    A projected screen (projector mode) is shown to a room, so it always gets the release, whoever is driving it.
+    """
+    if user.sees_exact and not wants_release and not projected:
         return Audience.TEAM
     return Audience.RELEASE
 

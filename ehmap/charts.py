@@ -45,25 +45,27 @@ def _scale_bar(ax, west: float, south: float, width: float) -> None:
     ax.text(west + km * 500, y + 0.01 * width, f"{km} km", ha="center", va="bottom", fontsize=7, color=INK)
 
 
-def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[LegendEntry], legend_title: str,
-                   attribution: str, points: pd.DataFrame | None = None,
-                   points_legend: list[LegendEntry] | None = None, points_title: str = "") -> bytes:
-    """A filled map of areas (any CRS; drawn in EPSG:27700) with its legend, scale bar and attribution.
-
-    `points` (easting, northing, colour) are drawn as circles over the areas, e.g. service sites.
-    """
+def choropleth_figure(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[LegendEntry], legend_title: str,
+                      attribution: str, points: pd.DataFrame | None = None,
+                      points_legend: list[LegendEntry] | None = None, points_title: str = "", title: str = "",
+                      marking: str = "") -> Figure:
+    """The figure `choropleth_png` saves: with a `title` over the map and a `marking` line above the attribution
+    when given (a map image for slides), else the board report's layout unchanged."""
     if areas.crs != WORKING_CRS:
         areas = areas.to_crs(WORKING_CRS)
     figure = Figure(figsize=(7.2, 6.0))
-    ax = figure.add_axes((0.0, 0.09, 0.68, 0.89))
+    top = 0.98 if not title else 0.9
+    ax = figure.add_axes((0.0, 0.09 if not marking else 0.12, 0.68, top - (0.09 if not marking else 0.12)))
+    if title:
+        figure.text(0.01, 0.975, _wrapped(title, 95), fontsize=10, fontweight="bold", color=INK, va="top")
     areas.plot(ax=ax, color=list(colours), edgecolor="#8c8c8c", linewidth=0.2)  # borders show on pale fills too
     ax.set_axis_off()
     ax.set_aspect("equal")
     west, south, east, north = areas.total_bounds
     _scale_bar(ax, west, south, east - west)
     handles = [Patch(facecolor=entry.colour, edgecolor="#8c8c8c", label=_wrapped(entry.label)) for entry in legend]
-    figure.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(0.68, 0.96), fontsize=7.5,
-                  title_fontsize=8, frameon=False, alignment="left")
+    figure.legend(handles=handles, title=legend_title, loc="upper left",
+                  bbox_to_anchor=(0.68, top - 0.02), fontsize=7.5, title_fontsize=8, frameon=False, alignment="left")
     if points is not None and len(points):
         ax.scatter(points["easting"], points["northing"], s=22, c=list(points["colour"]), edgecolors="white",
                    linewidths=0.7, zorder=3)
@@ -71,8 +73,23 @@ def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[Leg
                           markeredgecolor="white", label=_wrapped(entry.label)) for entry in points_legend or []]
         figure.legend(handles=markers, title=points_title, loc="upper left", bbox_to_anchor=(0.68, 0.55),
                       fontsize=7.5, title_fontsize=8, frameon=False, alignment="left")
+    if marking:
+        figure.text(0.01, 0.075, _wrapped(marking, 150), fontsize=6.5, fontweight="bold", color=INK, va="bottom")
     figure.text(0.01, 0.015, attribution, fontsize=5.8, color="#444444", wrap=True, va="bottom")
-    return _png(figure)
+    return figure
+
+
+def choropleth_png(areas: gpd.GeoDataFrame, colours: pd.Series, legend: list[LegendEntry], legend_title: str,
+                   attribution: str, points: pd.DataFrame | None = None,
+                   points_legend: list[LegendEntry] | None = None, points_title: str = "", title: str = "",
+                   marking: str = "") -> bytes:
+    """A filled map of areas (any CRS; drawn in EPSG:27700) with its legend, scale bar and attribution.
+
+    `points` (easting, northing, colour) are drawn as circles over the areas, e.g. service sites; `title` and
+    `marking` (who may see it) head and foot a map image for slides.
+    """
+    return _png(choropleth_figure(areas, colours, legend, legend_title, attribution, points, points_legend,
+                                  points_title, title, marking))
 
 
 def funnel_ceiling(values: np.ndarray, target: float, curve: pd.DataFrame) -> float:

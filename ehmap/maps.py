@@ -4,6 +4,10 @@ folium loads Leaflet (and jQuery, Bootstrap, Font Awesome) from CDNs, so an offl
 blank. ehmap serves Leaflet from the installed `django-js-lib-leaflet` package through
 Streamlit's static file serving and uses nothing else; basemap tiles are optional.
 
+The page frames the council itself (`_FitAndName`): it fits the areas to the map's real size on load and on every
+resize, names the map for screen readers, and keeps the area outlines out of the Tab order (the table beside the
+map holds the same values). folium's viewport meta that disables zooming is dropped (`_Map`).
+
 A map is redrawn on every rerun, usually with new colours on the same areas, so the work that depends
 only on the areas is done once per area set (`drawn_geometry`: reprojection, rounding, GeoJSON geometry
 and extent) and branca's templates are compiled once (`_compile_templates_once`).
@@ -191,6 +195,62 @@ class _Attribution(MacroElement):
         self.text = text
 
 
+_ZOOM_LOCK = re.compile(r"<meta name=\"viewport\".*?/>", re.DOTALL)
+
+
+class _Map(folium.Map):
+    """folium's map without its viewport meta (`maximum-scale=1.0, user-scalable=no`), which stops a reader zooming."""
+
+    def render(self, **kwargs: object) -> None:
+        super().render(**kwargs)
+        header = self.get_root().header
+        name = self.get_name()
+        if name in header._children:
+            text = header._children[name].render()
+            header.add_child(branca.element.Element(_ZOOM_LOCK.sub("", text)), name=name)
+
+
+class _FitAndName(MacroElement):
+    """Frames the areas to the map's real size (on load and on resize), names the map, and takes the area outlines
+    out of the Tab order (Chromium makes an SVG path with focus listeners a Tab stop; the table holds the values)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (map, layer) {
+            var box = map.getContainer();
+            box.setAttribute("role", "region");
+            box.setAttribute("aria-label", {{ this.label|tojson }});
+            layer.eachLayer(function (area) {
+                var path = area.getElement && area.getElement();
+                if (path) { path.setAttribute("tabindex", "-1"); }
+            });
+            var bounds = layer.getBounds();
+            function fit() {
+                var size = map.getSize();
+                var credit = box.querySelector(".leaflet-control-attribution");
+                var below = 6 + (credit ? credit.offsetHeight : 0);  // the source line never hides an area
+                if (size.x > 0 && size.y > below * 2) {
+                    map.fitBounds(bounds, {paddingTopLeft: [6, 6], paddingBottomRight: [6, below], animate: false});
+                }
+            }
+            fit();
+            map.on("resize", fit);
+            window.addEventListener("load", fit);
+        })({{ this._parent.get_name() }}, {{ this.layer.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, layer: folium.GeoJson, label: str):
+        super().__init__()
+        self.layer = layer
+        self.label = label
+
+
+FILL_FRAME = (  # the map fills its frame, whose height the page sets from the viewport (ui.widgets.show_map)
+    "<style>html,body{overflow:hidden}#map_div{height:100vh !important;width:100% !important}</style>"
+)
+
+
 @dataclass(frozen=True)
 class DrawnGeometry:
     """An area set as drawn: GeoJSON geometry per area (WGS84, 5 decimals) and the extent (west, south, east, north).
@@ -279,8 +339,13 @@ def area_map(
     tooltip_fields: dict[str, str],
     basemap: bool = False,
     attribution: str = OGL_ATTRIBUTION,
+    label: str = "Map of the council's areas",
+    outline: tuple[str, float] = ("#555555", 0.6),
 ) -> folium.Map:
     """A folium map of `areas` filled with `colours`, a tooltip of `tooltip_fields` (column -> label).
+
+    `label` is the map's accessible name (say what, where and when); `outline` the areas' edge colour and width
+    (projector mode draws them black and heavier).
 
     Coordinates are drawn in WGS84 and rounded to 5 decimals (about 1 m) to keep the page small; that geometry
     is built once per area set (`drawn_geometry`), so a rerun that changes only values costs the properties.
@@ -295,7 +360,7 @@ def area_map(
         for row, shape in zip(zip(*values, strict=True), geometry.geometries, strict=True)
     ]
     west, south, east, north = geometry.bounds
-    fmap = folium.Map(
+    fmap = _Map(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=zoom_to_fit(west, south, east, north),
         tiles="OpenStreetMap" if basemap else None,
@@ -304,14 +369,15 @@ def area_map(
     )
     fmap.default_js = LEAFLET_JS
     fmap.default_css = LEAFLET_CSS
-    _AreasLayer(
+    edge, width = outline
+    layer = _AreasLayer(
         {"type": "FeatureCollection", "features": features},
         geometry.bounds,
         name="areas",
         style_function=lambda feature: {
             "fillColor": feature["properties"]["fill"],
-            "color": "#555555",
-            "weight": 0.6,
+            "color": edge,
+            "weight": width,
             "fillOpacity": 0.85,
         },
         highlight_function=lambda feature: {"weight": 2.5, "color": "#000000"},
@@ -320,8 +386,9 @@ def area_map(
         ),
     ).add_to(fmap)
     _Attribution(attribution).add_to(fmap)
+    _FitAndName(layer, label).add_to(fmap)
     fmap.get_root().header.add_child(folium.Element(
-        "<style>.leaflet-control-attribution{font-size:10px;line-height:1.3;max-width:70%}</style>"
+        "<style>.leaflet-control-attribution{font-size:10px;line-height:1.3;max-width:70%}</style>" + FILL_FRAME
     ))
     return fmap
 

@@ -3,6 +3,8 @@ released."""
 
 import streamlit as st
 
+from ehmap.maps import area_map
+from ehmap.release.tables import need_title
 from ehmap.views.need_map import (
     MEASURES,
     measures,
@@ -15,11 +17,14 @@ from ehmap.views.need_map import (
     team_need_ranking,
 )
 from ui.audience import dataset_release, page_context
+from ui.present import projected_map, projector_toggle
 from ui.state import hotspot_areas, population, reference_versions
 from ui.views import (
     draw_area_map,
     draw_ranking,
     lsoa_wards,
+    map_image_download,
+    map_layers,
     released_downloads,
     released_period,
     show_reading,
@@ -30,6 +35,7 @@ context = page_context("Need map")
 children, population_missing = population()
 wards = lsoa_wards(context.la_code)
 needs = need_options()
+actions = st.container(horizontal=True, vertical_alignment="center", key="need_map_actions")  # first to reach
 controls = st.columns([2, 2, 2, 1.6])
 need = controls[0].selectbox("Need", options=list(needs), format_func=needs.get, key="need_map_need")
 offered = measures(context.audience, children is not None)
@@ -54,7 +60,22 @@ else:
     view = released_need_map(release, need, period.key, measure, children, wards)
     kinds = ranking_kinds(context.audience, release, need)
 
-draw_area_map(view, "need_map")
+when = f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}" if context.team else period.label
+title = f"{need_title(need)}: {view.value_title}, {context.council}, {when}"
+layers = map_layers(view)
+if context.projected:
+    ranked = None if children is None else released_need_ranking(release, need, period.key, children, wards)
+    fmap = area_map(layers.geometry, layers.choropleth.colours, layers.tooltip, label=f"Map of {title}",
+                    outline=("#000000", 1.2))
+    projected_map(fmap, title, view.value_title, layers.choropleth.legend, need_map_reading(view, ranked),
+                  view.marking, "need_map_need", list(needs))
+    st.stop()
+
+with actions:
+    projector_toggle()
+    map_image_download(context, view, layers, title, f"ehmap_need_map_{context.la_code}_{need or 'all'}")
+    released_downloads(context, view.downloads, view.method, "this table")
+draw_area_map(view, "need_map", label=f"Map of {title}", layers=layers)
 if population_missing:
     st.caption(f"Counts only: {population_missing}")
 
@@ -76,5 +97,4 @@ show_reading(need_map_reading(view, ranked), reading)
 
 st.subheader(view.areas.title if context.team else "Areas")
 st.dataframe(view.shown_table(), hide_index=True, width="stretch")
-released_downloads(context, view.downloads, view.method, "this table")
 st.caption(reference_versions("population_mid2020"))

@@ -77,7 +77,8 @@ def test_need_map_for_each_need_team_and_released(directory, need):
     assert sorted(tables[0]) == sorted(tables[-1])  # the ranking ranks the released areas, no others
     released_counts_only([v for table in tables for v in table])
     released_counts_only(re.findall(r'"episodes": "([^"]*)"', map_args(at)["script"]))
-    assert [b.label for b in at.get("download_button")] == ["Download this table (CSV)", "How it was protected (TXT)"]
+    assert [b.label for b in at.get("download_button")] == [
+        "Download the map (PNG)", "Download this table (CSV)", "How it was protected (TXT)"]  # the map image too
 
 
 def test_need_map_without_population_shows_counts_only_and_says_why(directory, monkeypatch, tmp_path):

@@ -1,7 +1,8 @@
 """Who a page is for, in the app: the team's exact figures or the released view, and the release behind it.
 
 The audience comes from `ehmap.audience.audience_for` (the user's role, and for the team a sidebar switch to see
-the released view as it will be shared); pages get it from `page_context` and never decide it themselves.
+the released view as it will be shared; projector mode, `ui.present`, is always released); pages get it from
+`page_context` and never decide it themselves.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ehmap.ingest import IngestResult
 from ehmap.release.gate import Release, ReleaseInputs, build_release
 from ui.datasets import session_user
 from ui.frame import require_frame
+from ui.present import hide_the_rest, presenting
 from ui.state import DatasetInUse, council_names, current_dataset, dataset_for_council, hotspot_areas, selected_council
 
 SHOW_RELEASED_KEY = "show_released"  # a team member's switch to see the released view
@@ -33,6 +35,7 @@ class PageContext:
     dataset: DatasetInUse
     user: User
     audience: Audience
+    projected: bool = False  # projector mode: shown to a room, so always the released view
 
     @property
     def result(self) -> IngestResult:
@@ -60,10 +63,13 @@ def page_context(title: str) -> PageContext:
     """Title the page for the chosen council, say which audience it is for, and stop when the data covers another."""
     require_frame()
     user = session_user()
-    audience = audience_for(user, audience_switch(user))
+    projected = presenting()
+    audience = audience_for(user, audience_switch(user), projected=projected)
     la_code = selected_council()
     council = council_names()[la_code]
-    st.title(f"{title}: {council}")
+    if projected:
+        hide_the_rest()
+    st.title(f"{title}: {council}", anchor=False)
     _, _, problem = dataset_for_council(la_code)
     if problem:
         st.warning(problem)
@@ -74,7 +80,7 @@ def page_context(title: str) -> PageContext:
         _audit_exact_view(title, dataset, user)
     else:
         st.success(marking(audience), icon="🛡️")
-    return PageContext(la_code, council, dataset, user, audience)
+    return PageContext(la_code, council, dataset, user, audience, projected)
 
 
 def _audit_exact_view(page: str, dataset: DatasetInUse, user: User) -> None:

@@ -4,14 +4,16 @@ areas with their intervals, released downloads."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import altair as alt
+import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from ehmap.audience import Audience
+from ehmap.audience import Audience, marking
 from ehmap.audit import record
-from ehmap.maps import area_map, classify
+from ehmap.maps import OGL_ATTRIBUTION, Choropleth, area_map, classify
 from ehmap.ranking import ABOVE, BELOW, WITHIN
 from ehmap.referral_period import episodes_outside, period_sentence
 from ehmap.release.gate import Release
@@ -24,6 +26,8 @@ from ui.audience import PageContext
 from ui.state import period_selector, ward_names
 from ui.widgets import legend, show_map
 
+HIDDEN_LABEL = "c: 1 to 7 episodes (hidden)"
+OGL_TEXT = OGL_ATTRIBUTION.replace("&copy;", "©")
 RELEASE_PERIOD_KEY = "shared_release_period"  # the fixed period chosen for released views, shared across pages
 
 
@@ -49,8 +53,18 @@ def team_period(cases: pd.DataFrame, key: str, container=st) -> tuple[dt.date, d
     return start, end
 
 
-def draw_area_map(view: AreaView, key: str, hidden_label: str = "c: 1 to 7 episodes (hidden)") -> None:
-    """The map of an area view beside its legend, total and notes."""
+@dataclass(frozen=True)
+class MapLayers:
+    """What an area view's map draws (the live map, projector mode and the map image alike): the areas with their
+    values as shown, the classes and colours, and the tooltip's columns."""
+
+    geometry: gpd.GeoDataFrame
+    choropleth: Choropleth
+    tooltip: dict[str, str]
+
+
+def map_layers(view: AreaView, hidden_label: str = HIDDEN_LABEL) -> MapLayers:
+    """The areas of `view` with their values as this audience sees them, classified and coloured."""
     geometry = view.areas.areas[["code", "geometry"]].merge(view.table, on="code")
     geometry["episodes"] = geometry["episodes"].astype(str)
     choropleth = classify(geometry["value"], geometry["episodes"], decimals=view.decimals, hidden_label=hidden_label)
@@ -62,13 +76,49 @@ def draw_area_map(view: AreaView, key: str, hidden_label: str = "c: 1 to 7 episo
     tooltip |= {"episodes": "Episodes", "shown_value": view.value_title}
     if "care" in geometry:
         tooltip["care"] = "Note"
+    return MapLayers(gpd.GeoDataFrame(geometry, geometry="geometry", crs=view.areas.areas.crs), choropleth, tooltip)
+
+
+def map_image_parts(view: AreaView, layers: MapLayers, title: str) -> dict[str, object]:
+    """What the map image draws (`ehmap.charts.choropleth_png`'s arguments): the areas, colours and legend as shown
+    to this audience, the title, who may see it (the view's marking), and the source and OGL line."""
+    return {"areas": layers.geometry, "colours": layers.choropleth.colours, "legend": layers.choropleth.legend,
+            "legend_title": view.value_title, "attribution": OGL_TEXT, "title": title,
+            "marking": marking(view.audience)}
+
+
+def map_png(view: AreaView, layers: MapLayers, title: str) -> bytes:
+    """The map as a PNG for slides. The values are the view's: a released view's image shows released values only."""
+    from ehmap.charts import choropleth_png  # here: matplotlib is slow to import, and only a click draws the image
+
+    return choropleth_png(**map_image_parts(view, layers, title))
+
+
+def map_image_download(context: PageContext, view: AreaView, layers: MapLayers, title: str, stem: str,
+                       container=st) -> None:
+    """A button that downloads the map as shown to this audience as a PNG (drawn only when clicked)."""
+    released = view.audience is Audience.RELEASE
+    container.download_button("Download the map (PNG)", lambda: map_png(view, layers, title),
+                              file_name=f"{stem}.png", mime="image/png", key=f"map_png_{stem[:40]}",
+                              on_click=audit_release if released else "ignore",
+                              args=(context, stem, "map image", "png") if released else None,
+                              help="The map with its title, legend, source and licence line, for slides. "
+                                   + ("Released figures." if released else "Your team's exact figures: not for "
+                                      "sharing; switch on the released view for a map to share."))
+
+
+def draw_area_map(view: AreaView, key: str, hidden_label: str = HIDDEN_LABEL, label: str | None = None,
+                  layers: MapLayers | None = None) -> None:
+    """The map of an area view beside its legend, total and notes; `label` names the map (what, where, when)."""
+    layers = layers or map_layers(view, hidden_label)
     map_column, side_column = st.columns([3, 2])
     with map_column:
         basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key=f"{key}_basemap")
-        show_map(area_map(geometry, choropleth.colours, tooltip, basemap=basemap), key)
+        show_map(area_map(layers.geometry, layers.choropleth.colours, layers.tooltip, basemap=basemap,
+                          label=label or f"Map of {view.value_title}"), key)
     with side_column:
         st.metric("Episodes in the council", view.council_total)
-        legend(view.value_title, choropleth.legend)
+        legend(view.value_title, layers.choropleth.legend)
         for note in view.notes:
             st.caption(plain(note))
         if view.method:
@@ -91,8 +141,8 @@ def released_downloads(context: PageContext, view_downloads: dict[str, pd.DataFr
                                    file_name=f"{stem}.release.txt", mime="text/plain", key=f"method_{stem}")
 
 
-def audit_release(context: PageContext, stem: str, what: str) -> None:
-    record("release", context.user, str(context.dataset.id), {"output": stem, "what": what, "kind": "csv"})
+def audit_release(context: PageContext, stem: str, what: str, kind: str = "csv") -> None:
+    record("release", context.user, str(context.dataset.id), {"output": stem, "what": what, "kind": kind})
 
 
 def lsoa_wards(la_code: str) -> pd.Series | None:
