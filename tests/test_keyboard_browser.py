@@ -57,6 +57,9 @@ def test_the_team_reaches_the_map_download_in_under_30_tabs_and_the_outlines_are
         assert in_map and len(in_map) <= 6, in_map
         assert not any(f.get("path") for f in through)
         assert in_map[0]["name"].startswith("Map of All needs"), in_map[0]  # the map's accessible name
+        assert frame.locator("#map_div[role='region']").count() == 1
+        assert frame.locator("meta[name='viewport'][content*='user-scalable=no']").count() == 0  # zoom allowed
+        assert frame.locator("meta[name='viewport'][content*='maximum-scale=1']").count() == 0
 
 
 def test_a_released_view_reaches_every_download_in_under_30_tabs_and_saves_the_map_image(app_url, page):
@@ -80,3 +83,19 @@ def test_a_released_view_reaches_every_download_in_under_30_tabs_and_saves_the_m
         image = Image.open(io.BytesIO(open(saved.path(), "rb").read()))
         assert image.format == "PNG" and image.size == (1440, 1200)  # 7.2 x 6 inches at 200 dpi
         assert page.locator(MAP_IFRAME).count() >= 1
+
+
+def test_a_map_lets_readers_zoom_and_its_name_is_data_never_markup():
+    import geopandas as gpd
+    import shapely
+    from streamlit_folium import _get_header
+
+    from ehmap.maps import area_map
+
+    areas = gpd.GeoDataFrame({"code": ["A"], "name": ["Area A"]}, crs="EPSG:27700",
+                             geometry=[shapely.box(530000, 160000, 531000, 161000)])
+    fmap = area_map(areas, areas["code"].map(lambda _: "#bd0026"), {"name": "Area"}, label="Map of <script>x</script>")
+    page = fmap.get_root().render()
+    assert "user-scalable=no" not in page and "maximum-scale=1.0" not in page
+    assert "user-scalable" not in _get_header(fmap)  # what streamlit-folium puts in the map frame's head
+    assert '"role", "region"' in page and "<script>x" not in page and "\\u003cscript\\u003ex" in page

@@ -1,6 +1,6 @@
 """Projector mode in Debian's Chromium: the whole council's map above the fold in large type, at 1280x720 and
 1920x1080, at 100% and with 150% zoom (device scale factor 1.5), always the released view, needs stepped with the
-arrow keys; and (no browser) the released audience forced for a projected page."""
+arrow keys, no serious axe-core violation; and (no browser) the released audience forced for a projected page."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def test_present_link_shows_the_released_view_without_the_team_figures(directory
     assert [b.label for b in at.button] == ["Previous", "Next", "Exit"]
     heading = at.markdown.values
     assert any("All needs" in text and "Croydon" in text for text in heading), heading
+
+
+def _no_serious_axe_violation(page) -> None:
+    """axe-core (tests/axe, as tests/test_accessibility_browser.py runs it) on the projector screen and its map."""
+    from test_accessibility_browser import AXE, FAILING_IMPACTS, RUN_AXE, STREAMLIT_OWNED, WCAG_TAGS
+
+    assert AXE.exists(), "tests/axe/node_modules is missing: run `npm ci --prefix tests/axe` (bash .ci/run does)."
+    found = []
+    for frame in [page.main_frame, page.locator(PRESENT).element_handle().content_frame()]:
+        frame.add_script_tag(path=str(AXE))
+        found += frame.evaluate(RUN_AXE, [WCAG_TAGS, list(STREAMLIT_OWNED)])
+    serious = [v for v in found if v["impact"] in FAILING_IMPACTS and not v["owner"]]
+    assert serious == [], serious
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +141,7 @@ def test_arrow_keys_step_through_the_needs_and_exit_brings_the_page_back(app_url
             state="attached", timeout=180_000)
         page.wait_for_timeout(1500)  # the run has finished: the shortcuts are listening
         first = heading.inner_text()
+        _no_serious_axe_violation(page)
         assert first.startswith("All needs")
         page.keyboard.press("ArrowRight")
         page.wait_for_function("first => { const e = document.querySelector('.st-key-projector_heading p'); "
