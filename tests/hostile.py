@@ -59,6 +59,16 @@ def _csv(rows: list[list[str]]) -> bytes:
 # ------------------------------------------------------------------------------------------- case exports
 
 
+def _well_formed(demo: pd.DataFrame) -> pd.DataFrame:
+    """The demo's rows without its planted faults in IDs and dates (duplicates, closure before referral, bad dates),
+    so every payload row is accepted."""
+    referral = pd.to_datetime(demo["Referral Date"].str[:10], format="%d/%m/%Y", errors="coerce")
+    closure = pd.to_datetime(demo["Closure Date"].str[:10], format="%d/%m/%Y", errors="coerce")
+    dated = referral.notna() & ((demo["Closure Date"] == "") | (closure >= referral))
+    unique = ~demo.duplicated(["Case ID", "Referral Date"], keep=False) & (demo["Case ID"] != "")
+    return demo[dated & unique]
+
+
 def payload_cases(per_payload: int = 8, values: list[str] = PAYLOADS) -> bytes:
     """The demo export's first rows (real Croydon postcodes) with a payload in every text field.
 
@@ -67,7 +77,7 @@ def payload_cases(per_payload: int = 8, values: list[str] = PAYLOADS) -> bytes:
     beside a recognised one, and one header. Dates, postcodes and IDs stay valid so the rows are accepted.
     """
     demo = pd.read_csv(DEMO_CASES, dtype=str, keep_default_na=False)
-    rows = demo.iloc[: per_payload * len(values)].copy()
+    rows = _well_formed(demo).iloc[: per_payload * len(values)].copy()
     repeated = [value for value in values for _ in range(per_payload)]
     postcodes = demo["Home Postcode"].iloc[:8].tolist()  # the demo's own bad rows (blank, unknown, outside) left out
     rows["Home Postcode"] = [postcodes[i % len(postcodes)] for i in range(len(rows))]
