@@ -93,7 +93,9 @@ def test_need_deprivation_on_the_demo(directory):
     at = run("pages/need_deprivation.py")
     script = map_script(at)
     assert script.count('"type": "Feature"') == 220
-    assert "#3b4994" in script and "#be64ac" in script  # bivariate corners are drawn
+    from ehmap.context import BIVARIATE_PALETTE
+
+    assert BIVARIATE_PALETTE[3, 1] in script and BIVARIATE_PALETTE[1, 3] in script  # bivariate corners are drawn
     assert [s.value for s in at.subheader] == ["High need, low deprivation", "Low need, high deprivation"]
     readings = [plain_text(i.value) for i in at.info]
     assert any(r.startswith("Across 220 LSOAs, the rate of all episodes") and "Spearman correlation" in r

@@ -59,6 +59,13 @@ def audience_switch(user: User) -> bool:
                                   "the release gate. Off: your team's exact figures.")
 
 
+def current_audience(user: User) -> Audience:
+    """The audience this run shows, read without drawing the switch (the team's switch as last set; a projected
+    page is always released): what `page_context` decides, for code that runs before or after the page."""
+    return audience_for(user, not user.sees_exact or bool(st.session_state.get(SHOW_RELEASED_KEY)),
+                        projected=presenting())
+
+
 def page_context(title: str) -> PageContext:
     """Title the page for the chosen council, say which audience it is for, and stop when the data covers another."""
     require_frame()

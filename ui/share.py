@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from ehmap.audience import Audience, audience_for
+from ehmap.audience import Audience
 from ehmap.referral_period import ChosenPeriod, full_span
 from ehmap.release.universe import Calendar
 from ehmap.share import (
@@ -34,12 +34,11 @@ from ehmap.share import (
     team_dates,
 )
 from ehmap.text import plain
-from ui.audience import SHOW_RELEASED_KEY
+from ui.audience import current_audience
 from ui.datasets import session_user
 from ui.state import COUNCIL_KEY, DATASET_KEY, PERIOD_KEY, SWITCH_TO_DATASET_KEY, DatasetInUse, dataset_key
 from ui.views import RELEASE_PERIOD_KEY
 
-PRESENT_PARAM = "present"  # projector mode's query parameter (ui.present): a projected page is always released
 SEEN_KEY = "_ehmap_link_seen"  # the query this session last restored from or wrote
 ARRIVAL_KEY = "_ehmap_link_arrival"  # the query of an arrival, between restore_frame and restore_page
 SIGN_IN_HINT = ("You followed a link to a view. Signing in brings you to ehmap's home page: open your link again "
@@ -56,10 +55,8 @@ def sign_in_hint() -> None:
 
 
 def _audience() -> Audience:
-    """The audience the page will get, as `ui.audience.page_context` decides it: the team's switch keeps its state
-    across runs, and a projected page (`?present=1`, ui.present) is always released."""
-    projected = st.query_params.get(PRESENT_PARAM) == "1"
-    return audience_for(session_user(), bool(st.session_state.get(SHOW_RELEASED_KEY)) or projected)
+    """The audience the page will get, as `ui.audience.page_context` decides it."""
+    return current_audience(session_user())
 
 
 def _link_params() -> dict[str, str]:
