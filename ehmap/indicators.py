@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ehmap.catalogue import IndicatorSource, indicator_source
-from ehmap.config import cache_dir, data_dir, demo_reference_dir
+from ehmap.config import DEMO_REFERENCE_COUNCIL, cache_dir, data_dir, demo_reference_dir
 
 AREA_KEYS = {"lsoa11": "lsoa11cd", "lsoa21": "lsoa21cd"}
 SOURCES_SUBDIR = "sources"  # uploaded and downloaded reference files, inside the cache folder
@@ -81,6 +81,21 @@ def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
     if configured is None:
         raise _missing(source, "not added yet and no data folder is set (EHMAP_DATA_DIR)", None)
     raise _missing(source, "neither in the data folder (EHMAP_DATA_DIR) nor added yet", configured)
+
+
+def demo_rows_only(source: IndicatorSource, la_code: str) -> str | None:
+    """Why a source read from the demo council's built-in rows cannot serve another council; None when it can
+    (another copy is in use, the council is the demo's, or the file is missing, which says so itself)."""
+    if la_code == DEMO_REFERENCE_COUNCIL:
+        return None
+    try:
+        if locate(source).origin != FROM_DEMO:
+            return None
+    except SourceMissing:
+        return None
+    return (f"{source.title} is not loaded for this council: the built-in rows cover the demo council (Croydon) "
+            f"only; put {source.file} in the data folder (EHMAP_DATA_DIR), fetch it with "
+            f"`python -m ehmap reference fetch`, or {ADD_IT} (published by {source.publisher} at {source.url}).")
 
 
 def source_path(source: IndicatorSource, folder: Path | None = None) -> Path:

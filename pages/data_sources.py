@@ -16,7 +16,7 @@ from ehmap.text import file_label, plain
 from ui.audience import forget_releases
 from ui.datasets import session_user
 from ui.frame import require_frame
-from ui.state import coverage_idaci, population
+from ui.state import children_table, coverage_idaci
 
 ONLY_ADMINS = "Only an admin can change reference files: ask your ehmap admin to add or replace one."
 NOT_AUDITED = "Not saved, because the audit log could not record the change:"
@@ -73,7 +73,7 @@ def audit(user: User, source: IndicatorSource, file: str, how: str, fetched: Fet
 def in_use_note(source: IndicatorSource) -> str:
     """Drop this server's cached tables read from reference files, and say whether the saved copy is the one in
     use: a copy in the data folder comes first."""
-    population.clear()
+    children_table.clear()
     coverage_idaci.clear()
     forget_releases()
     if locate(source).origin == FROM_DATA_DIR:

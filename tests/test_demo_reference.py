@@ -123,3 +123,34 @@ def test_a_fresh_install_shows_the_demo_with_its_reference_files(no_data_folder,
     if page == "data_sources":
         cells = [str(cell) for frame in at.dataframe for cell in frame.value.to_numpy().ravel()]
         assert any("the built-in demo rows (Croydon only)" in cell for cell in cells)
+
+
+def test_another_council_is_told_which_national_file_to_add(no_data_folder):
+    """The built-in rows are Croydon's: for Buckinghamshire the deprivation page (which needs no case data) says
+    which file is missing, and the population and IDACI the other pages read are missing with the same reason,
+    never Croydon's figures or an empty map shown as data."""
+    from ehmap.text import plain
+    from ui.state import coverage_idaci, population
+
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.selectbox(key="la_code").set_value("E06000060").run()
+    at.switch_page("pages/deprivation.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = " ".join(element.value for kind in ("warning", "info", "caption", "error", "markdown")
+                    for element in getattr(at, kind))
+    assert plain("is not loaded for this council: the built-in rows cover the demo council (Croydon) only") in said
+    for children, reason in (population("E06000060"), coverage_idaci("E06000060")):
+        assert children is None and "the built-in rows cover the demo council (Croydon) only" in reason
+    children, reason = population("E09000008")
+    assert reason is None and len(children) == 220
+
+
+def test_demo_rows_only_names_the_file_for_other_councils_only(no_data_folder, monkeypatch, data_dir):
+    from ehmap.indicators import demo_rows_only
+
+    source = indicator_source("population_mid2020")
+    assert demo_rows_only(source, CROYDON) is None
+    gap = demo_rows_only(source, "E06000060")
+    assert source.file in gap and "reference fetch" in gap
+    monkeypatch.setenv("EHMAP_DATA_DIR", str(data_dir))  # the national files: every council is served
+    assert demo_rows_only(source, "E06000060") is None

@@ -9,12 +9,13 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from ehmap.catalogue import indicator_source
 from ehmap.config import pseudonymisation_key
 from ehmap.demo import DEMO_LA_CODE, DEMO_LABEL, load_demo
 from ehmap.exports import ExportError
 from ehmap.geocode import PostcodeDirectory, build_reference_cache, reference_cache_ready
 from ehmap.geography import council_lsoas, councils
-from ehmap.indicators import SourceMissing, child_population
+from ehmap.indicators import SourceMissing, child_population, demo_rows_only
 from ehmap.ingest import IngestResult
 from ehmap.store import DEMO_CHOICE, DatasetInfo, StoreError, content_hash
 from ehmap.text import file_label, plain
@@ -89,12 +90,19 @@ def council_areas(la_code: str) -> gpd.GeoDataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def population() -> tuple[pd.DataFrame | None, str | None]:
-    """Children aged 0-17 per LSOA, or None with the reason it is missing."""
+def children_table() -> tuple[pd.DataFrame | None, str | None]:
+    """Children aged 0-17 per LSOA (every council the file holds), or None with the reason it is missing."""
     try:
         return child_population(), None
     except SourceMissing as missing:
         return None, str(missing)
+
+
+def population(la_code: str | None = None) -> tuple[pd.DataFrame | None, str | None]:
+    """Children aged 0-17 per LSOA for the council (default: the chosen one), or None with the reason it is missing
+    (the demo's built-in rows serve the demo council only)."""
+    gap = demo_rows_only(indicator_source("population_mid2020"), la_code or selected_council())
+    return (None, gap) if gap else children_table()
 
 
 @st.cache_data(show_spinner="Loading the demo export...")
@@ -231,11 +239,12 @@ def _council_context(la_code: str, signatures: tuple):
     loaded, missing = [], []
     for source_id in CONTEXT_SOURCES:
         item, problem = indicator_on_lsoa11(source_id)
-        if item is None:
+        problem = demo_rows_only(indicator_source(source_id), la_code) or problem
+        if item is None or problem:
             missing.append(problem)
         else:
             loaded.append(item)
-    children, population_missing = population()
+    children, population_missing = population(la_code)
     if population_missing:
         missing.append(population_missing)
     return context_table(lsoas, loaded, children), missing
@@ -374,7 +383,8 @@ def coverage_idaci(la_code: str) -> tuple[pd.DataFrame | None, str | None]:
     """IoD2019 IDACI scores of the council's LSOAs, or None and why."""
     from ehmap.coverage import council_idaci
 
-    return council_idaci(council_areas(la_code)["lsoa11cd"])
+    gap = demo_rows_only(indicator_source("iod2019"), la_code)
+    return (None, gap) if gap else council_idaci(council_areas(la_code)["lsoa11cd"])
 
 
 @st.cache_data(show_spinner="Reading the services file...", max_entries=8)
@@ -501,7 +511,7 @@ def report_data(la_code: str, result: IngestResult, label: str, by: str, with_co
     an unreadable uploaded services file and FileNotFoundError when ward files are missing."""
     from ehmap.board_report import CoverageInputs, ReportData
 
-    children, _ = population()
+    children, _ = population(la_code)
     idaci, _ = idaci_deciles()
     reach = None
     if with_coverage:
