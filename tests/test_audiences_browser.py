@@ -101,6 +101,7 @@ def test_an_analyst_sees_exact_figures_marked_and_can_switch_to_the_release(sign
         sign_in(page, signed_in_app.url, ANALYST)
         text = open_page(page, signed_in_app.url, "Need map")
         assert TEAM_MARK in text and "Not for sharing" in text
+        page.get_by_text("Referrals between").first.wait_for(timeout=60_000)  # the page may still be drawing
         assert page.get_by_text("Referrals between").count() == 1  # the team's free period
         page.get_by_text("Show the released view (as shared)").click()
         page.get_by_text(RELEASE_MARK).wait_for(timeout=120_000)
