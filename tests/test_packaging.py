@@ -7,15 +7,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from browser_support import map_holding, screenshot_on_failure
+
 from ehmap.catalogue import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.\[\]-]+)==([^\s#]+)")
@@ -65,32 +63,17 @@ def test_the_installed_command_runs_the_analyses_away_from_the_checkout(installe
 
 
 def test_the_installed_app_draws_the_demo_with_no_data_folder(installed, tmp_path, page):
-    from browser_support import _free_port
+    from browser_support import _free_port, _process_group, _wait_until_healthy
 
-    port = _free_port()
+    port, log = _free_port(), tmp_path / "app.log"
     env = _away(tmp_path)
     env.pop("EHMAP_DATA_DIR", None)  # a fresh machine: the demo's built-in reference rows
-    log = open(tmp_path / "app.log", "wb")
-    server = subprocess.Popen([str(installed / "bin" / "ehmap"), "app", "--server.port", str(port)], cwd=tmp_path,
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    command = [str(installed / "bin" / "ehmap"), "app", "--server.port", str(port)]
+    with _process_group(command, log, cwd=tmp_path, env=env) as server:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "app.log").read_text()
-            time.sleep(0.5)
+        _wait_until_healthy(f"{url}/_stcore/health", server, log, "The installed app", 120)
         with screenshot_on_failure(page, "installed_app"):
             page.goto(url, wait_until="domcontentloaded")
             frame = map_holding(page, "path.leaflet-interactive >> nth=219", 180)
             assert frame.locator("path.leaflet-interactive").count() == 220
             assert page.get_by_text("is not loaded").count() == 0
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
-        log.close()
