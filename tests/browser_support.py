@@ -68,10 +68,11 @@ def serve_app() -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
 
 
-def context_page(browser) -> object:
+def context_page(browser, width: int = 1500, height: int = 1100, scale: float = 1.0) -> object:
     """A page in a browser context of its own (its own cookies: another session or user) that refuses every
-    request off this machine (`page.off_machine` lists them)."""
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    request off this machine (`page.off_machine` lists them); a viewport of `width` x `height` CSS pixels at
+    `scale` device pixels each."""
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale)
     off_machine: list[str] = []
 
     def only_loopback(route):

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import pytest
 from numpy.testing import assert_allclose
 
-from ehmap.access import Role, User
 from ehmap.business_case import (
     Outcomes,
     chosen_deflators,
@@ -22,11 +20,10 @@ from ehmap.business_case import (
     money_short,
 )
 from ehmap.taxonomy import NEED_BITS
-from tests.conftest import CROYDON, REPO
+from tests.page_support import page_texts, run_demo_page
 
 # domain.md §5 (GMCA v1.4): the unit costs the lines use, £ at their own price year
 SS5_0, SS5_0_7, CR2_0, ES2_0, SS1_0, SS18_10 = 1416, 511, 2470, 9219, 51080, 30
-VIEWER = User("vic@example.org", "Vic Viewer", Role.VIEWER, (CROYDON,), mode="oidc")
 
 
 @pytest.mark.parametrize(("value", "long", "short"), [
@@ -162,36 +159,9 @@ def test_the_released_reading_on_the_demo_rests_on_released_counts(demo):
 # ------------------------------------------------------------------------------------------ the page
 
 
-def page_texts(at) -> list[tuple[str, str]]:
-    """(kind, text) of the page's main elements in the order shown."""
-    shown = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            kind = getattr(child, "type", "")
-            value = getattr(child, "value", None)
-            if isinstance(value, str):
-                shown.append((kind, re.sub(r"\\(.)", r"\1", value)))
-            walk(child)
-
-    walk(at.main)
-    return shown
-
-
 @pytest.mark.parametrize("who", ["team", "viewer"])
 def test_the_page_shows_the_reading_near_the_top(who, monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
-    from ehmap.store import DEMO_CHOICE
-
-    if who == "viewer":
-        monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path))
-        monkeypatch.delenv("EHMAP_DATABASE_URL", raising=False)
-        monkeypatch.setattr("ui.datasets._signed_in_user", lambda: VIEWER)
-    at = AppTest.from_file(str(Path(REPO) / "app.py"), default_timeout=180)
-    at.session_state["dataset"] = DEMO_CHOICE
-    at.run()
-    at.switch_page("pages/business_case.py").run()
+    at = run_demo_page("business_case", who, monkeypatch, tmp_path)
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     shown = page_texts(at)

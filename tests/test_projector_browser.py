@@ -5,10 +5,9 @@ arrow keys, no serious axe-core violation; and (no browser) the released audienc
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOOPBACK, screenshot_on_failure
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, context_page, screenshot_on_failure
 from streamlit.testing.v1 import AppTest
 
 from ehmap.access import Role, User
@@ -64,22 +63,8 @@ def browser():
 
 def _screen(browser, width: int, height: int, scale: float):
     """A page on a screen of `width` x `height` device pixels zoomed to `scale`, refusing requests off the machine."""
-    context = browser.new_context(viewport={"width": round(width / scale), "height": round(height / scale)},
-                                  device_scale_factor=scale)
-    off_machine: list[str] = []
-
-    def only_loopback(route):
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
-            route.continue_()
-        else:
-            off_machine.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    page = context.new_page()
-    page.off_machine = off_machine
-    return context, page
+    page = context_page(browser, round(width / scale), round(height / scale), scale)
+    return page.context, page
 
 
 def _inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:

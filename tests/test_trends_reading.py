@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import beta
 
-from ehmap.access import Role, User
 from ehmap.release.periods import financial_year_start
 from ehmap.views.trends import change_range, finding
-from tests.conftest import CROYDON, REPO
-
-VIEWER = User("vic@example.org", "Vic Viewer", Role.VIEWER, (CROYDON,), mode="oidc")
+from tests.page_support import page_texts, run_demo_page
 
 
 def ratio_range(a: int, b: int) -> tuple[float, float]:
@@ -106,35 +102,9 @@ def test_the_released_reading_on_the_demo_uses_released_counts(demo):
     assert pct(low) in view.finding and pct(high) in view.finding
 
 
-def page_texts(at) -> list[tuple[str, str]]:
-    """(kind, text) of the page's main elements in the order shown."""
-    shown = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            value = getattr(child, "value", None)
-            shown.append((getattr(child, "type", ""), re.sub(r"\\(.)", r"\1", value) if isinstance(value, str)
-                          else ""))
-            walk(child)
-
-    walk(at.main)
-    return shown
-
-
 @pytest.mark.parametrize("who", ["team", "viewer"])
 def test_the_page_shows_the_reading_near_the_top(who, monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
-    from ehmap.store import DEMO_CHOICE
-
-    if who == "viewer":
-        monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path))
-        monkeypatch.delenv("EHMAP_DATABASE_URL", raising=False)
-        monkeypatch.setattr("ui.datasets._signed_in_user", lambda: VIEWER)
-    at = AppTest.from_file(str(Path(REPO) / "app.py"), default_timeout=180)
-    at.session_state["dataset"] = DEMO_CHOICE
-    at.run()
-    at.switch_page("pages/trends.py").run()
+    at = run_demo_page("trends", who, monkeypatch, tmp_path)
     assert not at.exception, [e.message for e in at.exception]
     shown = page_texts(at)
     readings = [i for i, (_, text) in enumerate(shown) if text.startswith("Referrals in")]
