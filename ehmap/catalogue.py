@@ -6,6 +6,7 @@ with a message naming the file and the key, so a typo never silently changes wha
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ class IndicatorColumn:
 
 @dataclass(frozen=True)
 class IndicatorSource:
-    """A published table of values keyed on an area code (e.g. population by LSOA)."""
+    """A published table of values keyed on an area code (e.g. population by LSOA).
+
+    `url` is the publisher's page; `download` the file's own address when the page is not the file. `workbook` names
+    the sheet when the publisher offers only an ONS population workbook, read into `file` on arrival.
+    """
 
     id: str
     title: str
@@ -69,6 +74,27 @@ class IndicatorSource:
     url: str
     key_column: str
     columns: dict[str, IndicatorColumn]
+    download: str = ""
+    workbook: str = ""
+
+    @property
+    def download_url(self) -> str:
+        """The address the file itself is downloaded from."""
+        return self.download or self.url
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether the publisher's address is the file itself (not a page to find it on)."""
+        return bool(self.download) or self.url.lower().endswith(".csv")
+
+    @property
+    def published_name(self) -> str:
+        """The file's name as a mirror of the publishers' files holds it: ehmap's file name, or the workbook's."""
+        if not self.workbook:
+            return self.file
+        path = urllib.parse.urlparse(self.download_url)
+        uri = urllib.parse.parse_qs(path.query).get("uri", [path.path])[0]
+        return uri.rstrip("/").rsplit("/", 1)[-1]
 
     def header_of(self, column_id: str) -> str:
         """The publisher's header of one declared column."""

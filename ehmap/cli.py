@@ -504,14 +504,6 @@ def _released_coverage(args: argparse.Namespace, result: IngestResult, table, re
     return 0
 
 
-def _reference_sources(ids: list[str]) -> list:
-    """The catalogued reference sources to fetch (every one, one per file, when `ids` is empty)."""
-    from ehmap.catalogue import indicator_source, indicator_sources
-
-    chosen = [indicator_source(i) for i in ids] if ids else indicator_sources()
-    return list({source.file: source for source in chosen}.values())
-
-
 def _progress(name: str) -> Callable[[int, int | None], None]:
     """Print a download's progress to stderr, at most once per tenth (or per 10 MB when the size is unknown)."""
     shown = [-1]
@@ -528,32 +520,35 @@ def _progress(name: str) -> Callable[[int, int | None], None]:
 def _reference_fetch_command(args: argparse.Namespace) -> int:
     """Download reference files from their publishers (or a mirror) into the sources cache, checked and audited."""
     from ehmap.audit import record
-    from ehmap.download import DownloadError, download_source
+    from ehmap.download import fetch_address, fetch_reference, reference_files
     from ehmap.store.commands import cli_user
 
     try:
-        sources = _reference_sources(args.source)
-    except (KeyError, ValueError) as error:
+        sources = reference_files(args.source)
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    user, failed = cli_user(), 0
-    for source in sources:
-        url = f"{args.mirror.rstrip('/')}/{source.file}" if args.mirror else source.url
-        print(f"{source.id}: {source.file} from {url}", file=sys.stderr)
+    user = cli_user()
 
-        def approve(fetched, source=source) -> None:
-            record("reference_change", user, None,
-                   {"source": source.id, "file": source.file, "sha256": fetched.sha256, "how": "download"})
-        try:
-            fetched = download_source(source, url, progress=_progress(source.file), approve=approve)
-        except DownloadError as error:
-            failed += 1
-            print(f"{source.id}: not fetched: {error}")
-            continue
-        print(f"{source.id}: {source.file} saved ({fetched.size:,} bytes, SHA-256 {fetched.sha256[:12]})")
-    print(f"{len(sources) - failed} of {len(sources)} reference file(s) fetched; pages use them from now on "
+    def progress(source):
+        print(f"{source.id}: {source.file} from {fetch_address(source, args.mirror)}", file=sys.stderr)
+        return _progress(source.published_name)
+
+    def approve(source):
+        return lambda fetched: record("reference_change", user, None, {
+            "source": source.id, "file": source.file, "sha256": fetched.sha256, "how": "download"})
+
+    outcomes = fetch_reference(sources, args.mirror, progress, approve)
+    for outcome in outcomes:
+        if outcome.fetched is None:
+            print(f"{outcome.source.id}: not fetched: {outcome.problem}")
+        else:
+            print(f"{outcome.source.id}: {outcome.source.file} saved ({outcome.fetched.size:,} bytes, "
+                  f"SHA-256 {outcome.fetched.sha256[:12]})")
+    saved = sum(outcome.fetched is not None for outcome in outcomes)
+    print(f"{saved} of {len(outcomes)} reference file(s) fetched; pages use them from now on "
           "(a file in the data folder, EHMAP_DATA_DIR, still comes first).")
-    return 2 if failed else 0
+    return 0 if saved == len(outcomes) else 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -674,8 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     actions = reference.add_subparsers(dest="action", required=True)
     fetch = actions.add_parser("fetch", help="download reference files (default: all) into ehmap's cache, checked")
     fetch.add_argument("source", nargs="*", help="indicator source ids from indicators/ (e.g. iod2019); default all")
-    fetch.add_argument("--mirror", help="fetch each file by its name from this address (e.g. a council's own "
-                       "mirror of the national files) instead of the publisher's URL")
+    fetch.add_argument("--mirror", help="fetch each file by its published name from this address (e.g. a council's "
+                       "own mirror of the national files) instead of the publisher's URL; default "
+                       "EHMAP_REFERENCE_MIRROR")
     fetch.set_defaults(run=_reference_fetch_command)
     app = commands.add_parser("app", prefix_chars="+", add_help=False,
                               help="start the app (without sign-in, on this machine only); options go to Streamlit")

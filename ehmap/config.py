@@ -63,6 +63,12 @@ def reference_folder() -> Path | None:
     return data_dir() or demo_reference_dir()
 
 
+def reference_mirror() -> str | None:
+    """A council's own copy of the publishers' files to fetch reference files from (`EHMAP_REFERENCE_MIRROR`, an
+    http(s) address), instead of the publishers' sites; None to fetch from the publishers."""
+    return os.environ.get("EHMAP_REFERENCE_MIRROR") or None
+
+
 def secret_path() -> Path:
     """Where the per-installation secret lives (`EHMAP_SECRET_FILE`, else the user config dir)."""
     value = os.environ.get("EHMAP_SECRET_FILE")

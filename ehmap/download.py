@@ -43,13 +43,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ehmap.catalogue import IndicatorSource
+from ehmap.catalogue import IndicatorSource, indicator_source, indicator_sources
+from ehmap.config import reference_mirror
 from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, FROM_DEMO, locate, missing_required, sources_dir
 from ehmap.limits import MB
+from ehmap.ons_workbook import WorkbookError, is_zip, workbook_to_children_csv
+from ehmap.store import StoreError
 
 MIN_BYTES = 256  # anything smaller is an error page or an empty file, not a reference table
 MAX_BYTES = 512 * 1024 * 1024
@@ -57,6 +60,7 @@ CHUNK = 1 << 16
 USER_AGENT = "ehmap (reference-data download)"
 NOTE = "source.json"  # the note kept in each version's folder, beside the file
 VERSIONS = ".versions"  # sources/<file>.versions/ holds the versions of <file>
+NOT_AUDITED = "Not saved, because the audit log could not record the change:"
 LOCK_WAIT_S = 30.0  # how long a change waits for another change to the reference files to finish
 
 
@@ -172,13 +176,28 @@ def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None
         raise DownloadError(
             f"{name} is a web page, not the CSV file {source.file}; the publisher's address may have moved."
         )
-    if first_bytes[:4] == b"PK\x03\x04":
+    if is_zip(first_bytes):
         raise DownloadError(f"{name} is a ZIP or Excel file; ehmap needs the CSV file {source.file}.")
     first_line = text.splitlines()[0] if text else ""
     header = next(csv.reader(io.StringIO(first_line)), [])
     missing = missing_required(source, header)
     if missing:
         raise DownloadError(f"{name} lacks the column(s) {missing} that indicators/{source.id}.yaml requires.")
+
+
+def _read_workbook(source: IndicatorSource, staged: Path, origin: str, name: str) -> tuple[str, int, str]:
+    """Replace a staged ONS workbook by the CSV ehmap reads from its sheet; the CSV's origin, size and SHA-256."""
+    published = staged.with_name(f"published-{staged.name}.xlsx")
+    staged.rename(published)
+    try:
+        rows = workbook_to_children_csv(published, source.workbook, staged)
+    except WorkbookError as problem:
+        raise DownloadError(f"{name} is not the ONS population workbook ehmap reads: {problem}") from None
+    finally:
+        published.unlink(missing_ok=True)
+    data = staged.read_bytes()
+    return (f"{origin} (ONS workbook, sheet '{source.workbook}', {rows:,} LSOAs read)", len(data),
+            hashlib.sha256(data).hexdigest())
 
 
 def _finish(
@@ -200,7 +219,12 @@ def _finish(
             f"{name} has SHA-256 {digest}, not the expected {expected_sha256.lower()}; it was not saved."
         )
     with open(staged, "rb") as handle:
-        check_header(source, handle.read(CHUNK), name)
+        first_bytes = handle.read(CHUNK)
+    if source.workbook and is_zip(first_bytes):
+        origin, size, digest = _read_workbook(source, staged, origin, name)
+        with open(staged, "rb") as handle:
+            first_bytes = handle.read(CHUNK)
+    check_header(source, first_bytes, name)
     fetched = Fetched(str(target), origin, size, digest, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     staged.with_name(NOTE).write_text(json.dumps(asdict(fetched), indent=2) + "\n", encoding="utf-8")
     with _one_change_at_a_time(target.parent, name):
@@ -276,7 +300,7 @@ def download_source(
     `approve(fetched)` runs once the file has passed its checks, before it replaces the cached copy; if it
     raises (say, the audit log cannot be written), nothing is replaced.
     """
-    url = url or source.url
+    url = url or source.download_url
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise DownloadError(f"Cannot download from '{url}': only http and https addresses are supported.")
     target = sources_dir() / source.file
@@ -341,3 +365,55 @@ def save_upload(source: IndicatorSource, data: bytes, filename: str,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when it became the new version
+
+
+def reference_files(ids: Sequence[str] = ()) -> list[IndicatorSource]:
+    """The catalogued sources to fetch, one per file (every file when `ids` is empty); an unknown id raises
+    ValueError naming the known ones."""
+    chosen = [indicator_source(i) for i in ids] if ids else indicator_sources()
+    return list({source.file: source for source in chosen}.values())
+
+
+def fetch_address(source: IndicatorSource, mirror: str | None = None) -> str:
+    """Where a source's file is fetched from: the mirror (default: `EHMAP_REFERENCE_MIRROR`) holding it under its
+    published name, else the publisher's address."""
+    mirror = mirror or reference_mirror()
+    return f"{mirror.rstrip('/')}/{source.published_name}" if mirror else source.download_url
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """One file of a fetch: what was saved, or why not."""
+
+    source: IndicatorSource
+    address: str
+    fetched: Fetched | None
+    problem: str = ""
+
+
+def fetch_reference(
+    sources: Sequence[IndicatorSource],
+    mirror: str | None = None,
+    progress: Callable[[IndicatorSource], Callable[[int, int | None], None]] | None = None,
+    approve: Callable[[IndicatorSource], Callable[[Fetched], None]] | None = None,
+) -> list[FetchOutcome]:
+    """Download each source's file in turn, checked and put in place; a failure is reported and the rest go on.
+    `progress(source)` and `approve(source)` give that file's callbacks (see `download_source`)."""
+    outcomes = []
+    mirror = mirror or reference_mirror()
+    for source in sources:
+        address = fetch_address(source, mirror)
+        if not mirror and not source.downloadable:
+            outcomes.append(FetchOutcome(source, address, None, f"{source.publisher} offers {source.title} on a web "
+                                         f"page, not as a file: get {source.file} from {address} and upload it."))
+            continue
+        try:
+            fetched = download_source(source, address, progress=progress(source) if progress else None,
+                                      approve=approve(source) if approve else None)
+        except DownloadError as problem:
+            outcomes.append(FetchOutcome(source, address, None, str(problem)))
+        except StoreError as problem:
+            outcomes.append(FetchOutcome(source, address, None, f"{NOT_AUDITED} {problem}"))
+        else:
+            outcomes.append(FetchOutcome(source, address, fetched))
+    return outcomes

@@ -9,7 +9,18 @@ from ehmap import limits
 from ehmap.access import User
 from ehmap.audit import record
 from ehmap.catalogue import IndicatorSource, indicator_sources
-from ehmap.download import DownloadError, Fetched, copy_in_use, download_source, save_upload
+from ehmap.config import reference_mirror
+from ehmap.download import (
+    NOT_AUDITED,
+    DownloadError,
+    Fetched,
+    copy_in_use,
+    download_source,
+    fetch_address,
+    fetch_reference,
+    reference_files,
+    save_upload,
+)
 from ehmap.indicators import FROM_DATA_DIR, SourceMissing, locate
 from ehmap.store import StoreError
 from ehmap.text import file_label, plain
@@ -19,8 +30,8 @@ from ui.frame import require_frame
 from ui.state import children_table, coverage_idaci
 
 ONLY_ADMINS = "Only an admin can change reference files: ask your ehmap admin to add or replace one."
-NOT_AUDITED = "Not saved, because the audit log could not record the change:"
 DOWNLOADED_KEY = "sources_downloaded"  # the last download's outcome, shown once after the rerun that follows it
+FETCHED_ALL_KEY = "sources_fetched_all"  # the outcomes of the last "fetch every file", shown after its rerun
 SAVED_KEY = "sources_saved"  # ((source, upload id), (kind, message)): an upload is saved once, not on every rerun
 
 require_frame()
@@ -81,6 +92,43 @@ def in_use_note(source: IndicatorSource) -> str:
     return " Every page now uses it."
 
 
+def progress_bar(bar, name: str):
+    """A download's progress shown on `bar`: the share received, and megabytes."""
+    def report(done: int, total: int | None) -> None:
+        bar.progress(min(done / total, 1.0) if total else 0.0,
+                     text=f"{name}: {done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else ""))
+    return report
+
+
+st.subheader("Fetch every file")
+mirror = reference_mirror()
+every = reference_files()
+st.caption(
+    f"Downloads the {len(every)} national files from "
+    + ("this council's mirror of the publishers' files (EHMAP_REFERENCE_MIRROR)" if mirror else "their publishers")
+    + ", checks each (size, required columns; the ONS population workbook is read into its table) and puts it in "
+    "place. Files a publisher offers only on a web page are listed to download by hand and upload below."
+)
+if st.button("Fetch every file", key="sources_fetch_all"):
+    bar = st.progress(0.0, text="Starting")
+    outcomes = fetch_reference(every, progress=lambda source: progress_bar(bar, source.published_name),
+                               approve=lambda source: partial(audit, user, source, source.file, "download"))
+    for source in every:
+        in_use_note(source)
+    st.session_state[FETCHED_ALL_KEY] = [
+        (outcome.fetched is not None, f"{plain(outcome.source.title)}: " + (
+            f"saved ({outcome.fetched.size:,} bytes, SHA-256 {outcome.fetched.sha256[:12]}...)."
+            if outcome.fetched is not None else plain(outcome.problem)))
+        for outcome in outcomes
+    ]
+    st.rerun()  # the table above then shows the new versions
+if FETCHED_ALL_KEY in st.session_state:
+    results = st.session_state.pop(FETCHED_ALL_KEY)
+    saved = sum(ok for ok, _ in results)
+    (st.success if saved == len(results) else st.warning)(f"{saved} of {len(results)} files fetched.")
+    for ok, message in results:
+        (st.markdown if ok else st.error)(("- " if ok else "") + message)
+
 st.subheader("Add or replace a file")
 names = {source.id: source for source in sources}
 chosen = st.selectbox("Source", options=list(names), format_func=lambda i: names[i].title, key="sources_choice")
@@ -90,7 +138,11 @@ st.caption(
     f"Expected: a CSV named like `{source.file}` with the key column `{source.key_column}` and "
     f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present."
 )
-upload = st.file_uploader(f"Upload {source.file}", type=["csv"], key="sources_upload",
+if source.workbook:
+    st.caption(f"The ONS publishes it as a workbook: upload the workbook itself (.xlsx, or the .zip holding it) and "
+               f"ehmap reads its '{source.workbook}' sheet.")
+upload = st.file_uploader(f"Upload {source.file}", type=["csv", "xlsx", "zip"] if source.workbook else ["csv"],
+                          key="sources_upload",
                           max_upload_size=limits.MAX_REFERENCE_BYTES // limits.MB)
 if upload is not None and st.session_state.get(SAVED_KEY, (None,))[0] != (chosen, upload.file_id):
     label = file_label(upload.name)
@@ -112,18 +164,12 @@ if upload is not None:
     kind, message = st.session_state[SAVED_KEY][1]
     (st.success if kind == "success" else st.error)(message)
 
-if source.url.lower().endswith(".csv"):
-    if st.button(f"Download from {source.publisher}", key="sources_download"):
-        bar = st.progress(0.0, text=f"Downloading {source.url}")
-
-        def report(done: int, total: int | None) -> None:
-            bar.progress(
-                min(done / total, 1.0) if total else 0.0,
-                text=f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else ""),
-            )
-
+if source.downloadable or mirror:
+    address = fetch_address(source)
+    if st.button(f"Download from {'the mirror' if mirror else source.publisher}", key="sources_download"):
+        bar = st.progress(0.0, text=f"Downloading {address}")
         try:
-            fetched = download_source(source, progress=report,
+            fetched = download_source(source, address, progress=progress_bar(bar, source.published_name),
                                       approve=partial(audit, user, source, source.file, "download"))
         except DownloadError as problem:
             st.error(plain(problem))
@@ -137,5 +183,5 @@ if source.url.lower().endswith(".csv"):
         st.success(st.session_state.pop(DOWNLOADED_KEY))
 else:
     st.caption(
-        f"The publisher offers this table as a web page, not a single CSV: get it from {source.url} and upload it."
+        f"The publisher offers this table as a web page, not a single file: get it from {source.url} and upload it."
     )

@@ -281,3 +281,26 @@ def test_an_unreachable_store_is_reported_without_its_path(tmp_path, caplog):
         Store(f"sqlite:///{where}")
     assert str(error.value) == "The team store cannot be reached: unable to open database file"
     assert str(where) in caplog.text  # the log says where the store is; the page does not
+
+
+def test_an_admin_fetches_every_file_in_one_click_from_the_councils_mirror(store, sources, data_dir, tmp_path,
+                                                                           monkeypatch):
+    from reference_support import mirror_site, served
+
+    from ehmap.download import reference_files
+
+    every = reference_files()
+    with served(mirror_site(tmp_path / "site", data_dir)) as mirror:
+        monkeypatch.setenv("EHMAP_REFERENCE_MIRROR", mirror)
+        at = run()
+        assert "mirror of the publishers' files" in " ".join(c.value for c in at.caption)
+        at.button(key="sources_fetch_all").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [s.value for s in at.success] == [f"{len(every)} of {len(every)} files fetched."]
+    shown = table(at)
+    assert (shown["Status"] == "loaded from a download").all(), shown["Status"].to_dict()
+    population = shown.loc["population_mid2020"]
+    assert population["From"].startswith(f"{mirror}sape23dt2") and "ONS workbook" in population["From"]
+    assert {entry["detail"]["file"] for entry in changes(store)} == {source.file for source in every}
+    for source in every:  # the population workbook was read back into exactly the published table
+        assert (sources / source.file).read_bytes() == (data_dir / source.file).read_bytes()

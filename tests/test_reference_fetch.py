@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 
 import pandas as pd
 import pytest
+from reference_support import mirror_site, served
 
 from ehmap.catalogue import indicator_source, indicator_sources
 from ehmap.cli import main
@@ -18,30 +16,11 @@ from ehmap.indicators import FROM_CACHE, locate
 FILES = sorted({source.file for source in indicator_sources()})
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def _serve(folder):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture()
 def mirror(tmp_path, data_dir):
     """A real HTTP server serving real copies of every catalogued reference file."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for name in FILES:
-        (site / name).symlink_to(data_dir / name)
-    server = _serve(site)
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(mirror_site(tmp_path / "site", data_dir)) as address:
+        yield address
 
 
 @pytest.fixture(autouse=True)
@@ -85,12 +64,8 @@ def test_fetch_all_leaves_every_file_checked_audited_and_loaded(mirror, data_dir
 def test_a_missing_file_is_one_line_and_exit_2_and_leaves_nothing(tmp_path, capsys):
     empty = tmp_path / "empty_site"
     empty.mkdir()
-    server = _serve(empty)
-    try:
-        code = main(["reference", "fetch", "iod2019", "--mirror", f"http://127.0.0.1:{server.server_address[1]}"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(empty) as address:
+        code = main(["reference", "fetch", "iod2019", "--mirror", address])
     out = capsys.readouterr().out
     assert code == 2
     line = next(line for line in out.splitlines() if line.startswith("iod2019: not fetched:"))
@@ -103,3 +78,12 @@ def test_a_missing_file_is_one_line_and_exit_2_and_leaves_nothing(tmp_path, caps
 def test_an_unknown_source_is_named(capsys):
     assert main(["reference", "fetch", "iod2031"]) == 2
     assert "iod2031" in capsys.readouterr().err
+
+
+def test_a_file_offered_only_on_a_web_page_is_named_without_going_online(monkeypatch):
+    from ehmap.download import fetch_reference
+
+    monkeypatch.delenv("EHMAP_REFERENCE_MIRROR", raising=False)
+    [outcome] = fetch_reference([indicator_source("lookup_lsoa11_lsoa21")])
+    assert outcome.fetched is None
+    assert outcome.problem.startswith("Office for National Statistics offers") and "upload it" in outcome.problem

@@ -1,0 +1,88 @@
+"""The ONS population workbook is read into exactly the children's table ehmap uses: from a file, a ZIP, an upload
+and a download; a workbook ehmap cannot read gets one line saying what is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from reference_support import SHEET, children_csv_as_workbook, zipped
+
+from ehmap.catalogue import indicator_source
+from ehmap.download import DownloadError, save_upload
+from ehmap.ons_workbook import WorkbookError, workbook_to_children_csv
+
+CHILDREN = "population_mid2020_lsoa11_children_0_17.csv"
+
+
+@pytest.fixture(scope="module")
+def workbook(data_dir, tmp_path_factory):
+    """The real published values in the ONS workbook's layout (tests/workbook_support.py)."""
+    return children_csv_as_workbook(data_dir / CHILDREN, tmp_path_factory.mktemp("ons") / "sape23dt2.xlsx")
+
+
+def test_the_workbook_is_read_into_the_published_table_byte_for_byte(workbook, data_dir, tmp_path):
+    out = tmp_path / CHILDREN
+    rows = workbook_to_children_csv(workbook, SHEET, out)
+    published = (data_dir / CHILDREN).read_bytes()
+    assert rows == published.count(b"\n") - 1
+    assert out.read_bytes() == published  # 0-15 and 0-17 are the sums of the single years, as in the README
+
+
+def test_a_zipped_workbook_reads_the_same(workbook, data_dir, tmp_path):
+    out = tmp_path / CHILDREN
+    workbook_to_children_csv(zipped(workbook, tmp_path / "sape.zip"), SHEET, out)
+    assert out.read_bytes() == (data_dir / CHILDREN).read_bytes()
+
+
+def test_an_uploaded_workbook_becomes_the_table_the_pages_read(workbook, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path / "cache"))
+    fetched = save_upload(indicator_source("population_mid2020"), workbook.read_bytes(), "sape23dt2.xlsx")
+    assert fetched.sha256 == hashlib.sha256((data_dir / CHILDREN).read_bytes()).hexdigest()
+    assert f"sheet '{SHEET}'" in fetched.origin
+
+
+def _one_line(problem: Exception) -> str:
+    text = str(problem)
+    assert "\n" not in text and len(text) < 300
+    return text
+
+
+def test_the_wrong_sheet_is_named(workbook, tmp_path):
+    with pytest.raises(WorkbookError) as problem:
+        workbook_to_children_csv(workbook, "Mid-2021 Persons", tmp_path / "out.csv")
+    assert "no sheet 'Mid-2021 Persons'" in _one_line(problem.value) and SHEET in str(problem.value)
+
+
+def test_a_missing_age_column_is_named(data_dir, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(SHEET)
+    sheet.append(["LSOA Code", "LSOA Name", "All Ages", *(str(age) for age in range(17))])
+    book.save(tmp_path / "short.xlsx")
+    with pytest.raises(WorkbookError) as problem:
+        workbook_to_children_csv(tmp_path / "short.xlsx", SHEET, tmp_path / "out.csv")
+    assert "lacks the column(s) ['17']" in _one_line(problem.value)
+
+
+def test_a_count_that_is_not_a_number_names_the_lsoa(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(SHEET)
+    sheet.append(["LSOA Code", "LSOA Name", "All Ages", *(str(age) for age in range(18))])
+    sheet.append(["E01000001", "City of London 001A", 1749, *([3] * 17), "=1+1"])
+    book.save(tmp_path / "formula.xlsx")
+    with pytest.raises(WorkbookError) as problem:
+        workbook_to_children_csv(tmp_path / "formula.xlsx", SHEET, tmp_path / "out.csv")
+    assert "E01000001" in _one_line(problem.value) and "age 17" in str(problem.value)
+
+
+def test_a_damaged_workbook_upload_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("EHMAP_CACHE_DIR", str(tmp_path / "cache"))
+    damaged = b"PK\x03\x04" + b"\x00" * 1000
+    with pytest.raises(DownloadError) as problem:
+        save_upload(indicator_source("population_mid2020"), damaged, "sape.xlsx")
+    assert "not the ONS population workbook" in _one_line(problem.value)
+    assert not (tmp_path / "cache" / "sources" / CHILDREN).exists()
