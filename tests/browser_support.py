@@ -28,6 +28,21 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+PAGES = {  # the app's 13 pages: URL path (app.py's st.Page url_path) -> title
+    "": "Need map",
+    "hot-spots": "Hot spots",
+    "deprivation-context": "Deprivation context",
+    "need-and-deprivation": "Need and deprivation",
+    "destabilised-by-poverty": "Destabilised by poverty",
+    "service-coverage": "Service coverage",
+    "which-services-help": "Which services help most",
+    "trends-over-time": "Trends",
+    "business-case": "Business case",
+    "board-report": "Board report",
+    "your-data": "Your data",
+    "data-sources": "Data sources",
+    "about-and-sources": "About and sources",
+}
 
 
 def _free_port() -> int:
@@ -43,7 +58,8 @@ def serve_app() -> Iterator[str]:
     ARTIFACTS.mkdir(exist_ok=True)
     with open(log, "wb") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1"],
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1"],
             cwd=REPO, env=os.environ.copy(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
@@ -110,6 +126,20 @@ def screenshot_on_failure(page, name: str):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         raise
+
+
+def wait_until_idle(page, timeout_ms: int = 180_000) -> None:
+    """Wait for the page's title and until Streamlit has stopped running and spinning for three seconds."""
+    page.locator("h1").first.wait_for(timeout=timeout_ms)
+    busy = '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-testid="stSkeleton"]'
+    quiet, waited = 0, 0
+    while quiet < 6:
+        page.wait_for_timeout(500)
+        waited += 500
+        quiet = quiet + 1 if page.locator(busy).count() == 0 else 0
+        if waited > timeout_ms:
+            raise AssertionError(f"the page was still running after {timeout_ms / 1000:.0f} s")
+
 
 
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]:not([width="-1"])'

@@ -11,12 +11,27 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+DEMO_REFERENCE = REPO / "demo" / "reference"  # the demo council's rows of the same files (demo/make_reference_bundle)
+NATIONAL = pytest.mark.national  # a test that needs the national reference files (other councils, all of England)
+NOT_RUN_KEY = pytest.StashKey[list[str]]()
+
+
+def national_data() -> Path | None:
+    """The folder of national reference files (EHMAP_DATA_DIR, else ../shared/data), or None on a machine without."""
+    value = os.environ.get("EHMAP_DATA_DIR")
+    path = Path(value) if value else SHARED_DATA
+    return path if path.is_dir() else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Point ehmap at the shared reference files and a per-run secret before anything imports it."""
-    if not os.environ.get("EHMAP_DATA_DIR") and SHARED_DATA.is_dir():
-        os.environ["EHMAP_DATA_DIR"] = str(SHARED_DATA)
+    """Point ehmap at the national reference files when this machine has them (else it reads the demo council's
+    built-in rows, as a fresh install does), and at a per-run secret, before anything imports it."""
+    config.addinivalue_line("markers", "national: needs the national reference files (EHMAP_DATA_DIR or "
+                            "../shared/data); not run, and listed at the end, on a machine without them")
+    if os.environ.get("EHMAP_DATA_DIR") and national_data() is None:
+        raise pytest.UsageError(f"EHMAP_DATA_DIR is {os.environ['EHMAP_DATA_DIR']}, which is not a folder.")
+    if national_data() is not None:
+        os.environ["EHMAP_DATA_DIR"] = str(national_data())
     # The converted-file cache may be shared between runs (it is keyed by content);
     # the secret must not be the developer's own.
     os.environ.setdefault("EHMAP_CACHE_DIR", str(REPO / ".pytest_cache" / "ehmap-cache"))
@@ -25,13 +40,39 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("EHMAP_STATE_DIR", tempfile.mkdtemp(prefix="ehmap-state-"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a machine without the national reference files, leave out the tests marked `national`, and remember them
+    to list at the end: none is skipped silently."""
+    if national_data() is not None:
+        return
+    national = [item for item in items if item.get_closest_marker("national")]
+    if national:
+        config.hook.pytest_deselected(items=national)
+        items[:] = [item for item in items if not item.get_closest_marker("national")]
+    config.stash[NOT_RUN_KEY] = [item.nodeid for item in national]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Say which tests needed the national reference files and did not run, and how to run them."""
+    not_run = config.stash.get(NOT_RUN_KEY, [])
+    if not not_run:
+        return
+    files = sorted({nodeid.split("::")[0] for nodeid in not_run})
+    terminalreporter.section("national reference files", sep="=")
+    terminalreporter.write_line(
+        f"{len(not_run)} test(s) in {len(files)} file(s) need the national reference files and were NOT RUN: this "
+        f"machine has neither EHMAP_DATA_DIR nor {SHARED_DATA}. The rest ran on the demo council's built-in rows "
+        "(demo/reference). Put the national files there (or `python -m ehmap reference fetch`) to run them:")
+    for name in files:
+        count = sum(nodeid.startswith(f"{name}::") for nodeid in not_run)
+        terminalreporter.write_line(f"  {name}: {count}")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The folder of official reference files; tests that need it fail loudly when it is absent."""
-    path = Path(os.environ["EHMAP_DATA_DIR"]) if os.environ.get("EHMAP_DATA_DIR") else None
-    if path is None or not path.is_dir():
-        pytest.fail("EHMAP_DATA_DIR is not set to the shared reference data folder (../shared/data).")
-    return path
+    """The folder of official reference files: the national ones when this machine has them, else the demo council's
+    built-in rows of the same files (Croydon only; a test that needs more is marked `national`)."""
+    return national_data() or DEMO_REFERENCE
 
 
 @pytest.fixture(scope="session")

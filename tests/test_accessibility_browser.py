@@ -11,26 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, MAP_IFRAME, screenshot_on_failure
+from browser_support import ARTIFACTS, MAP_IFRAME, PAGES, screenshot_on_failure, wait_until_idle
 
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FAILING_IMPACTS = {"serious", "critical"}
-PAGES = {  # URL path (app.py's st.Page url_path) -> title
-    "": "Need map",
-    "hot-spots": "Hot spots",
-    "deprivation-context": "Deprivation context",
-    "need-and-deprivation": "Need and deprivation",
-    "destabilised-by-poverty": "Destabilised by poverty",
-    "service-coverage": "Service coverage",
-    "which-services-help": "Which services help most",
-    "trends-over-time": "Trends",
-    "business-case": "Business case",
-    "board-report": "Board report",
-    "your-data": "Your data",
-    "data-sources": "Data sources",
-    "about-and-sources": "About and sources",
-}
 MAP_PAGES = {"", "hot-spots", "deprivation-context", "need-and-deprivation", "destabilised-by-poverty",
              "service-coverage"}
 # Markup that Streamlit renders and ehmap cannot change: a CSS selector for the container -> why.
@@ -62,19 +47,6 @@ def axe_script() -> Path:
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: run `bash .ci/run` (it runs `npm ci --prefix tests/axe`).")
     return AXE
-
-
-def wait_until_idle(page, timeout_ms: int = 180_000) -> None:
-    """Wait for the page's title and until Streamlit has stopped running and spinning for three seconds."""
-    page.locator("h1").first.wait_for(timeout=timeout_ms)
-    busy = '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-testid="stSkeleton"]'
-    quiet, waited = 0, 0
-    while quiet < 6:
-        page.wait_for_timeout(500)
-        waited += 500
-        quiet = quiet + 1 if page.locator(busy).count() == 0 else 0
-        if waited > timeout_ms:
-            raise AssertionError(f"the page was still running after {timeout_ms / 1000:.0f} s")
 
 
 def violations(target, axe_script: Path) -> list[dict]:
