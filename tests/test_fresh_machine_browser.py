@@ -24,7 +24,8 @@ from browser_support import (
 )
 
 CONTENT = ('[data-testid="stDataFrame"], [data-testid="stMetric"], [data-testid="stVegaLiteChart"], '
-           '[data-testid="stArrowVegaLiteChart"], [data-testid="stTable"], ' + MAP_IFRAME)
+           '[data-testid="stArrowVegaLiteChart"], [data-testid="stTable"], [data-testid="stDownloadButton"], '
+           '[data-testid="stFileUploader"], ' + MAP_IFRAME)  # a table, figure, map, download or (Your data) uploader
 NOT_AVAILABLE = ["not loaded", "is not in the data folder", "Traceback", "No module named"]
 
 
