@@ -72,6 +72,11 @@ class AreaSet:
         """Council LSOAs that count towards no area."""
         return sorted(self.lsoa_to_area.index[self.lsoa_to_area.isna()])
 
+    def lsoa_table(self, prefix: str) -> pd.DataFrame:
+        """Each LSOA 2011 of the council (index lsoa11cd) with its area's code and name as `<prefix>_code` and
+        `<prefix>_name` (<NA> where none), e.g. prefix 'ward'."""
+        return pd.DataFrame({f"{prefix}_code": self.lsoa_to_area, f"{prefix}_name": self.area_names()})
+
     def area_names(self) -> pd.Series:
         """LSOA 2011 code -> the name of its area (<NA> where none), e.g. the localities services are compared by."""
         return self.lsoa_to_area.map(self.areas.set_index("code")["name"])

@@ -361,6 +361,7 @@ def _coverage_command(args: argparse.Namespace) -> int:
             table, services = coverage_for_files(
                 result, path, result.la_code, args.need, args.type, args.bands, args.poor_access, period
             )
+            table = _coverage_wards(table, result.la_code, args.ward)
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -479,6 +480,23 @@ def _release_options(command: argparse.ArgumentParser) -> None:
                               "table of the release) and its method as FILE.release.txt; default: exact team figures")
     command.add_argument("--period", help="with --release: a financial year such as 2024-25, or all "
                                           "(default: the latest year)")
+
+
+def _coverage_wards(table, la_code: str, ward: str | None):
+    """Coverage with each LSOA's ward beside it, cut to `ward` when given; unchanged (with a note) when the council's
+    wards are not known and no ward was asked for."""
+    from ehmap.areas import ward_area_set
+    from ehmap.coverage import in_ward, with_wards
+
+    try:
+        wards = ward_area_set(la_code).lsoa_table("ward")
+    except FileNotFoundError as missing:
+        if ward is not None:
+            raise ValueError(f"--ward needs the council's wards: {missing}") from None
+        print(f"note: no ward columns: {missing}", file=sys.stderr)
+        return table
+    table = with_wards(table, wards)
+    return in_ward(table, ward) if ward is not None else table
 
 
 def _released_coverage(args: argparse.Namespace, result: IngestResult, table, release, period: str,
@@ -603,6 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--bands", default="1,1.5,2", help="distance bands in miles, comma-separated (default 1,1.5,2)")
     cov.add_argument("--poor-access", type=float, help="miles beyond which access is poor (default: the first band)")
     cov.add_argument("--mapping", type=Path, help="YAML/JSON file: field -> header in the case export")
+    cov.add_argument("--ward", help="only the LSOAs of this electoral ward (its code, e.g. E05011462; ONS LSOA to "
+                     "ward best fit); every row names its ward either way")
     cov.add_argument("--out", required=True, type=Path, help="CSV file to write")
     _release_options(cov)
     cov.set_defaults(run=_coverage_command)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import folium
@@ -480,9 +480,11 @@ def reading(result: Coverage, exact: bool = True) -> str:
             f"to act on{check}. {more} gives more episodes and firmer answers.")
 
 
-OUTREACH_COLUMNS = {
+OUTREACH_COLUMNS = {  # ward_name and ward_code are there when the council's wards are known (`with_wards`)
     "lsoa11nm": "Area",
     "lsoa11cd": "LSOA code",
+    "ward_name": "Ward",
+    "ward_code": "Ward code",
     "children": "Children 0-17",
     "expected": "Expected",
     "observed": "Observed",
@@ -504,7 +506,7 @@ def outreach_list(result: Coverage, flagged_only: bool = False) -> pd.DataFrame:
     if flagged_only:
         areas = areas[areas["flag"]]
     ranked = areas.sort_values(["flag", "gap", "lsoa11cd"], ascending=[False, False, True])
-    ranked = ranked[list(OUTREACH_COLUMNS)].reset_index(drop=True)
+    ranked = ranked[[column for column in OUTREACH_COLUMNS if column in ranked.columns]].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked
 
@@ -514,6 +516,28 @@ def outreach_csv(result: Coverage, flagged_only: bool = False) -> pd.DataFrame:
     table = outreach_list(result, flagged_only)
     table["flag"] = np.where(table["flag"], "below expected, poor access", "")
     return table.rename(columns={"rank": "Rank", **OUTREACH_COLUMNS})
+
+
+def with_wards(result: Coverage, wards: pd.DataFrame | None) -> Coverage:
+    """The coverage with each LSOA's `ward_code` and `ward_name` beside its name (`wards`: index lsoa11cd, the ONS
+    best fit); unchanged when the council's wards are not known (None)."""
+    if wards is None:
+        return result
+    areas = result.areas.copy()
+    at = areas.columns.get_loc("lsoa11nm") + 1
+    for offset, column in enumerate(("ward_code", "ward_name")):
+        areas.insert(at + offset, column, areas["lsoa11cd"].map(wards[column]).astype(object).to_numpy())
+    return replace(result, areas=areas)
+
+
+def in_ward(result: Coverage, ward_code: str) -> Coverage:
+    """The coverage of one ward's LSOAs (after `with_wards`); flags stay those worked out for the whole council.
+    An unknown ward code raises ValueError naming some of the council's wards."""
+    known = result.areas.dropna(subset=["ward_code"]).drop_duplicates("ward_code").set_index("ward_code")["ward_name"]
+    if ward_code not in known.index:
+        examples = ", ".join(f"{code} ({name})" for code, name in known.sort_index().head(3).items())
+        raise ValueError(f"'{ward_code}' is not a ward of this council; its {len(known)} wards include {examples}.")
+    return replace(result, areas=result.areas[result.areas["ward_code"] == ward_code].reset_index(drop=True))
 
 
 def area_csv(result: Coverage) -> pd.DataFrame:

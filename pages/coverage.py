@@ -37,7 +37,7 @@ from ui.state import (
     reference_versions,
     services_kept,
 )
-from ui.views import released_downloads, released_period, team_period
+from ui.views import lsoa_ward_table, released_downloads, released_period, team_period, ward_picker
 from ui.widgets import legend, show_map
 
 
@@ -124,16 +124,20 @@ poor_miles = controls[3].selectbox(
 idaci, idaci_missing = coverage_idaci(la_code)
 centres = coverage_centres(la_code)
 counted_types = None if set(types) == set(present_types) else types
-flagged_only = st.toggle("Outreach list: flagged areas only", value=False, key="coverage_flagged_only")
+wards = lsoa_ward_table(la_code)
+outreach_choices = st.columns([1, 2])
+flagged_only = outreach_choices[0].toggle("Outreach list: flagged areas only", value=False,
+                                          key="coverage_flagged_only")
+ward = ward_picker(wards, "Outreach list: ward", "coverage_outreach_ward", outreach_choices[1])
 if context.team:
     start, end = team_period(result.cases, "coverage_period", controls[1])
     view = team_coverage(result.cases, centres, services, children, idaci, need, counted_types, bands, poor_miles,
-                         start, end, flagged_only)
+                         start, end, flagged_only, wards)
 else:
     release = dataset_release(context)
     period = released_period(release, "coverage_release_period", controls[1])
     view = released_coverage(release, result.cases, centres, services, children, idaci, need, counted_types, bands,
-                             poor_miles, period.key, flagged_only)
+                             poor_miles, period.key, flagged_only, wards)
 table = view.result
 st.info(plain(view.reading))  # what it found, how sure, what to try next: built in ehmap, shown as text
 
@@ -240,11 +244,13 @@ with side_column:
             width="stretch",
         )
 
-st.subheader("Outreach list")
+outreach = view.in_ward(ward[0] if ward else None)
+st.subheader("Outreach list" + (f": {plain(ward[1])}" if ward else ""))
 st.caption(
     ("Ranked: flagged areas first, then by gap (expected minus observed). " if context.team else "")
     + f"Distances are to the nearest counted service; {bands.walk_kmh:g} km/h walking; 1 mile = {MILE_M:,.0f} m."
+    + (" Each LSOA's ward is the ONS best fit (LSOA 2011 to ward 2019)." if wards is not None else "")
 )
-st.dataframe(view.outreach, hide_index=True, width="stretch")
-released_downloads(context, view.downloads, view.method, "the outreach list")
+st.dataframe(outreach.outreach, hide_index=True, width="stretch")
+released_downloads(context, outreach.downloads, view.method, "the outreach list")
 st.caption(reference_versions("population_mid2020", "iod2019"))

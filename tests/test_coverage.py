@@ -348,3 +348,26 @@ def demo_cases_of_file() -> pd.DataFrame:
     from ehmap.cli import ingest_file
 
     return ingest_file(DEMO_FILE, CROYDON).cases
+
+
+def test_coverage_cli_names_each_lsoas_ward_and_cuts_to_one_ward(directory, tmp_path, capsys, data_dir):
+    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str).set_index("LSOA11CD")
+    base = ["coverage", str(DEMO_FILE), "--services", DEMO_SERVICES, "--la", CROYDON, "--need", "domestic_abuse"]
+    assert main([*base, "--out", str(tmp_path / "all.csv")]) == 0
+    whole = pd.read_csv(tmp_path / "all.csv", dtype={"lsoa11cd": str})
+    assert list(whole.columns[:4]) == ["lsoa11cd", "lsoa11nm", "ward_code", "ward_name"]
+    assert (whole["ward_code"] == whole["lsoa11cd"].map(lookup["WD19CD"])).all()
+    ward = whole["ward_code"].value_counts().index[0]
+    assert main([*base, "--ward", ward, "--out", str(tmp_path / "ward.csv")]) == 0
+    cut = pd.read_csv(tmp_path / "ward.csv", dtype={"lsoa11cd": str})
+    assert set(cut["ward_code"]) == {ward} and sorted(cut["lsoa11cd"]) == sorted(
+        whole.loc[whole["ward_code"] == ward, "lsoa11cd"])
+    assert cut.set_index("lsoa11cd")["flag"].equals(whole.set_index("lsoa11cd").loc[cut["lsoa11cd"], "flag"])
+    assert main([*base, "--release", "--period", "all", "--ward", ward, "--out", str(tmp_path / "shared.csv")]) == 0
+    shared = pd.read_csv(tmp_path / "shared.csv", dtype={"lsoa11cd": str})
+    assert set(shared["ward_name"]) == set(cut["ward_name"]) and (shared["expected"] == "x").all()  # never released
+    capsys.readouterr()
+    assert main([*base, "--ward", "E05999999", "--out", str(tmp_path / "none.csv")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: 'E05999999' is not a ward of this council; its 28 wards include E0501")
+    assert "\n" not in error and not (tmp_path / "none.csv").exists()

@@ -210,3 +210,28 @@ def test_the_released_reading_uses_flags_and_public_facts_only(demo_coverage, di
         assert named <= set(flagged["lsoa11nm"]) | set(below["lsoa11nm"])  # nobody named by a hidden shortfall
         assert set(team.result.flagged["lsoa11cd"]) == set(flagged["lsoa11cd"])  # one set of flags for both audiences
         assert text != team.reading or not len(below)
+
+
+def test_a_released_outreach_list_cut_to_a_ward_downloads_only_that_wards_rows(demo_coverage, directory,
+                                                                               council_names, data_dir):
+    from ehmap.areas import ward_area_set
+    from ehmap.config import pseudonymisation_key
+    from ehmap.coverage import DistanceBands
+    from ehmap.demo import load_demo
+    from ehmap.release.output import release_of
+    from ehmap.views.coverage import released_coverage
+
+    cases, centres, services, idaci = demo_coverage
+    release = release_of(load_demo(directory, council_names, pseudonymisation_key()))
+    wards = ward_area_set("E09000008").lsoa_table("ward")
+    view = released_coverage(release, cases, centres, services, child_population(), idaci, "domestic_abuse", None,
+                             DistanceBands(), 1.0, "all", wards=wards)
+    [(stem, whole)] = view.downloads.items()
+    ward = whole["Ward code"].value_counts().index[0]
+    cut = view.in_ward(ward)
+    [(cut_stem, table)] = cut.downloads.items()
+    assert cut_stem == f"{stem}_{ward}" and table.equals(cut.outreach)
+    assert len(table) == (whole["Ward code"] == ward).sum() and set(table["Ward code"]) == {ward}
+    assert list(table["LSOA code"]) == list(whole.loc[whole["Ward code"] == ward, "LSOA code"])
+    assert list(table.columns[:5]) == ["Rank", "Area", "LSOA code", "Ward", "Ward code"]
+    assert view.in_ward(None) is view

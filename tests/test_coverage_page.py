@@ -282,3 +282,36 @@ def test_an_uploaded_services_file_is_kept_for_the_session_and_can_be_dropped(di
     assert SERVICES_UPLOAD_KEY not in at.session_state
     assert "Services from " + plain("demo services (fictional, at real Croydon postcodes)") in " ".join(
         c.value for c in at.caption)
+
+
+def test_the_outreach_list_names_each_lsoas_ward_and_cuts_to_one_ward(directory, data_dir, monkeypatch):
+    """A locality manager's list: every row names its ward beside its LSOA (the ONS best fit); choosing a ward keeps
+    only that ward's LSOAs, ranked as before; a viewer's download holds the same rows, with names."""
+    from ehmap.access import Role, User
+
+    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str).set_index("LSOA11CD")
+    at = run_page()
+    whole = outreach(at)
+    assert (whole["Ward code"] == whole["LSOA code"].map(lookup["WD19CD"])).all()
+    assert (whole["Ward"] == whole["LSOA code"].map(lookup["WD19NM"])).all()
+    ward = whole["Ward code"].value_counts().index[0]  # the ward with most LSOAs
+    name = lookup.loc[lookup["WD19CD"] == ward, "WD19NM"].iloc[0]
+    picker = at.selectbox(key="coverage_outreach_ward")
+    assert picker.options[0] == "All wards" and name in picker.options and len(picker.options) == 29
+    picker.set_value(ward).run()
+    assert not at.exception, [e.message for e in at.exception]
+    cut = outreach(at)
+    assert len(cut) == (whole["Ward code"] == ward).sum() > 1
+    assert set(cut["Ward code"]) == {ward} and set(cut["Ward"]) == {name}
+    assert list(cut["LSOA code"]) == list(whole.loc[whole["Ward code"] == ward, "LSOA code"])  # the same order
+    assert cut["Area"].str.startswith("Croydon ").all()  # places named, not codes alone
+    assert f"Outreach list: {plain(name)}" in [header.value for header in at.subheader]
+
+    viewer = User("vic@example.org", "Vic Viewer", Role.VIEWER, (CROYDON,), mode="oidc")
+    monkeypatch.setattr("ui.datasets._signed_in_user", lambda: viewer)
+    at = run_page()
+    at.selectbox(key="coverage_outreach_ward").set_value(ward).run()
+    released = outreach(at)
+    assert set(released["Ward code"]) == {ward}
+    assert set(released["LSOA code"]) == set(cut["LSOA code"])  # ranked by flags and children, not by a count
+    assert "Expected" not in released.columns and set(released["Ward"]) == {name}

@@ -335,6 +335,12 @@ def ward_names(la_code: str) -> pd.Series:
     return hotspot_areas("ward", la_code).area_names()
 
 
+@st.cache_data(show_spinner="Assigning LSOAs to wards...")
+def ward_table(la_code: str) -> pd.DataFrame:
+    """LSOA 2011 code -> its electoral ward's `ward_code` and `ward_name` (ONS best fit)."""
+    return hotspot_areas("ward", la_code).lsoa_table("ward")
+
+
 def dataset_key(dataset: DatasetInUse) -> str:
     """Which dataset, and which content of it, a choice belongs to (a replaced dataset keeps its id)."""
     return f"{dataset.id}:{dataset.info.content_hash if dataset.info is not None else 'demo'}"

@@ -23,7 +23,7 @@ from ehmap.text import plain
 from ehmap.views import AreaView
 from ehmap.views.need_map import RankedView
 from ui.audience import PageContext
-from ui.state import period_selector, ward_names
+from ui.state import period_selector, ward_names, ward_table
 from ui.widgets import legend, show_map
 
 HIDDEN_LABEL = "c: 1 to 7 episodes (hidden)"
@@ -151,6 +151,27 @@ def lsoa_wards(la_code: str) -> pd.Series | None:
         return ward_names(la_code)
     except FileNotFoundError:
         return None
+
+
+def lsoa_ward_table(la_code: str) -> pd.DataFrame | None:
+    """LSOA 2011 code -> `ward_code` and `ward_name` (ONS best fit), or None when the ward lookup has no rows for
+    the council."""
+    try:
+        return ward_table(la_code)
+    except FileNotFoundError:
+        return None
+
+
+def ward_picker(wards: pd.DataFrame | None, label: str, key: str, container=st) -> tuple[str, str] | None:
+    """A ward chosen from the council's wards by name, as (code, name); None for 'All wards', and nothing shown
+    when wards are not known."""
+    if wards is None:
+        return None
+    names = wards.dropna(subset=["ward_code"]).drop_duplicates("ward_code").set_index("ward_code")["ward_name"]
+    options = ["", *names.sort_values().index]
+    chosen = container.selectbox(label, options=options, key=key,
+                                 format_func=lambda code: names[code] if code else "All wards")
+    return (chosen, str(names[chosen])) if chosen else None
 
 
 def show_reading(text: str, container=st) -> None:

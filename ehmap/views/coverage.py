@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ehmap.audience import SMALL_FLAG, Audience, marking
-from ehmap.coverage import Coverage, DistanceBands, coverage, outreach_csv, reading
+from ehmap.coverage import Coverage, DistanceBands, coverage, outreach_csv, reading, with_wards
 from ehmap.needmap import CaseFilter
 from ehmap.release.gate import Release
 from ehmap.release.tables import method_statement
@@ -25,10 +25,13 @@ PUBLIC_COLUMNS = ["lsoa11cd", "lsoa11nm", "children", "idaci", "below_expected",
                   "distance_m", "distance_miles", "walk_minutes", "band", "poor_access", "flag", "easting", "northing"]
 def public_facts(areas: pd.DataFrame) -> pd.DataFrame:
     """The columns of a coverage table that hold no count: each area's public facts, distances and flags."""
-    return areas[[*PUBLIC_COLUMNS, *(c for c in areas.columns if c.startswith("dist_"))]].copy()
+    wards = [c for c in ("ward_code", "ward_name") if c in areas.columns]  # public: the ONS lookup's places
+    return areas[[*PUBLIC_COLUMNS[:2], *wards, *PUBLIC_COLUMNS[2:], *(c for c in areas.columns
+                                                                        if c.startswith("dist_"))]].copy()
 
 
-RELEASED_OUTREACH = {"lsoa11nm": "Area", "lsoa11cd": "LSOA code", "children": "Children 0-17",
+RELEASED_OUTREACH = {"lsoa11nm": "Area", "lsoa11cd": "LSOA code", "ward_name": "Ward", "ward_code": "Ward code",
+                     "children": "Children 0-17",
                      "episodes": "Episodes", "nearest_service": "Nearest service", "nearest_type": "Service type",
                      "distance_miles": "Distance (miles, straight line)", "walk_minutes": "Walk (minutes)",
                      "flag": "Gap flag"}
@@ -57,14 +60,26 @@ class CoverageView:
     def flagged(self) -> pd.DataFrame:
         return self.result.flagged
 
+    def in_ward(self, ward_code: str | None) -> CoverageView:
+        """The same view with the outreach list (shown and downloaded) cut to one ward's areas, keeping their ranks
+        in the whole council; itself when no ward is chosen."""
+        if not ward_code or "Ward code" not in self.outreach.columns:
+            return self
+
+        def cut(table: pd.DataFrame) -> pd.DataFrame:
+            return table[table["Ward code"] == ward_code].reset_index(drop=True)
+        return replace(self, outreach=cut(self.outreach),
+                       downloads={f"{stem}_{ward_code}": cut(table) for stem, table in self.downloads.items()})
+
 
 def team_coverage(cases: pd.DataFrame, centres: pd.DataFrame, services: pd.DataFrame, population: pd.DataFrame,
                   idaci: pd.DataFrame | None, need: str | None, types: list[str] | None, bands: DistanceBands,
-                  poor_miles: float, start: dt.date, end: dt.date, flagged_only: bool = False) -> CoverageView:
-    """Exact expected and observed episodes, ratios and gaps per LSOA; small counts flagged; the reading names the
-    dispersion and the largest shortfalls."""
-    result = coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
-                      CaseFilter(start=start, end=end))
+                  poor_miles: float, start: dt.date, end: dt.date, flagged_only: bool = False,
+                  wards: pd.DataFrame | None = None) -> CoverageView:
+    """Exact expected and observed episodes, ratios and gaps per LSOA (with its ward, when `wards` is given); small
+    counts flagged; the reading names the dispersion and the largest shortfalls."""
+    result = with_wards(coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
+                                 CaseFilter(start=start, end=end)), wards)
     outreach = outreach_csv(result, flagged_only)
     small = outreach["LSOA code"].map(result.areas.set_index("lsoa11cd")["small"])
     outreach["Note"] = np.where(small, SMALL_FLAG, "")
@@ -73,12 +88,13 @@ def team_coverage(cases: pd.DataFrame, centres: pd.DataFrame, services: pd.DataF
 
 def released_coverage(release: Release, cases: pd.DataFrame, centres: pd.DataFrame, services: pd.DataFrame,
                       population: pd.DataFrame, idaci: pd.DataFrame | None, need: str | None, types: list[str] | None,
-                      bands: DistanceBands, poor_miles: float, period: str, flagged_only: bool = False) -> CoverageView:
+                      bands: DistanceBands, poor_miles: float, period: str, flagged_only: bool = False,
+                      wards: pd.DataFrame | None = None) -> CoverageView:
     """Flags from the true counts on each LSOA's public facts; counts only where the release shows LSOAs; the reading
     uses the flags and public facts alone."""
     chosen = release.period(period)
-    full = coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
-                    CaseFilter(start=chosen.start, end=chosen.end))
+    full = with_wards(coverage(cases, centres, services, population, idaci, need, types, bands, poor_miles,
+                               CaseFilter(start=chosen.start, end=chosen.end)), wards)
     areas = public_facts(full.areas)
     kind = release.geography[need or "all"]
     if kind == "lsoa11":
@@ -90,7 +106,7 @@ def released_coverage(release: Release, cases: pd.DataFrame, centres: pd.DataFra
     ranked = areas.sort_values(["flag", "children", "lsoa11cd"], ascending=[False, False, True])
     if flagged_only:
         ranked = ranked[ranked["flag"]]
-    outreach = ranked[list(RELEASED_OUTREACH)].assign(
+    outreach = ranked[[column for column in RELEASED_OUTREACH if column in ranked.columns]].assign(
         flag=np.where(ranked["flag"], "below expected, poor access", "")).rename(columns=RELEASED_OUTREACH)
     outreach.insert(0, "Rank", np.arange(1, len(outreach) + 1))
     if kind != "lsoa11":
