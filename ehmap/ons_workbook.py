@@ -8,11 +8,14 @@ declared CSV (`LSOA11CD, LSOA11NM, all_ages, age_0 ... age_17, age_0_15, age_0_1
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import pandas as pd
+
+from ehmap.safe_output import write_csv
 
 CHILD_AGES = range(18)  # 0 to 17: the Early Help population
 HEADER_SEARCH_ROWS = 30  # the header row is found among the first rows, after the title block
@@ -103,15 +106,10 @@ def workbook_to_children_csv(path: Path, sheet: str, out: Path) -> int:
     try:
         if sheet not in book.sheetnames:
             raise WorkbookError(f"it has no sheet '{sheet}' (sheets: {', '.join(book.sheetnames[:6])}).")
-        written = 0
-        with open(out, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(CSV_HEADER)
-            for row in _child_rows(book[sheet].iter_rows(values_only=True)):
-                writer.writerow(row)
-                written += 1
+        rows = list(_child_rows(book[sheet].iter_rows(values_only=True)))
     finally:
         book.close()
-    if not written:
+    if not rows:
         raise WorkbookError(f"sheet '{sheet}' holds no LSOA rows.")
-    return written
+    write_csv(pd.DataFrame(rows, columns=CSV_HEADER), out)  # formula-safe, like every CSV ehmap writes
+    return len(rows)

@@ -75,6 +75,18 @@ def data_dir() -> Path:
     return national_data() or DEMO_REFERENCE
 
 
+@pytest.fixture()
+def data_folder_set(data_dir, monkeypatch):
+    """EHMAP_DATA_DIR set to `data_dir` (the national files, or the demo's rows as a data folder), with Streamlit's
+    caches emptied before and after, so no other test reads tables cached from it."""
+    import streamlit as st
+
+    monkeypatch.setenv("EHMAP_DATA_DIR", str(data_dir))
+    st.cache_data.clear()
+    yield data_dir
+    st.cache_data.clear()
+
+
 @pytest.fixture(scope="session")
 def directory():
     """The real postcode directory (built once into the test cache if absent)."""

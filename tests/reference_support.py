@@ -48,6 +48,14 @@ def children_csv_as_workbook(children_csv: Path, out: Path, sheet: str = SHEET) 
     return out
 
 
+def same_table(path: Path, published: Path) -> bool:
+    """Whether two CSV files hold the same table, cell for cell as text (line ends aside)."""
+    import pandas as pd
+
+    read = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (path, published)]
+    return read[0].equals(read[1])
+
+
 def zipped(workbook: Path, out: Path) -> Path:
     """The workbook inside a ZIP, as the ONS also publishes it."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -38,6 +38,7 @@ def test_croydon_wards_come_from_the_lookup_and_the_ons_ward_boundaries(data_dir
     assert wards.areas.area.sum() == pytest.approx(lsoa_area, rel=0.01)
 
 
+@pytest.mark.national
 def test_lambeth_wards_changed_in_2022_so_they_are_drawn_from_their_lsoas():
     wards = ward_area_set(LAMBETH)
     assert len(wards.areas) == 21  # the 2019 wards of the lookup, not the 25 of May 2022

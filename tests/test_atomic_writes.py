@@ -217,7 +217,7 @@ def test_atomic_write_from_two_threads_at_once_leaves_one_whole_file_and_no_temp
 
 
 class _Stalling(http.server.SimpleHTTPRequestHandler):
-    """Sends the header and the first 64 KB of the file, then stalls: a download a kill -9 interrupts."""
+    """Sends the header and the first half of the file, then stalls: a download a kill -9 interrupts."""
 
     def log_message(self, *args) -> None:
         pass
@@ -227,7 +227,7 @@ class _Stalling(http.server.SimpleHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body[: 1 << 16])
+        self.wfile.write(body[: len(body) // 2])
         self.wfile.flush()
         time.sleep(60)
 
@@ -246,7 +246,7 @@ def test_a_killed_download_leaves_a_temporary_that_the_next_start_removes_once_s
         cwd=REPO, env=os.environ.copy(), start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while not [p for p in sources.glob(".*.part/*") if p.stat().st_size >= 1 << 16]:
+        while not [p for p in sources.glob(".*.part/*") if p.stat().st_size >= 1 << 14]:
             assert download.poll() is None and time.monotonic() < deadline, "the download never started"
             time.sleep(0.1)
         os.killpg(download.pid, signal.SIGKILL)

@@ -42,7 +42,7 @@ def croydon_lsoas():
     return pd.DataFrame(council_lsoas(CROYDON).drop(columns="geometry"))
 
 
-@pytest.mark.parametrize("la_code, lsoas", [(CROYDON, 220), (BUCKS, 319)])
+@pytest.mark.parametrize("la_code, lsoas", [(CROYDON, 220), pytest.param(BUCKS, 319, marks=pytest.mark.national)])
 def test_every_lsoa_has_imd_2019_and_2025_and_a_child_population(data_dir, la_code, lsoas):
     table = council_context(la_code, ["iod2019", "iod2025"])
     areas = table.areas
@@ -61,6 +61,7 @@ def test_every_lsoa_has_imd_2019_and_2025_and_a_child_population(data_dir, la_co
     assert any("ONS exact-fit lookup" in note for note in table.notes)
 
 
+@pytest.mark.national
 def test_buckinghamshire_joins_on_lsoa_codes_not_2019_lad_codes(data_dir):
     # Buckinghamshire (E06000060) was formed in 2020 from four districts whose 2019 LAD codes IoD2019 carries
     areas = council_context(BUCKS, ["iod2019"]).areas
@@ -156,6 +157,7 @@ def test_poverty_view_needs_a_decile_column(croydon, demo, croydon_lsoas):
         poverty_view(demo.cases, croydon_lsoas, croydon, "iod2019_idaci_decile", None, ("poverty",))
 
 
+@pytest.mark.national
 def test_cli_writes_the_joined_table(tmp_path, data_dir, capsys):
     out = tmp_path / "bucks.csv"
     assert main(["context", "--la", BUCKS, "--indicator", "iod2019", "--indicator", "iod2025", "--out", str(out)]) == 0

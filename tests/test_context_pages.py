@@ -58,7 +58,7 @@ def all_table_counts(at: AppTest) -> list[str]:
     return values
 
 
-@pytest.mark.parametrize("la_code, lsoas", [(CROYDON, 220), (BUCKS, 319)])
+@pytest.mark.parametrize("la_code, lsoas", [(CROYDON, 220), pytest.param(BUCKS, 319, marks=pytest.mark.national)])
 def test_deprivation_context_draws_every_lsoa_with_an_imd_decile(directory, la_code, lsoas):
     at = run("pages/deprivation.py", la_code)
     script = map_script(at)
@@ -130,7 +130,7 @@ def test_poverty_view_on_the_demo(directory):
     assert "c" in all_table_counts(at)
 
 
-def test_views_work_on_an_uploaded_export(directory, council_names):
+def test_views_work_on_an_uploaded_export(directory, council_names, forget_uploads):
     from ehmap.config import pseudonymisation_key
     from ehmap.exports import read_export
     from ehmap.ingest import ingest
@@ -199,7 +199,7 @@ def clean_upload_cache():
         path.unlink(missing_ok=True)
 
 
-def test_data_sources_lists_every_entry_and_checks_uploads(directory, data_dir, clean_upload_cache):
+def test_data_sources_lists_every_entry_and_checks_uploads(directory, data_dir, data_folder_set, clean_upload_cache):
     at = run("pages/data_sources.py")
     table = at.dataframe[0].value.set_index("Id")
     assert {"iod2019", "iod2025", "population_mid2020", "lookup_lsoa11_lsoa21"} <= set(table.index)

@@ -131,7 +131,8 @@ def demo(directory, council_names) -> tuple[str, pd.DataFrame]:
     return CROYDON, load_demo(directory, council_names, pseudonymisation_key()).cases
 
 
-@pytest.mark.parametrize("source", [demo, real_shaped], ids=["demo", "real-shaped export"])
+@pytest.mark.parametrize("source", [demo, pytest.param(real_shaped, marks=pytest.mark.national)],
+                         ids=["demo", "real-shaped export"])
 def test_real_shaped_counts_are_overdispersed_and_fewer_areas_fall_clearly_below_expected(
         source, directory, council_names):
     la_code, cases = source(directory, council_names)

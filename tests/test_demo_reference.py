@@ -35,6 +35,7 @@ def generator():
     return module
 
 
+@pytest.mark.national  # against the official national files
 def test_the_bundle_is_what_the_script_makes_from_the_official_files(data_dir, tmp_path):
     generator().bundle(data_dir, tmp_path)
     made = sorted(p.name for p in tmp_path.iterdir())
@@ -44,6 +45,7 @@ def test_the_bundle_is_what_the_script_makes_from_the_official_files(data_dir, t
     assert sum((DEMO_REFERENCE_DIR / name).stat().st_size for name in made) < 400_000  # a few hundred KB
 
 
+@pytest.mark.national  # against the official national files
 @pytest.mark.parametrize("name", sorted(CUT_BY))
 def test_each_file_holds_exactly_the_official_croydon_rows(data_dir, name):
     """Read independently with pandas: the bundle's rows are the official file's Croydon rows, unchanged."""
@@ -58,6 +60,7 @@ def test_each_file_holds_exactly_the_official_croydon_rows(data_dir, name):
     pd.testing.assert_frame_equal(bundled, croydon.reset_index(drop=True))
 
 
+@pytest.mark.national  # against the official national files
 def test_the_ward_boundaries_are_croydons_28_official_features(data_dir):
     official = json.loads((data_dir / "wards_dec2022_bsc_england.geojson").read_text(encoding="utf-8"))
     bundled = json.loads((DEMO_REFERENCE_DIR / "wards_dec2022_bsc_england.geojson").read_text(encoding="utf-8"))
@@ -65,6 +68,7 @@ def test_the_ward_boundaries_are_croydons_28_official_features(data_dir):
     assert bundled["features"] == croydon and len(croydon) == 28
 
 
+@pytest.mark.national  # against the official national files
 def test_the_readme_cites_each_file_with_its_licence_and_checksum(data_dir):
     import hashlib
 
@@ -88,7 +92,7 @@ def no_data_folder(monkeypatch, tmp_path) -> Iterator[None]:
     for path in shared.iterdir():
         if path.is_file():
             (cache / path.name).symlink_to(path)
-    monkeypatch.delenv("EHMAP_DATA_DIR")
+    monkeypatch.delenv("EHMAP_DATA_DIR", raising=False)
     monkeypatch.setenv("EHMAP_CACHE_DIR", str(cache))
     monkeypatch.setenv("EHMAP_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("EHMAP_DATABASE_URL", raising=False)
@@ -145,12 +149,18 @@ def test_another_council_is_told_which_national_file_to_add(no_data_folder):
     assert reason is None and len(children) == 220
 
 
-def test_demo_rows_only_names_the_file_for_other_councils_only(no_data_folder, monkeypatch, data_dir):
+def test_demo_rows_only_names_the_file_for_other_councils_only(no_data_folder):
     from ehmap.indicators import demo_rows_only
 
     source = indicator_source("population_mid2020")
     assert demo_rows_only(source, CROYDON) is None
     gap = demo_rows_only(source, "E06000060")
     assert source.file in gap and "reference fetch" in gap
-    monkeypatch.setenv("EHMAP_DATA_DIR", str(data_dir))  # the national files: every council is served
-    assert demo_rows_only(source, "E06000060") is None
+
+
+@pytest.mark.national
+def test_with_the_national_files_every_council_is_served(no_data_folder, monkeypatch, data_dir):
+    from ehmap.indicators import demo_rows_only
+
+    monkeypatch.setenv("EHMAP_DATA_DIR", str(data_dir))
+    assert demo_rows_only(indicator_source("population_mid2020"), "E06000060") is None

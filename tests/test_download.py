@@ -35,9 +35,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def subset(data_dir) -> pd.DataFrame:
-    """The first 299 rows of the real IoD2019 file plus Jaywick (rank 1), as published text."""
+    """The first 149 rows of the real IoD2019 file plus its most deprived LSOA (Jaywick, rank 1, in the national
+    file), as published text: 150 rows."""
     real = pd.read_csv(data_dir / SOURCE.file, dtype=str)
-    return pd.concat([real.head(299), real[real["LSOA code (2011)"] == "E01021988"]])
+    rank = real["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"].astype(int)
+    return pd.concat([real.head(149), real[rank == rank.min()]])
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("EHMAP_DATA_DIR", str(empty))
 
 
-def test_download_end_to_end(served):
+def test_download_end_to_end(served, subset):
     base, site = served
     seen: list[tuple[int, int | None]] = []
     expected = hashlib.sha256((site / "File_7.csv").read_bytes()).hexdigest()
@@ -81,9 +83,12 @@ def test_download_end_to_end(served):
     assert located.origin == FROM_CACHE and located.path == sources_dir() / SOURCE.file
     assert provenance(located.path).origin == f"{base}/File_7.csv"
     table = deprivation("iod2019")
-    assert len(table) == 300
-    jaywick = table.set_index("lsoa11cd").loc["E01021988"]
-    assert (jaywick["imd_rank"], jaywick["imd_score"]) == (1, pytest.approx(92.735))
+    assert len(table) == 150
+    most = subset.iloc[-1]
+    shown = table.set_index("lsoa11cd").loc[most["LSOA code (2011)"]]
+    assert (shown["imd_rank"], shown["imd_score"]) == (
+        int(most["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]),
+        pytest.approx(float(most["Index of Multiple Deprivation (IMD) Score"])))
     assert [p.name for p in sources_dir().iterdir() if p.name.endswith(".part")] == []
 
 
@@ -150,7 +155,7 @@ def test_upload_is_checked_and_kept(served):
     _, site = served
     fetched = save_upload(SOURCE, (site / "File_7.csv").read_bytes(), "File_7.csv")
     assert fetched.origin == "upload: File_7.csv"
-    assert locate(SOURCE).origin == FROM_CACHE and len(deprivation("iod2019")) == 300
+    assert locate(SOURCE).origin == FROM_CACHE and len(deprivation("iod2019")) == 150
     with pytest.raises(DownloadError) as error:
         save_upload(SOURCE, (site / "no_score.csv").read_bytes(), "mine.csv")
     assert str(error.value).startswith("mine.csv lacks the column(s) ['Index of Multiple Deprivation (IMD) Score']")

@@ -73,6 +73,7 @@ def test_buckinghamshire_has_319_lsoas_and_its_own_name(council_names):
     assert districts == {"Aylesbury Vale", "Chiltern", "South Bucks", "Wycombe"}
 
 
+@pytest.mark.national
 def test_council_names_agree_with_official_lad24_names(council_names, data_dir):
     lookup = pd.read_csv(data_dir / "lookup_lsoa21_ward24_lad24.csv", usecols=["LAD24CD", "LAD24NM"]).drop_duplicates()
     official = dict(zip(lookup["LAD24CD"], lookup["LAD24NM"], strict=True))
@@ -83,6 +84,7 @@ def test_council_names_agree_with_official_lad24_names(council_names, data_dir):
     assert wrong == {}
 
 
+@pytest.mark.national
 def test_lsoa_councils_agree_with_iod2019_for_unchanged_councils(table, data_dir):
     """Majority-of-postcodes councils match MHCLG's LAD 2019 codes for >99.9% of LSOAs whose code still exists."""
     iod = pd.read_csv(

@@ -180,6 +180,7 @@ def no_poverty(directory, council_names):
     return export, result, lsoas, context, release
 
 
+@pytest.mark.national  # West Berkshire's IoD2019 and wards
 def test_an_export_without_poverty_needs_says_what_it_saw_and_how_to_map(no_poverty):
     from ehmap.indicators import child_population
 

@@ -7,7 +7,7 @@ import hashlib
 
 import pandas as pd
 import pytest
-from reference_support import mirror_site, served
+from reference_support import mirror_site, same_table, served
 
 from ehmap.catalogue import indicator_source, indicator_sources
 from ehmap.cli import main
@@ -50,8 +50,11 @@ def test_fetch_all_leaves_every_file_checked_audited_and_loaded(mirror, data_dir
     for source in indicator_sources():
         located = locate(source)
         assert located.origin == FROM_CACHE
-        assert hashlib.sha256(located.path.read_bytes()).digest() == hashlib.sha256(
-            (data_dir / source.file).read_bytes()).digest()
+        if source.workbook:  # read from the ONS workbook into the same table
+            assert same_table(located.path, data_dir / source.file)
+        else:
+            assert hashlib.sha256(located.path.read_bytes()).digest() == hashlib.sha256(
+                (data_dir / source.file).read_bytes()).digest()
     croydon = council_context(CROYDON, ["iod2019", "iod2025"])  # from the fetched files: the data folder is empty
     official = pd.read_csv(data_dir / "iod2019_lsoa11_file7_columns.csv", dtype=str).set_index("LSOA code (2011)")
     assert len(croydon.areas) == len(council_lsoas(CROYDON)) == 220

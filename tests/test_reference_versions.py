@@ -52,7 +52,8 @@ def from_data_folder(folder: Path, source_id: str) -> str:
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_every_page_using_reference_files_names_each_version_in_one_caption(directory, data_dir, page):
+def test_every_page_using_reference_files_names_each_version_in_one_caption(directory, data_dir, page,
+                                                                             data_folder_set):
     expected = "Reference files used: " + "; ".join(from_data_folder(data_dir, s) for s in PAGES[page]) + "."
     assert versions_caption(run(page)) == plain(expected)
 

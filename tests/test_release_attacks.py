@@ -58,7 +58,8 @@ def truth_for(cases: pd.DataFrame, geographies: dict[str, AreaSet]) -> Truth:
     return Truth(cases, area_of, need_filters())
 
 
-@pytest.fixture(scope="module", params=["demo", "west_berkshire", "croydon_small"])
+@pytest.fixture(scope="module", params=["demo", pytest.param("west_berkshire", marks=pytest.mark.national),
+                                        "croydon_small"])
 def dataset(request, directory, council_names):
     from ehmap.config import pseudonymisation_key
     from ehmap.demo import load_demo

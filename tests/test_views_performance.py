@@ -47,7 +47,7 @@ CATEGORY_COLUMNS = {key: ("step_up" if key == "step_up_csc" else key) for key in
 RELEASED_COUNTS = ("episodes", "open", "closed", *OUTCOMES, "rereferral_eligible", "rereferred")
 
 
-@pytest.fixture(scope="module", params=["demo", "west_berkshire"])
+@pytest.fixture(scope="module", params=["demo", pytest.param("west_berkshire", marks=pytest.mark.national)])
 def dataset(request, directory, council_names):
     """Accepted episodes and their release, on LSOAs and wards as the app builds it."""
     from ehmap.areas import area_set

@@ -27,6 +27,7 @@ def iod2025(data_dir):
     return deprivation("iod2025").set_index("lsoa21cd")
 
 
+@pytest.mark.national
 def test_every_english_lsoa2011_gets_a_value(carried, data_dir):
     values = carried.values
     assert len(values) == 32_844 and values["lsoa11cd"].is_unique
@@ -35,12 +36,14 @@ def test_every_english_lsoa2011_gets_a_value(carried, data_dir):
     assert values["change"].value_counts().to_dict() == {"U": 31_810, "S": 834, "M": 194, "X": 6}
 
 
+@pytest.mark.national
 def test_unchanged_area_is_direct(carried, iod2025):
     jaywick = carried.values.set_index("lsoa11cd").loc["E01021988"]
     assert (jaywick["change"], jaywick["parts"]) == ("U", 1)
     assert jaywick["imd_score"] == pytest.approx(94.223) and jaywick["imd_rank"] == 1 and jaywick["imd_decile"] == 1
 
 
+@pytest.mark.national
 def test_split_area_takes_the_simple_mean_of_its_parts(carried, iod2025, data_dir):
     lookup = read_indicator("lookup_lsoa11_lsoa21")
     parts = lookup.loc[lookup["lsoa11cd"] == "E01000092", "lsoa21cd"].tolist()
@@ -54,6 +57,7 @@ def test_split_area_takes_the_simple_mean_of_its_parts(carried, iod2025, data_di
     assert "simple mean of its parts" in carried.method_note() and "ONS exact-fit lookup" in carried.method_note()
 
 
+@pytest.mark.national
 def test_merged_areas_take_the_merged_lsoa2021_value(carried, iod2025, data_dir):
     lookup = read_indicator("lookup_lsoa11_lsoa21")
     merged = lookup[lookup["chgind"] == "M"].iloc[0]
@@ -61,6 +65,7 @@ def test_merged_areas_take_the_merged_lsoa2021_value(carried, iod2025, data_dir)
     assert row["imd_score"] == pytest.approx(iod2025.loc[merged["lsoa21cd"], "imd_score"])
 
 
+@pytest.mark.national
 def test_irregular_change_uses_the_best_fit(carried, iod2025, data_dir):
     best = read_indicator("lookup_lsoa11_lsoa21_best_fit").set_index("lsoa11cd")["lsoa21cd"]
     row = carried.values.set_index("lsoa11cd").loc["E01008187"]  # Gateshead 024C: X, two exact-fit parts
