@@ -236,7 +236,10 @@ def test_a_killed_download_leaves_a_temporary_that_the_next_start_removes_once_s
     cache, sources = folders
     site = tmp_path / "site"
     site.mkdir()
-    (site / "File_7.csv").write_bytes((data_dir / SOURCE.file).read_bytes()[: 4 << 20])
+    real = (data_dir / SOURCE.file).read_bytes()[: 4 << 20]
+    rows = real.split(b"\n", 1)[1]
+    body = real + rows * ((256 << 10) // len(rows))  # at least 256 KB (the demo's rows repeated), so whole chunks flow
+    (site / "File_7.csv").write_bytes(body)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Stalling, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/File_7.csv"
@@ -246,7 +249,7 @@ def test_a_killed_download_leaves_a_temporary_that_the_next_start_removes_once_s
         cwd=REPO, env=os.environ.copy(), start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while not [p for p in sources.glob(".*.part/*") if p.stat().st_size >= 1 << 14]:
+        while not [p for p in sources.glob(".*.part/*") if p.stat().st_size >= 1 << 16]:
             assert download.poll() is None and time.monotonic() < deadline, "the download never started"
             time.sleep(0.1)
         os.killpg(download.pid, signal.SIGKILL)
