@@ -19,6 +19,8 @@ from ehmap.safe_output import write_csv
 
 CHILD_AGES = range(18)  # 0 to 17: the Early Help population
 HEADER_SEARCH_ROWS = 30  # the header row is found among the first rows, after the title block
+MAX_ROWS = 100_000  # England and Wales have about 35,000 LSOAs (2011) or 36,000 (2021): more is not this table
+MAX_UNZIPPED = 400 * 1024 * 1024  # the workbook inside a ZIP (the ONS's are 40-85 MB): larger is refused unread
 CSV_HEADER = ["LSOA11CD", "LSOA11NM", "all_ages", *(f"age_{age}" for age in CHILD_AGES), "age_0_15", "age_0_17"]
 
 
@@ -41,6 +43,8 @@ def _workbook_bytes(path: Path) -> io.BytesIO | Path:
             workbooks = [name for name in names if name.lower().endswith(".xlsx")]
             if len(workbooks) != 1:
                 raise WorkbookError(f"the ZIP holds {len(workbooks)} Excel workbooks; expected the one ONS workbook.")
+            if archive.getinfo(workbooks[0]).file_size > MAX_UNZIPPED:
+                raise WorkbookError(f"the workbook in the ZIP unpacks to more than {MAX_UNZIPPED // 2**20} MB.")
             return io.BytesIO(archive.read(workbooks[0]))
     except zipfile.BadZipFile:
         raise WorkbookError("it is not a readable Excel workbook or ZIP file.") from None
@@ -85,6 +89,8 @@ def _child_rows(rows: Iterator[tuple]) -> Iterator[list]:
         if code is None or not str(code).strip():
             continue  # blank rows and footnotes below the table
         code = str(code).strip()
+        if number > MAX_ROWS:
+            raise WorkbookError(f"the sheet has more than {MAX_ROWS:,} rows, far more than there are LSOAs.")
         ages = [_count(row[positions[f"age_{age}"]], code, f"age {age}") for age in CHILD_AGES]
         yield [code, str(row[positions["LSOA11NM"]] or "").strip(),
                _count(row[positions["all_ages"]], code, "All Ages"), *ages, sum(ages[:16]), sum(ages)]

@@ -90,3 +90,33 @@ def test_a_damaged_workbook_upload_is_refused_in_one_line(tmp_path, monkeypatch)
         save_upload(indicator_source("population_mid2020"), damaged, "sape.xlsx")
     assert "not the ONS population workbook" in _one_line(problem.value)
     assert not (tmp_path / "cache" / "sources" / CHILDREN).exists()
+
+
+def test_a_zip_whose_workbook_unpacks_too_large_is_refused_unread(tmp_path, monkeypatch):
+    import zipfile
+
+    import ehmap.ons_workbook
+
+    monkeypatch.setattr(ehmap.ons_workbook, "MAX_UNZIPPED", 1 << 20)  # 1 MB instead of 400 MB, to keep the test small
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sape.xlsx", b"\0" * (2 << 20))  # 2 MB of zeros, a few KB zipped
+    with pytest.raises(WorkbookError) as problem:
+        workbook_to_children_csv(tmp_path / "bomb.zip", SHEET, tmp_path / "out.csv")
+    assert "unpacks to more than 1 MB" in _one_line(problem.value)
+
+
+def test_a_sheet_with_more_rows_than_there_are_lsoas_is_refused(tmp_path, monkeypatch):
+    from openpyxl import Workbook
+
+    import ehmap.ons_workbook
+
+    monkeypatch.setattr(ehmap.ons_workbook, "MAX_ROWS", 50)  # 50 instead of 100,000, to keep the test small
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(SHEET)
+    sheet.append(["LSOA Code", "LSOA Name", "All Ages", *(str(age) for age in range(18))])
+    for i in range(60):
+        sheet.append([f"E01{i:06d}", f"Area {i}", 1000, *([10] * 18)])
+    book.save(tmp_path / "long.xlsx")
+    with pytest.raises(WorkbookError) as problem:
+        workbook_to_children_csv(tmp_path / "long.xlsx", SHEET, tmp_path / "out.csv")
+    assert "more than 50 rows" in _one_line(problem.value)
