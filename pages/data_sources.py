@@ -107,7 +107,8 @@ st.caption(
     f"Downloads the {len(every)} national files from "
     + ("this council's mirror of the publishers' files (EHMAP_REFERENCE_MIRROR)" if mirror else "their publishers")
     + ", checks each (size, required columns; the ONS population workbook is read into its table) and puts it in "
-    "place. Files a publisher offers only on a web page are listed to download by hand and upload below."
+    "place. Files a publisher offers only on a web page are listed to download by hand and upload below. A file in "
+    "the data folder still comes first."
 )
 if st.button("Fetch every file", key="sources_fetch_all"):
     bar = st.progress(0.0, text="Starting")
