@@ -32,7 +32,7 @@ NOT_AVAILABLE = ["not loaded", "is not in the data folder", "Traceback", "No mod
 @pytest.fixture(scope="module")
 def fresh_app(tmp_path_factory):
     """The app started by the README's command on a machine with no data folder and an empty cache: its address,
-    and the seconds from the start to the server answering."""
+    its cache folder and the moment the command was run."""
     folder = tmp_path_factory.mktemp("fresh")
     env = {name: value for name, value in os.environ.items() if not name.startswith("EHMAP_")}
     env.update(EHMAP_CACHE_DIR=str(folder / "cache"), EHMAP_STATE_DIR=str(folder / "state"),
