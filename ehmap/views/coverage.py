@@ -26,8 +26,8 @@ PUBLIC_COLUMNS = ["lsoa11cd", "lsoa11nm", "children", "idaci", "below_expected",
 def public_facts(areas: pd.DataFrame) -> pd.DataFrame:
     """The columns of a coverage table that hold no count: each area's public facts, distances and flags."""
     wards = [c for c in ("ward_code", "ward_name") if c in areas.columns]  # public: the ONS lookup's places
-    return areas[[*PUBLIC_COLUMNS[:2], *wards, *PUBLIC_COLUMNS[2:], *(c for c in areas.columns
-                                                                        if c.startswith("dist_"))]].copy()
+    distances = [c for c in areas.columns if c.startswith("dist_")]
+    return areas[[*PUBLIC_COLUMNS[:2], *wards, *PUBLIC_COLUMNS[2:], *distances]].copy()
 
 
 RELEASED_OUTREACH = {"lsoa11nm": "Area", "lsoa11cd": "LSOA code", "ward_name": "Ward", "ward_code": "Ward code",
