@@ -81,12 +81,17 @@ def audit(user: User, source: IndicatorSource, file: str, how: str, fetched: Fet
     record("reference_change", user, None, {"source": source.id, "file": file, "sha256": fetched.sha256, "how": how})
 
 
-def in_use_note(source: IndicatorSource) -> str:
-    """Drop this server's cached tables read from reference files, and say whether the saved copy is the one in
-    use: a copy in the data folder comes first."""
+def forget_reference_tables() -> None:
+    """Drop this server's cached tables read from reference files, so every page reads the new copies."""
     children_table.clear()
     coverage_idaci.clear()
     forget_releases()
+
+
+def in_use_note(source: IndicatorSource) -> str:
+    """Drop the cached reference tables, and say whether the saved copy is the one in use: a copy in the data
+    folder comes first."""
+    forget_reference_tables()
     if locate(source).origin == FROM_DATA_DIR:
         return " The data folder's copy stays in use: the data folder comes before uploads and downloads."
     return " Every page now uses it."
@@ -114,8 +119,7 @@ if st.button("Fetch every file", key="sources_fetch_all"):
     bar = st.progress(0.0, text="Starting")
     outcomes = fetch_reference(every, progress=lambda source: progress_bar(bar, source.published_name),
                                approve=lambda source: partial(audit, user, source, source.file, "download"))
-    for source in every:
-        in_use_note(source)
+    forget_reference_tables()
     st.session_state[FETCHED_ALL_KEY] = [
         (outcome.fetched is not None, f"{plain(outcome.source.title)}: " + (
             f"saved ({outcome.fetched.size:,} bytes, SHA-256 {outcome.fetched.sha256[:12]}...)."

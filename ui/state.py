@@ -330,15 +330,14 @@ def idaci_deciles() -> tuple[pd.Series | None, str | None]:
 
 
 @st.cache_data(show_spinner="Assigning LSOAs to wards...")
-def ward_names(la_code: str) -> pd.Series:
-    """LSOA 2011 code -> electoral ward name (ONS best fit), the localities used by the performance pages."""
-    return hotspot_areas("ward", la_code).area_names()
-
-
-@st.cache_data(show_spinner="Assigning LSOAs to wards...")
 def ward_table(la_code: str) -> pd.DataFrame:
     """LSOA 2011 code -> its electoral ward's `ward_code` and `ward_name` (ONS best fit)."""
     return hotspot_areas("ward", la_code).lsoa_table("ward")
+
+
+def ward_names(la_code: str) -> pd.Series:
+    """LSOA 2011 code -> electoral ward name (ONS best fit), the localities used by the performance pages."""
+    return ward_table(la_code)["ward_name"]
 
 
 def dataset_key(dataset: DatasetInUse) -> str:
