@@ -1,4 +1,5 @@
-"""Episodes by LSOA for the need map: exact counts and rates per 1,000 children, for the team.
+"""Episodes by LSOA (or any areas summed from LSOAs) for the need map: exact counts and rates per 1,000 children,
+for the team.
 
 These are the team's own figures: exact, with counts from 1 to 5 flagged "fewer than 6: interpret with care",
 never hidden. What is shared with anyone else is read from the release gate (`ehmap.release`).
@@ -97,16 +98,21 @@ def need_map_table(
     index = pd.Index(lsoas["lsoa11cd"].astype(str), name="lsoa11cd")
     counts = episodes_by_lsoa(chosen, index)
     areas = pd.DataFrame({"lsoa11cd": index, "lsoa11nm": lsoas["lsoa11nm"].to_numpy()})
+    children = None if population is None else population.set_index("lsoa11cd")["children"].reindex(index)
+    return NeedMapTable(with_need_figures(areas, counts, children), int(counts.sum()), children is not None)
+
+
+def with_need_figures(areas: pd.DataFrame, counts: pd.Series, children: pd.Series | None) -> pd.DataFrame:
+    """`areas` (one row per count, in order) with episodes, the small-count flag and, given children, rates per 1,000
+    with exact 95% intervals and smoothed rates: one recipe, so LSOAs, wards and localities get the same figures."""
     areas["episodes"] = counts.to_numpy()
     areas["small"] = small(counts).to_numpy()
-    has_rates = population is not None
-    if has_rates:
-        children = population.set_index("lsoa11cd")["children"].reindex(index)
+    if children is not None:
         areas["children"] = children.to_numpy()
         for column, values in rates(counts, children).items():
             areas[column] = values.to_numpy()
         areas["smoothed_rate"] = smoothed_rates(counts, children).round(1).to_numpy()
-    return NeedMapTable(areas, int(counts.sum()), has_rates)
+    return areas
 
 
 def shown_rates(counts: pd.Series, population: pd.Series, mask: pd.Series) -> pd.DataFrame:

@@ -4,13 +4,16 @@ released."""
 import streamlit as st
 
 from ehmap.maps import area_map
-from ehmap.release.tables import need_title
 from ehmap.views.need_map import (
     MEASURES,
+    map_geographies,
+    map_stem,
+    map_title,
     measures,
     need_map_reading,
     need_options,
     ranking_kinds,
+    released_geography_notice,
     released_need_map,
     released_need_ranking,
     team_need_map,
@@ -42,13 +45,17 @@ offered = measures(context.audience, children is not None)
 measure = controls[3].radio("Measure", offered, format_func=MEASURES.get, key=f"need_map_measure_{context.audience}",
                             help="Smoothed rates pull small populations towards the council rate (empirical Bayes), "
                                  "so an LSOA with few children and one episode does not top the map.")
+geographies = map_geographies(wards is not None)
+geography = controls[3].radio("Map by", list(geographies), format_func=geographies.get, horizontal=True,
+                              key=f"need_map_geography_{context.audience}",
+                              help="Wards add up their LSOAs' episodes and children, so small counts matter less.")
 reading = st.empty()
 if context.team:
     start, end = team_period(context.cases, "need_map_period", controls[1])
     services = [None, *sorted(context.cases["service"].dropna().unique())]
     service = controls[2].selectbox("Service", options=services, format_func=lambda s: s or "All services",
                                     key="need_map_service")
-    view = team_need_map(context.cases, hotspot_areas("lsoa11", context.la_code), need, start, end, service, measure,
+    view = team_need_map(context.cases, hotspot_areas(geography, context.la_code), need, start, end, service, measure,
                          children, wards)
     kinds = ranking_kinds(context.audience)
     if wards is None:
@@ -58,10 +65,12 @@ else:
     period = released_period(release, "need_map_release_period", controls[1])
     controls[2].caption("Shared views show all services together: a service within small areas is never released.")
     view = released_need_map(release, need, period.key, measure, children, wards)
+    if notice := released_geography_notice(release, need, geography):
+        st.caption(notice)
     kinds = ranking_kinds(context.audience, release, need)
 
 when = f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}" if context.team else period.label
-title = f"{need_title(need)}: {view.value_title}, {context.council}, {when}"
+title = map_title(need, view, context.council, when)
 layers = map_layers(view)
 if context.projected:
     ranked = None if children is None else released_need_ranking(release, need, period.key, children, wards)
@@ -73,7 +82,7 @@ if context.projected:
 
 with actions:
     projector_toggle()
-    map_image_download(context, view, layers, title, f"ehmap_need_map_{context.la_code}_{need or 'all'}")
+    map_image_download(context, view, layers, title, map_stem(context.la_code, need, view))
     released_downloads(context, view.downloads, view.method, "this table")
 draw_area_map(view, "need_map", label=f"Map of {title}", layers=layers)
 if population_missing:

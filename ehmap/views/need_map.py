@@ -1,4 +1,9 @@
-"""The need map for either audience: exact counts and rates on LSOAs for the team, released ones for the rest.
+"""The need map for either audience: exact counts and rates on LSOAs or wards for the team, released ones for the
+rest.
+
+The team maps any area set: a ward's episodes and children are the sums of its LSOAs' (`ehmap.ranking`, the sums the
+ranking uses), with the LSOAs' rates, intervals, smoothing and flags. A released view maps only the geography the
+release gate released for the need; asked for another, it says so (`released_geography_notice`) and maps that one.
 
 Under the map, areas are ranked by rate per 1,000 children with exact 95% intervals (`ehmap.ranking`): the team
 ranks wards or LSOAs on exact counts; a released view ranks only the areas the release gate released, on the
@@ -16,7 +21,7 @@ import pandas as pd
 
 from ehmap.areas import AreaSet
 from ehmap.audience import SMALL, SMALL_FLAG, Audience, marking, small
-from ehmap.needmap import CaseFilter, need_map_table
+from ehmap.needmap import CaseFilter, NeedMapTable, episodes_by_lsoa, need_map_table, with_need_figures
 from ehmap.ranking import (
     ABOVE,
     BELOW,
@@ -27,11 +32,13 @@ from ehmap.ranking import (
     POOLED_YEARS,
     WITHIN,
     Ranking,
+    episodes_by_area,
     period_years,
     rank_areas,
     rank_team_areas,
 )
-from ehmap.release.gate import Release
+from ehmap.ranking import children_by_area as children_summed  # each area's LSOAs' children, as ranked
+from ehmap.release.gate import GEOGRAPHY_TITLES, Release
 from ehmap.release.tables import children_by_area, method_statement, need_title, released_need_areas
 from ehmap.release.universe import ALL_NEEDS, COUNCIL
 from ehmap.smoothing import GLOBAL_EB_METHOD
@@ -45,6 +52,7 @@ RELEASED_MEASURES = (RATE, EPISODES)
 RELEASED_RATE_NOTE = "Rates per 1,000 children use the rounded counts; where a count is hidden its rate is too."
 RANK_KINDS = {"ward": "Wards", "lsoa11": "LSOAs", "custom": "Localities"}
 AREA_WORDS = {"ward": ("ward", "wards"), "lsoa11": ("LSOA", "LSOAs"), "custom": ("locality", "localities")}
+MAP_GEOGRAPHIES = {"lsoa11": "LSOA", "ward": "Ward"}
 RANKING_NOTE = (
     "Each rate has an exact (Poisson) 95% interval. An area is clearly above the council rate when its whole interval "
     "lies above it, clearly below when its whole interval lies below it; otherwise the difference could be chance."
@@ -80,26 +88,81 @@ def _with_wards(table: pd.DataFrame, kind: str, lsoa_wards: pd.Series | None) ->
     return table
 
 
+def map_geographies(has_wards: bool) -> dict[str, str]:
+    """What a need map can be drawn on ('Map by'): LSOAs, and wards when the council's wards are known."""
+    return dict(MAP_GEOGRAPHIES) if has_wards else {"lsoa11": MAP_GEOGRAPHIES["lsoa11"]}
+
+
+def area_words(kind: str) -> tuple[str, str]:
+    """The noun for an area kind, singular and plural ('ward', 'wards')."""
+    return AREA_WORDS.get(kind, AREA_WORDS["custom"])
+
+
+def _area_columns(kind: str) -> dict[str, str]:
+    """The titles of an area's name and code columns: 'LSOA name', 'Ward name', 'Locality name'..."""
+    one = "LSOA" if kind == "lsoa11" else area_words(kind)[0].capitalize()
+    return {"name": f"{one} name", "code": f"{one} code"}
+
+
+def _team_table(cases: pd.DataFrame, areas: AreaSet, case_filter: CaseFilter,
+                population: pd.DataFrame | None) -> NeedMapTable:
+    """The team's exact figures per area (code, name, episodes, ...): LSOAs as they are, other areas as the sums of
+    their LSOAs' episodes and children (the ranking's sums), then the same rates, intervals and smoothing."""
+    if areas.kind == "lsoa11":
+        polygons = areas.areas.rename(columns={"code": "lsoa11cd", "name": "lsoa11nm"})
+        table = need_map_table(cases, polygons, case_filter, population)
+        return NeedMapTable(table.areas.rename(columns={"lsoa11cd": "code", "lsoa11nm": "name"}), table.council_total,
+                            table.has_rates, table.note)
+    chosen = case_filter.apply(cases)
+    counts = episodes_by_area(chosen, areas)
+    children = None if population is None else children_summed(areas, population)
+    frame = pd.DataFrame({"code": counts.index.astype(str), "name": areas.areas["name"].astype(str).to_numpy()})
+    council = episodes_by_lsoa(chosen, pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")).sum()
+    return NeedMapTable(with_need_figures(frame, counts, children), int(council), children is not None)
+
+
+def _outside_note(table: NeedMapTable, areas: AreaSet) -> tuple[str, ...]:
+    """A note when some of the council's episodes are in LSOAs that no area holds (so the areas sum to less)."""
+    outside = table.council_total - int(table.areas["episodes"].sum())
+    if not outside:
+        return ()
+    many = area_words(areas.kind)[1]
+    return (f"{outside:,} of the council's {table.council_total:,} episodes are in LSOAs that none of its {many} "
+            f"holds, so they are in the council total but in no {area_words(areas.kind)[0]}.",)
+
+
 def team_need_map(cases: pd.DataFrame, lsoas: AreaSet, need: str | None, start: dt.date, end: dt.date,
                   service: str | None, measure: str, population: pd.DataFrame | None,
                   lsoa_wards: pd.Series | None = None) -> AreaView:
-    """Exact episodes, rates with intervals and smoothed rates per LSOA; small counts and implausible rates flagged."""
-    polygons = lsoas.areas.rename(columns={"code": "lsoa11cd", "name": "lsoa11nm"})
-    table = need_map_table(cases, polygons, CaseFilter(need, start, end, service), population)
-    areas = _with_wards(table.areas.rename(columns={"lsoa11cd": "code", "lsoa11nm": "name"}), "lsoa11", lsoa_wards)
+    """Exact episodes, rates with intervals and smoothed rates per area (LSOAs, or wards and localities summed from
+    their LSOAs); small counts and implausible rates flagged."""
+    table = _team_table(cases, lsoas, CaseFilter(need, start, end, service), population)
+    areas = _with_wards(table.areas, lsoas.kind, lsoa_wards)
     areas["value"] = areas[measure].astype(float)
     areas["episodes"] = areas["episodes"].astype(int)
     areas["implausible"] = _implausible(areas["rate"], start, end) if table.has_rates else False
     areas["care"] = _notes((areas["small"], SMALL_FLAG), (areas["implausible"], IMPLAUSIBLE_FLAG))
-    columns = {"name": "LSOA name", "code": "LSOA code"} | ({"ward": "Ward"} if "ward" in areas else {})
+    columns = _area_columns(lsoas.kind) | ({"ward": "Ward"} if "ward" in areas else {})
     columns["episodes"] = "Episodes"
     if table.has_rates:
         columns |= {"children": "Children 0-17", "rate": "Rate per 1,000", "rate_lower": "95% CI lower",
                     "rate_upper": "95% CI upper", "smoothed_rate": "Smoothed rate per 1,000"}
     columns["care"] = "Note"
     notes = (table.note, IMPLAUSIBLE_RULE, GLOBAL_EB_METHOD) if table.has_rates else (table.note,)
+    if lsoas.kind != "lsoa11":
+        notes += (lsoas.rule, *_outside_note(table, lsoas))
     return AreaView(Audience.TEAM, lsoas, areas, columns, VALUE_TITLES[measure], 0 if measure == EPISODES else 1,
                     f"{table.council_total:,}", notes)
+
+
+def released_geography_notice(release: Release, need: str | None, wanted: str) -> str:
+    """One plain sentence when a released map cannot be on the geography asked for ('' when it is): shared views
+    show each need on the one geography the release gate chose, so the map shows that one instead."""
+    kind = release.geography[need or ALL_NEEDS]
+    if wanted == kind:
+        return ""
+    return (f"Shared views show this need by {GEOGRAPHY_TITLES.get(kind, kind)} only, so the map shows "
+            f"{area_words(kind)[1]}, not {area_words(wanted)[1]}.")
 
 
 def released_need_map(release: Release, need: str | None, period: str, measure: str,
@@ -121,10 +184,20 @@ def released_need_map(release: Release, need: str | None, period: str, measure: 
     download = table[list(columns)].rename(columns=columns)
     columns["care"] = "Note"
     notes = (RELEASED_RATE_NOTE, IMPLAUSIBLE_RULE) if "rate" in table else (RELEASED_RATE_NOTE,)
-    stem = f"ehmap_released_{release.la_code}_{need or 'all'}_{period}"
+    stem = f"ehmap_released_{release.la_code}_{need or 'all'}_{period}_{areas.kind}"
     return AreaView(Audience.RELEASE, areas, table, columns, VALUE_TITLES[measure], 0 if measure == EPISODES else 1,
                     release.council_count(need, period), notes, method_statement(release, need),
                     {stem: download})
+
+
+def map_title(need: str | None, view: AreaView, council: str, when: str) -> str:
+    """The map's title (and the image's): the need, what colours it, on which areas, where and when."""
+    return f"{need_title(need)}: {view.value_title}, by {area_words(view.areas.kind)[0]}, {council}, {when}"
+
+
+def map_stem(la_code: str, need: str | None, view: AreaView) -> str:
+    """The map image's file name (without .png): council, need and the areas drawn, e.g. '..._all_ward'."""
+    return f"ehmap_need_map_{la_code}_{need or 'all'}_{view.areas.kind}"
 
 
 def need_options() -> dict[str | None, str]:
@@ -313,8 +386,10 @@ def _ranking_sentence(ranked: RankedView) -> str:
 def _implausible_sentence(view: AreaView, ranked: RankedView | None) -> str:
     """Which areas (on the map, or in the ranking when it is on other areas) have rates too high to believe."""
     rows = view.table[view.table["implausible"]] if "implausible" in view.table else view.table.iloc[:0]
-    names = [_place(row, view.areas.kind) for _, row in rows.iterrows()]
-    if ranked is not None and ranked.ranking.kind != view.areas.kind:
+    differ = ranked is not None and ranked.ranking.kind != view.areas.kind
+    mapped = " ward" if differ and view.areas.kind == "ward" else ""
+    names = [_place(row, view.areas.kind) + mapped for _, row in rows.iterrows()]
+    if ranked is not None and differ:
         suffix = " ward" if ranked.ranking.kind == "ward" else ""
         names += [_place(row, ranked.ranking.kind) + suffix for _, row in ranked.ranking.implausible.iterrows()]
     if not names:
@@ -324,11 +399,20 @@ def _implausible_sentence(view: AreaView, ranked: RankedView | None) -> str:
             "population), not a real concentration. ")
 
 
+def _by(view: AreaView, ranked: RankedView) -> str:
+    """The areas a reading is about: 'by ward', or 'mapped by ward, ranked by LSOA' when a map off the default LSOAs
+    is on other areas than the ranking."""
+    if view.areas.kind in ("lsoa11", ranked.ranking.kind):
+        return f"by {ranked.words[0]}"
+    return f"mapped by {area_words(view.areas.kind)[0]}, ranked by {ranked.words[0]}"
+
+
 def need_map_reading(view: AreaView, ranked: RankedView | None) -> str:
     """One or two sentences a non-analyst can repeat: what stands out, how sure, what to try next."""
     if ranked is None:
-        return (f"{view.council_total} episodes in the council. Without child population figures areas cannot be "
-                "compared fairly (bigger areas have more children), so nothing is ranked; add the population file "
-                "to rank wards and LSOAs by rate.")
-    heading = f"{need_title(ranked.need)}, {ranked.period_label}, by {ranked.words[0]}: "
+        mapped = "" if view.areas.kind == "lsoa11" else f", mapped by {area_words(view.areas.kind)[0]}"
+        return (f"{view.council_total} episodes in the council{mapped}. Without child population figures areas "
+                "cannot be compared fairly (bigger areas have more children), so nothing is ranked; add the "
+                "population file to rank wards and LSOAs by rate.")
+    heading = f"{need_title(ranked.need)}, {ranked.period_label}, {_by(view, ranked)}: "
     return heading + _implausible_sentence(view, ranked) + _ranking_sentence(ranked)
