@@ -28,7 +28,7 @@ LA_CODE = "E09000008"  # Croydon
 OGL = "Open Government Licence v3.0"
 ONS = "Source: Office for National Statistics licensed under the Open Government Licence v.3.0."
 PSI = "Contains public sector information licensed under the Open Government Licence v3.0."
-OS = "Contains OS data © Crown copyright and database right 2022."
+OS = "Contains OS data © Crown copyright and database right 2024."
 
 
 def rows_where(column: str, keep: Callable[[str], bool]) -> Callable[[bytes], tuple[bytes, int, int]]:
@@ -43,10 +43,11 @@ def rows_where(column: str, keep: Callable[[str], bool]) -> Callable[[bytes], tu
 
 
 def croydon_wards(data: bytes) -> tuple[bytes, int, int]:
-    """The official ward GeoJSON's Croydon features, compactly rewritten (keys and coordinates unchanged)."""
+    """The official ward (May 2024) GeoJSON's Croydon features, compactly rewritten (keys and coordinates
+    unchanged)."""
     collection = json.loads(data)
     features = collection["features"]
-    collection["features"] = [f for f in features if f["properties"].get("LAD_CD") == LA_CODE]
+    collection["features"] = [f for f in features if f["properties"].get("LAD24CD") == LA_CODE]
     text = json.dumps(collection, separators=(",", ":"), ensure_ascii=False) + "\n"
     return text.encode("utf-8"), len(features), len(collection["features"])
 
@@ -68,14 +69,16 @@ def bundle(data_dir: Path, out: Path = OUT) -> list[dict[str, str]]:
          "English Indices of Deprivation 2025, File 7", "Ministry of Housing, Communities and Local Government", PSI),
         ("population_mid2020_lsoa11_children_0_17.csv", rows_where("LSOA11CD", lsoas.__contains__),
          "Population estimates, mid-2020, by single year of age, LSOA 2011", "Office for National Statistics", PSI),
-        ("lookup_lsoa11_ward19_lad19.csv", rows_where("LAD19CD", in_croydon),
+        ("lookup_lsoa11_ward19_lad19.csv", rows_where("LAD19CD", in_croydon),  # the demo generator's ward names
          "LSOA (2011) to Ward (2019) to LAD (2019) lookup (best fit)", "Office for National Statistics", ONS),
+        ("lookup_lsoa21_ward24_lad24.csv", rows_where("LAD24CD", in_croydon),
+         "LSOA (2021) to Ward (2024) to LAD (2024) lookup (best fit)", "Office for National Statistics", ONS),
         ("lookup_lsoa11_lsoa21_lad22_exact_fit.csv", rows_where("LAD22CD", in_croydon),
          "LSOA (2011) to LSOA (2021) to LAD (2022) exact fit lookup", "Office for National Statistics", ONS),
         ("lookup_lsoa11_lsoa21_lad22_best_fit.csv", rows_where("LAD22CD", in_croydon),
          "LSOA (2011) to LSOA (2021) to LAD (2022) best fit lookup", "Office for National Statistics", ONS),
-        ("wards_dec2022_bsc_england.geojson", croydon_wards,
-         "Wards (December 2022) Boundaries UK BSC", "Office for National Statistics", f"{ONS} {OS}"),
+        ("wards_may2024_england.geojson", croydon_wards,
+         "Wards (May 2024) Boundaries UK BSC", "Office for National Statistics", f"{ONS} {OS}"),
     ]
     out.mkdir(parents=True, exist_ok=True)
     said = []

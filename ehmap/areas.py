@@ -4,10 +4,10 @@ Cases keep only their LSOA 2011, so every geography is an assignment of the coun
 areas, plus polygons (EPSG:27700) to draw and to find neighbours with:
 
 - **lsoa11**: each LSOA is its own area.
-- **ward**: each LSOA goes to its ward in the ONS LSOA (2011) to Ward (2019) best-fit lookup,
-  joined on the LSOA code (the lookup's council is LAD 2019, so the council's LSOAs come from
-  `ehmap.geography.council_lsoas`). Wards are drawn with the ONS ward boundaries (`boundaries/
-  wards_dec2022.yaml`) when every ward code is in that file, otherwise as the union of their LSOAs.
+- **ward** (May 2024): each LSOA goes to one ward through the ONS best-fit lookups LSOA 2011 -> LSOA 2021
+  -> ward 2024 (`indicators/lookup_lsoa11_lsoa21_best_fit.yaml`, `indicators/lookup_lsoa21_ward24.yaml`),
+  keeping the council's own wards. Wards are drawn with the ONS ward boundaries (`boundaries/wards_may2024.yaml`)
+  when loaded, otherwise as the union of their LSOAs; their neighbours always come from the LSOAs counted.
 - **custom localities** (an uploaded GeoJSON, GeoPackage or zipped Shapefile): each LSOA goes
   wholly to the locality that covers the largest share of its area (`LOCALITY_RULE`).
 """
@@ -31,20 +31,22 @@ import shapely
 
 from ehmap import limits
 from ehmap.cache import atomic_write
-from ehmap.catalogue import boundary_set
+from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.config import cache_dir, reference_folder
 from ehmap.geography import WORKING_CRS, content_hash, council_lsoas
+from ehmap.indicators import SourceMissing, read_indicator
 from ehmap.text import file_label, one_line
 
-WARD_LOOKUP_FILE = "lookup_lsoa11_ward19_lad19.csv"
-WARD_LOOKUP_TITLE = "ONS LSOA (2011) to Ward (2019) to LAD (2019) lookup (best fit)"
-WARD_BOUNDARY_SET = "wards_dec2022"
-WARD_BOUNDARY_FALLBACK = "wards_dec2022_bsc_5la.geojson"  # the five pilot councils, same source
+LSOA21_LOOKUP = "lookup_lsoa11_lsoa21_best_fit"  # indicators/: LSOA 2011 -> LSOA 2021
+WARD_LOOKUP = "lookup_lsoa21_ward24"  # indicators/: LSOA 2021 -> ward (May 2024) and its council
+WARD_BOUNDARY_SET = "wards_may2024"  # boundaries/
+WARD_TITLE = "Electoral ward (May 2024)"
 LOCALITY_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 LSOA_RULE = "Each case counts in the LSOA (2011) of its postcode."
 WARD_RULE = (
-    "Each case counts in the ward its LSOA (2011) belongs to in the ONS LSOA-to-ward (2019) best-fit lookup; "
-    "an LSOA that straddles a ward boundary goes wholly to one ward."
+    "Each case counts in the ward (May 2024) of its LSOA (2011), through the ONS best-fit lookups LSOA 2011 to "
+    "LSOA 2021 to ward: an LSOA that straddles a ward boundary goes wholly to one ward, and a ward's neighbours are "
+    "the wards whose counted LSOAs touch it."
 )
 LOCALITY_RULE = (
     "Each case counts in the locality that covers the largest share of its LSOA's area (cases keep only their "
@@ -61,11 +63,18 @@ class AreaSet:
     """A council's areas for one geography: polygons and the LSOA -> area assignment."""
 
     kind: str  # "lsoa11", "ward" or "custom"
-    title: str  # e.g. "Electoral ward (2019)"
+    title: str  # e.g. "Electoral ward (May 2024)"
     areas: gpd.GeoDataFrame  # code, name, geometry (EPSG:27700), one row per area, sorted by code
     lsoa_to_area: pd.Series  # index lsoa11cd (every LSOA of the council) -> area code, <NA> = none
     rule: str  # how cases are assigned, in plain English
     source_note: str  # where the polygons come from
+    counted: gpd.GeoDataFrame | None = None  # code, name, the union of each area's counted LSOAs; None = `areas`
+
+    @property
+    def neighbour_areas(self) -> gpd.GeoDataFrame:
+        """The polygons spatial statistics find neighbours with: the LSOAs each area counts, not its drawn outline,
+        so a ward's neighbours are those its cases' areas touch."""
+        return self.areas if self.counted is None else self.counted
 
     @property
     def unassigned_lsoas(self) -> list[str]:
@@ -93,17 +102,34 @@ def lsoa_area_set(la_code: str) -> AreaSet:
     return AreaSet("lsoa11", "LSOA (2011)", areas, mapping, LSOA_RULE, "ONS LSOA (Dec 2011) super-generalised boundaries")
 
 
-def ward_lookup(folder: Path | None = None) -> pd.DataFrame:
-    """The ONS LSOA11 -> ward 2019 lookup: `lsoa11cd`, `ward_code`, `ward_name`."""
-    folder = folder or reference_folder()
-    path = folder / WARD_LOOKUP_FILE if folder else None
-    if path is None or not path.exists():
-        raise FileNotFoundError(
-            f"Wards need the {WARD_LOOKUP_TITLE}: put {WARD_LOOKUP_FILE} in the folder EHMAP_DATA_DIR names "
-            "(ONS Open Geography Portal)."
-        )
-    table = pd.read_csv(path, usecols=["LSOA11CD", "WD19CD", "WD19NM"], dtype="string")
-    return table.rename(columns={"LSOA11CD": "lsoa11cd", "WD19CD": "ward_code", "WD19NM": "ward_name"})
+def ward_lookup(lsoa_codes: pd.Index | list[str], folder: Path | None = None) -> pd.DataFrame:
+    """The council's LSOAs 2011 in its wards (May 2024): `lsoa11cd`, `ward_code`, `ward_name`, `lad_code`.
+
+    Chains the ONS best-fit lookups LSOA 2011 -> LSOA 2021 -> ward 2024, keeping the wards of the council that
+    holds most of the LSOAs (matched by the LSOAs, not by a council code, which the ONS changed for Barnsley and
+    Sheffield after 2024): an LSOA whose best fit lies in another council's ward is in none."""
+    try:
+        to_lsoa21 = read_indicator(LSOA21_LOOKUP, folder)[["lsoa11cd", "lsoa21cd"]].astype(str)
+        to_ward = read_indicator(WARD_LOOKUP, folder).astype(str)
+    except SourceMissing as missing:
+        raise FileNotFoundError(f"Wards need the ONS lookups: {missing}") from None
+    mine = to_lsoa21[to_lsoa21["lsoa11cd"].isin(set(lsoa_codes))].drop_duplicates("lsoa11cd")
+    chained = mine.merge(to_ward, on="lsoa21cd", how="inner")
+    if chained.empty:
+        return chained[["lsoa11cd", "ward_code", "ward_name", "lad_code"]]
+    council = chained["lad_code"].mode().iloc[0]
+    return chained.loc[chained["lad_code"] == council, ["lsoa11cd", "ward_code", "ward_name", "lad_code"]]
+
+
+def uncounted_wards(lookup: pd.DataFrame, folder: Path | None = None) -> list[str]:
+    """Names of the council's wards that no LSOA 2011 reaches by best fit (their cases count in a neighbour).
+
+    `lookup` is `ward_lookup`'s answer for the council."""
+    if lookup.empty:
+        return []
+    every = read_indicator(WARD_LOOKUP, folder).astype(str)
+    every = every[every["lad_code"] == lookup["lad_code"].iloc[0]]
+    return sorted(set(every["ward_name"]) - set(lookup["ward_name"]))
 
 
 @functools.lru_cache(maxsize=2)
@@ -122,40 +148,45 @@ def _ward_boundaries_cached(path: Path, digest: str) -> gpd.GeoDataFrame:
 
 
 def ward_boundaries(folder: Path | None = None) -> gpd.GeoDataFrame | None:
-    """ONS ward (Dec 2022) polygons in EPSG:27700 (`code`, `name`), or None when no file is present."""
+    """ONS ward (May 2024) polygons in EPSG:27700 (`code`, `name`), or None when the file is not present."""
     folder = folder or reference_folder()
-    if folder is None:
+    path = folder / boundary_set(WARD_BOUNDARY_SET).source_resource if folder else None
+    if path is None or not path.exists():
         return None
-    for name in (boundary_set(WARD_BOUNDARY_SET).source_resource, WARD_BOUNDARY_FALLBACK):
-        if (folder / name).exists():
-            return _ward_boundaries_cached(folder / name, content_hash(folder / name))
-    return None
+    return _ward_boundaries_cached(path, content_hash(path))
 
 
 def ward_area_set(la_code: str, folder: Path | None = None) -> AreaSet:
-    """The council's electoral wards, aggregated from its LSOAs through the ONS lookup."""
+    """The council's electoral wards (May 2024), each the sum of its LSOAs through the ONS best-fit lookups."""
     lsoas = council_lsoas(la_code)[["lsoa11cd", "geometry"]]
-    lookup = ward_lookup(folder)
-    joined = lsoas.merge(lookup, on="lsoa11cd", how="left", validate="one_to_one")
+    lookup = ward_lookup(lsoas["lsoa11cd"], folder)
+    joined = lsoas.merge(lookup.drop(columns="lad_code"), on="lsoa11cd", how="left", validate="one_to_one")
     if joined["ward_code"].isna().all():  # e.g. the demo council's built-in rows, asked for another council
         raise FileNotFoundError(
-            f"Wards need the {WARD_LOOKUP_TITLE} for this council: the file read holds none of its LSOAs; put the "
-            f"national {WARD_LOOKUP_FILE} in the folder EHMAP_DATA_DIR names (ONS Open Geography Portal)."
+            f"Wards need the ONS LSOA (2021) to Ward (2024) lookup for this council: the file read holds none of its "
+            f"wards; put the national {indicator_source(WARD_LOOKUP).file} in the folder EHMAP_DATA_DIR names, or add "
+            "it on the Data sources page."
         )
-    mapping = pd.Series(joined["ward_code"].to_numpy(), index=pd.Index(joined["lsoa11cd"].astype(str), name="lsoa11cd"), dtype="string")
-    names = joined.dropna(subset=["ward_code"]).groupby("ward_code")["ward_name"].first()
-    dissolved = joined.dropna(subset=["ward_code"]).dissolve(by="ward_code").geometry
+    mapping = pd.Series(joined["ward_code"].to_numpy(), index=pd.Index(joined["lsoa11cd"].astype(str), name="lsoa11cd"),
+                        dtype="string")
+    counted = joined.dropna(subset=["ward_code"]).dissolve(by="ward_code")
+    names = counted["ward_name"].astype(str)
     boundaries = ward_boundaries(folder)
     if boundaries is not None and set(names.index) <= set(boundaries["code"]):
         drawn = boundaries[boundaries["code"].isin(set(names.index))].dissolve(by="code").geometry.reindex(names.index)
-        note = f"ONS Wards (December 2022) boundaries ({boundary_set(WARD_BOUNDARY_SET).title})"
+        note = f"ONS {boundary_set(WARD_BOUNDARY_SET).title}"
     else:
-        drawn = dissolved.reindex(names.index)
-        note = "Wards drawn as the union of their LSOAs (no ward boundary file holds every 2019 ward code of this council)"
-    areas = gpd.GeoDataFrame(
-        {"code": names.index.astype(str), "name": names.to_numpy().astype(str)}, geometry=drawn.to_numpy(), crs=WORKING_CRS
-    ).sort_values("code", ignore_index=True)
-    return AreaSet("ward", "Electoral ward (2019)", areas, mapping, WARD_RULE, note)
+        drawn = counted.geometry
+        note = "Wards drawn as the union of the LSOAs counted in them (the ONS ward (May 2024) boundaries are not loaded)"
+    uncounted = uncounted_wards(lookup, folder)
+    if uncounted:
+        note += (f"; {len(uncounted)} ward(s) hold no LSOA 2011 by best fit (often new-build areas that became LSOAs "
+                 f"in 2021), so their cases count in a neighbouring ward: {', '.join(uncounted)}")
+    frame = {"code": names.index.astype(str), "name": names.to_numpy()}
+    areas = gpd.GeoDataFrame(frame, geometry=drawn.to_numpy(), crs=WORKING_CRS).sort_values("code", ignore_index=True)
+    neighbours = gpd.GeoDataFrame(frame, geometry=counted.geometry.to_numpy(), crs=WORKING_CRS)
+    return AreaSet("ward", WARD_TITLE, areas, mapping, WARD_RULE, note,
+                   neighbours.sort_values("code", ignore_index=True))
 
 
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")

@@ -544,7 +544,7 @@ def hotspot_table(
     codes = counts.index
     table = pd.DataFrame({"code": codes, "name": areas.areas["name"].astype(str).to_numpy()})
     rate = smoothed = children = pd.Series(np.nan, index=codes)
-    w = spatial_weights(areas.areas, weights, k=k, threshold=threshold)
+    w = spatial_weights(areas.neighbour_areas, weights, k=k, threshold=threshold)
     if population is not None:
         children = area_children(areas, population)
         rate = counts / children * PER_CHILDREN

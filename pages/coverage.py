@@ -249,7 +249,7 @@ st.subheader("Outreach list" + (f": {plain(ward[1])}" if ward else ""))
 st.caption(
     ("Ranked: flagged areas first, then by gap (expected minus observed). " if context.team else "")
     + f"Distances are to the nearest counted service; {bands.walk_kmh:g} km/h walking; 1 mile = {MILE_M:,.0f} m."
-    + (" Each LSOA's ward is the ONS best fit (LSOA 2011 to ward 2019)." if wards is not None else "")
+    + (" Each LSOA's ward (May 2024) is the ONS best fit (LSOA 2011 to LSOA 2021 to ward)." if wards is not None else "")
 )
 st.dataframe(outreach.outreach, hide_index=True, width="stretch")
 released_downloads(context, outreach.downloads, view.method, "the outreach list")

@@ -9,6 +9,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
+from ward_support import lsoa11_wards
 
 from ehmap.areas import (
     LOCALITY_RULE,
@@ -24,13 +26,12 @@ from ehmap.geography import council_lsoas
 CROYDON, LAMBETH = "E09000008", "E09000022"
 
 
-def test_croydon_wards_come_from_the_lookup_and_the_ons_ward_boundaries(data_dir):
+def test_croydon_wards_come_from_the_lookups_and_the_ons_may_2024_ward_boundaries(data_dir):
     wards = ward_area_set(CROYDON)
-    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str)
-    croydon = lookup[lookup["LSOA11CD"].isin(set(council_lsoas(CROYDON)["lsoa11cd"]))]
-    assert len(wards.areas) == croydon["WD19CD"].nunique() == 28
-    assert wards.lsoa_to_area.to_dict() == dict(zip(croydon["LSOA11CD"], croydon["WD19CD"]))
-    assert "ONS Wards (December 2022) boundaries" in wards.source_note
+    croydon = lsoa11_wards(data_dir)
+    assert len(wards.areas) == croydon["WD24CD"].nunique() == 28
+    assert wards.lsoa_to_area.to_dict() == dict(zip(croydon["LSOA11CD"], croydon["WD24CD"], strict=True))
+    assert wards.source_note == "ONS Wards (May 2024) Boundaries UK BSC"
     assert wards.areas.crs == "EPSG:27700"
     assert set(wards.areas["name"]) >= {"Addiscombe East", "Selhurst"}
     # the ward polygons and their LSOAs cover the same ground (within generalisation)
@@ -38,12 +39,54 @@ def test_croydon_wards_come_from_the_lookup_and_the_ons_ward_boundaries(data_dir
     assert wards.areas.area.sum() == pytest.approx(lsoa_area, rel=0.01)
 
 
+@pytest.mark.parametrize("la_code, name", [
+    (CROYDON, "Croydon"),
+    pytest.param("E08000035", "Leeds", marks=pytest.mark.national),
+    pytest.param("E06000045", "Southampton", marks=pytest.mark.national),  # 17 wards since May 2023
+    pytest.param("E06000037", "West Berkshire", marks=pytest.mark.national),
+    pytest.param(LAMBETH, "Lambeth", marks=pytest.mark.national),  # 25 wards since May 2022
+])
+def test_a_councils_wards_are_the_ons_lookups_wards_of_may_2024(data_dir, la_code, name):
+    """Every ward of the council in the ONS LSOA 2021 to ward 2024 lookup is an area, with its name, and every LSOA
+    2011 of the council is counted in the ward of its best-fit LSOA 2021 (chained by hand with pandas)."""
+    official = pd.read_csv(data_dir / "lookup_lsoa21_ward24_lad24.csv", dtype=str)
+    official = official[official["LAD24CD"] == la_code].groupby("WD24CD")["WD24NM"].first()
+    wards = ward_area_set(la_code)
+    assert wards.areas.set_index("code")["name"].to_dict() == official.to_dict()
+    by_hand = lsoa11_wards(data_dir, la_code)
+    assert wards.lsoa_to_area.to_dict() == dict(zip(by_hand["LSOA11CD"], by_hand["WD24CD"], strict=True))
+    assert wards.unassigned_lsoas == [] and wards.source_note == "ONS Wards (May 2024) Boundaries UK BSC"
+
+
 @pytest.mark.national
-def test_lambeth_wards_changed_in_2022_so_they_are_drawn_from_their_lsoas():
-    wards = ward_area_set(LAMBETH)
-    assert len(wards.areas) == 21  # the 2019 wards of the lookup, not the 25 of May 2022
-    assert wards.source_note.startswith("Wards drawn as the union of their LSOAs")
-    assert wards.unassigned_lsoas == []
+def test_southampton_has_its_17_wards_of_2023_not_the_16_before():
+    assert len(ward_area_set("E06000045").areas) == 17
+
+
+def test_ward_neighbours_come_from_the_lsoas_counted_in_each_ward(data_dir):
+    """Two wards are neighbours when the LSOAs counted in them touch, found here with shapely alone, whatever the
+    drawn outlines say (they disagree where an LSOA straddles a ward boundary)."""
+    from ehmap.hotspots import spatial_weights
+
+    wards = ward_area_set(CROYDON)
+    lsoas = council_lsoas(CROYDON).set_index("lsoa11cd")
+    unions = {code: shapely.union_all(lsoas.loc[wards.lsoa_to_area.index[wards.lsoa_to_area == code]].geometry.values)
+              for code in wards.areas["code"]}
+    codes = list(wards.areas["code"])
+    expected = {a: {b for b in codes if b != a and unions[a].buffer(0.01).intersects(unions[b])} for a in codes}
+    w = spatial_weights(wards.neighbour_areas)
+    found = {codes[i]: {codes[j] for j in w.neighbors[i]} for i in range(len(codes))}
+    assert found == expected
+    assert list(wards.neighbour_areas["code"]) == codes
+    drawn = spatial_weights(wards.areas)  # the official outlines give other neighbours: the test can tell them apart
+    assert {codes[i]: {codes[j] for j in drawn.neighbors[i]} for i in range(len(codes))} != expected
+
+
+@pytest.mark.national
+def test_wards_no_lsoa_2011_reaches_are_named_in_the_note():
+    """Dartford's new-build wards of 2024 (Ebbsfleet, Bridge) hold no whole LSOA 2011: the note names them."""
+    wards = ward_area_set("E07000107")
+    assert "hold no LSOA 2011 by best fit" in wards.source_note and "Ebbsfleet" in wards.source_note
 
 
 def test_front_door_names_the_valid_geographies():

@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import minimize
 from scipy.special import gammaln
+from ward_support import lsoa11_wards
 
 from ehmap.cli import main
 from ehmap.coverage import (
@@ -351,12 +352,12 @@ def demo_cases_of_file() -> pd.DataFrame:
 
 
 def test_coverage_cli_names_each_lsoas_ward_and_cuts_to_one_ward(directory, tmp_path, capsys, data_dir):
-    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str).set_index("LSOA11CD")
+    lookup = lsoa11_wards(data_dir).set_index("LSOA11CD")
     base = ["coverage", str(DEMO_FILE), "--services", DEMO_SERVICES, "--la", CROYDON, "--need", "domestic_abuse"]
     assert main([*base, "--out", str(tmp_path / "all.csv")]) == 0
     whole = pd.read_csv(tmp_path / "all.csv", dtype={"lsoa11cd": str})
     assert list(whole.columns[:4]) == ["lsoa11cd", "lsoa11nm", "ward_code", "ward_name"]
-    assert (whole["ward_code"] == whole["lsoa11cd"].map(lookup["WD19CD"])).all()
+    assert (whole["ward_code"] == whole["lsoa11cd"].map(lookup["WD24CD"])).all()
     ward = whole["ward_code"].value_counts().index[0]
     assert main([*base, "--ward", ward, "--out", str(tmp_path / "ward.csv")]) == 0
     cut = pd.read_csv(tmp_path / "ward.csv", dtype={"lsoa11cd": str})

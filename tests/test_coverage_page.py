@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from browser_support import ARTIFACTS, map_holding, screenshot_on_failure
 from streamlit.testing.v1 import AppTest
+from ward_support import lsoa11_wards
 
 from ehmap.coverage import GAP_COLOURS, Coverage, outreach_list, reading
 from ehmap.exports import read_export
@@ -289,13 +290,13 @@ def test_the_outreach_list_names_each_lsoas_ward_and_cuts_to_one_ward(directory,
     only that ward's LSOAs, ranked as before; a viewer's download holds the same rows, with names."""
     from ehmap.access import Role, User
 
-    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str).set_index("LSOA11CD")
+    lookup = lsoa11_wards(data_dir).set_index("LSOA11CD")
     at = run_page()
     whole = outreach(at)
-    assert (whole["Ward code"] == whole["LSOA code"].map(lookup["WD19CD"])).all()
-    assert (whole["Ward"] == whole["LSOA code"].map(lookup["WD19NM"])).all()
+    assert (whole["Ward code"] == whole["LSOA code"].map(lookup["WD24CD"])).all()
+    assert (whole["Ward"] == whole["LSOA code"].map(lookup["WD24NM"])).all()
     ward = whole["Ward code"].value_counts().index[0]  # the ward with most LSOAs
-    name = lookup.loc[lookup["WD19CD"] == ward, "WD19NM"].iloc[0]
+    name = lookup.loc[lookup["WD24CD"] == ward, "WD24NM"].iloc[0]
     picker = at.selectbox(key="coverage_outreach_ward")
     assert picker.options[0] == "All wards" and name in picker.options and len(picker.options) == 29
     picker.set_value(ward).run()

@@ -22,6 +22,7 @@ CUT_BY = {  # file -> the official column that says the row is Croydon's (None: 
     "iod2025_lsoa21_file7_columns.csv": "Local Authority District code (2024)",
     "population_mid2020_lsoa11_children_0_17.csv": None,
     "lookup_lsoa11_ward19_lad19.csv": "LAD19CD",
+    "lookup_lsoa21_ward24_lad24.csv": "LAD24CD",
     "lookup_lsoa11_lsoa21_lad22_exact_fit.csv": "LAD22CD",
     "lookup_lsoa11_lsoa21_lad22_best_fit.csv": "LAD22CD",
 }
@@ -62,9 +63,9 @@ def test_each_file_holds_exactly_the_official_croydon_rows(data_dir, name):
 
 @pytest.mark.national  # against the official national files
 def test_the_ward_boundaries_are_croydons_28_official_features(data_dir):
-    official = json.loads((data_dir / "wards_dec2022_bsc_england.geojson").read_text(encoding="utf-8"))
-    bundled = json.loads((DEMO_REFERENCE_DIR / "wards_dec2022_bsc_england.geojson").read_text(encoding="utf-8"))
-    croydon = [f for f in official["features"] if f["properties"]["LAD_CD"] == CROYDON]
+    official = json.loads((data_dir / "wards_may2024_england.geojson").read_text(encoding="utf-8"))
+    bundled = json.loads((DEMO_REFERENCE_DIR / "wards_may2024_england.geojson").read_text(encoding="utf-8"))
+    croydon = [f for f in official["features"] if f["properties"]["LAD24CD"] == CROYDON]
     assert bundled["features"] == croydon and len(croydon) == 28
 
 
@@ -74,7 +75,7 @@ def test_the_readme_cites_each_file_with_its_licence_and_checksum(data_dir):
 
     readme = (DEMO_REFERENCE_DIR / "README.md").read_text(encoding="utf-8")
     assert "Open Government Licence v3.0" in readme and "Contains OS data" in readme
-    for name in [*CUT_BY, "wards_dec2022_bsc_england.geojson"]:
+    for name in [*CUT_BY, "wards_may2024_england.geojson"]:
         assert f"`{name}`" in readme and hashlib.sha256((data_dir / name).read_bytes()).hexdigest() in readme
 
 

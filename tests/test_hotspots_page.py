@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
+from ward_support import lsoa11_wards
 
 from ehmap.cli import main
 from ehmap.demo import DEMO_FILE
@@ -83,18 +84,18 @@ def test_the_reading_names_the_lsoas_found_and_their_wards(directory, data_dir):
     at = run_page()
     at.selectbox(key="hotspots_need").set_value("domestic_abuse").run()
     assert not at.exception, [e.message for e in at.exception]
-    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str).set_index("LSOA11CD")
+    lookup = lsoa11_wards(data_dir).set_index("LSOA11CD")
     said = reading(at)
     assert said.startswith("Safe from domestic abuse, referrals ") and ", by LSOA: " in said
     everything = at.dataframe[-1].value.set_index("Code")
-    assert everything["Ward"].to_dict() == lookup.loc[everything.index, "WD19NM"].to_dict()
+    assert everything["Ward"].to_dict() == lookup.loc[everything.index, "WD24NM"].to_dict()
     hot = everything[everything["Result"].str.startswith("hot spot")]
     if hot.empty:
         assert "No cluster stands out beyond chance at LSOA level" in said
     else:
         assert set(at.dataframe[0].value["Code"]) == set(hot.index)  # the hot spots table lists them
         for code in at.dataframe[0].value["Code"].head(6):
-            assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD19NM']} ward)" in said
+            assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD24NM']} ward)" in said
     at.toggle(key="show_released").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
     shared = reading(at)

@@ -13,6 +13,7 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import poisson
 from streamlit.testing.v1 import AppTest
+from ward_support import lsoa11_wards
 
 from ehmap.access import Role, User
 from ehmap.audience import RELEASE_MARKING, SMALL_FLAG
@@ -260,9 +261,8 @@ def reading(at: AppTest) -> str:
 
 @pytest.fixture(scope="module")
 def croydon_lookup(data_dir) -> pd.DataFrame:
-    """Croydon's rows of the ONS LSOA (2011) to ward (2019) lookup, read directly."""
-    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str)
-    return lookup[lookup["LAD19CD"] == CROYDON].set_index("LSOA11CD")
+    """Croydon's LSOAs 2011 with their wards (May 2024), chained by hand from the ONS lookups."""
+    return lsoa11_wards(data_dir).set_index("LSOA11CD")
 
 
 def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_lookup):
@@ -272,7 +272,7 @@ def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_l
     assert len(at.get("vega_lite_chart")) == 1  # the caterpillar chart
     ranked = at.dataframe[0].value
     assert list(ranked.columns[:3]) == ["Rank", "Ward name", "Ward code"] and len(ranked) == 28
-    wards = croydon_lookup.groupby("WD19CD")["WD19NM"].first()
+    wards = croydon_lookup.groupby("WD24CD")["WD24NM"].first()
     assert ranked.set_index("Ward code")["Ward name"].to_dict() == wards.to_dict()
     assert list(ranked["Rate per 1,000"]) == sorted(ranked["Rate per 1,000"], reverse=True)
     above = ranked[ranked["Against the council rate"] == "clearly above the council rate"]
@@ -284,7 +284,7 @@ def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_l
     assert ", by LSOA: " in reading(at)
     ranked = at.dataframe[0].value
     assert list(ranked.columns[:4]) == ["Rank", "LSOA name", "LSOA code", "Ward"] and len(ranked) == 220
-    assert ranked.set_index("LSOA code")["Ward"].to_dict() == croydon_lookup["WD19NM"].to_dict()
+    assert ranked.set_index("LSOA code")["Ward"].to_dict() == croydon_lookup["WD24NM"].to_dict()
     assert ranked.set_index("LSOA code")["LSOA name"].to_dict() == croydon_lookup["LSOA11NM"].to_dict()
     small_counts = ranked["Episodes"].astype(int).between(1, 5)
     assert (ranked.loc[small_counts, "Note"] == SMALL_FLAG).all()

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import brentq
 from scipy.stats import chi2, poisson
+from ward_support import lsoa11_wards
 
 from ehmap.maps import PALETTE, SUPPRESSED_COLOUR, ZERO_COLOUR, ZERO_LABEL, classify
 from ehmap.ranking import (
@@ -59,10 +60,9 @@ def demo(directory, council_names, data_dir):
 
 @pytest.fixture(scope="module")
 def lookup(data_dir) -> pd.DataFrame:
-    """Croydon's rows of the ONS LSOA (2011) to ward (2019) file, read directly, with children from the population
-    file: LSOA11CD, LSOA11NM, WD19CD, WD19NM, children."""
-    wards = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str)
-    wards = wards[wards["LAD19CD"] == CROYDON]
+    """Croydon's LSOAs 2011 with their wards (May 2024), chained by hand from the ONS lookups, with children from
+    the population file: LSOA11CD, LSOA11NM, WD24CD, WD24NM, children."""
+    wards = lsoa11_wards(data_dir)
     people = pd.read_csv(data_dir / "population_mid2020_lsoa11_children_0_17.csv", usecols=["LSOA11CD", "age_0_17"])
     return wards.merge(people.rename(columns={"age_0_17": "children"}), on="LSOA11CD", how="left")
 
@@ -80,8 +80,8 @@ def by_ward_by_hand(cases: pd.DataFrame, lookup: pd.DataFrame, need: str, start:
     chosen = cases[((cases["needs_mask"].to_numpy() & NEED_BITS[need]) != 0)
                    & cases["referral_date"].between(pd.Timestamp(start), pd.Timestamp(end)).to_numpy()]
     joined = pd.DataFrame({"LSOA11CD": chosen["lsoa11cd"].astype(str)}).merge(lookup, on="LSOA11CD")
-    counts = joined.groupby("WD19CD").size()
-    wards = lookup.groupby("WD19CD").agg(name=("WD19NM", "first"), children=("children", "sum"))
+    counts = joined.groupby("WD24CD").size()
+    wards = lookup.groupby("WD24CD").agg(name=("WD24NM", "first"), children=("children", "sum"))
     wards["count"] = counts.reindex(wards.index, fill_value=0)
     return wards
 
@@ -125,7 +125,7 @@ def test_team_lsoa_ranking_names_each_lsoa_and_its_ward(demo, lookup):
     assert list(shown.columns[:4]) == ["Rank", "LSOA name", "LSOA code", "Ward"]
     by_hand = lookup.set_index("LSOA11CD")
     assert len(shown) == 220
-    assert shown.set_index("LSOA code")["Ward"].to_dict() == by_hand["WD19NM"].to_dict()
+    assert shown.set_index("LSOA code")["Ward"].to_dict() == by_hand["WD24NM"].to_dict()
     assert shown.set_index("LSOA code")["LSOA name"].to_dict() == by_hand["LSOA11NM"].to_dict()
     small = shown["Episodes"].astype(int).between(1, 5)
     assert small.any() and shown.loc[small, "Note"].str.contains("fewer than 6").all()
@@ -204,7 +204,7 @@ def test_implausible_rates_are_flagged_in_the_table_note_and_the_reading(demo, p
     assert not table.loc[~by_hand, "care"].str.contains(IMPLAUSIBLE_FLAG).any()
     ranked = team_need_ranking(cases, areas["ward"], DA, start, end, None, population)
     reading = need_map_reading(view, ranked)
-    assert f"by ward: Check first: {lsoa['LSOA11NM']} ({lsoa['WD19NM']} ward)" in reading  # said before anything else
+    assert f"by ward: Check first: {lsoa['LSOA11NM']} ({lsoa['WD24NM']} ward)" in reading  # said before anything else
     assert "above 100 per 1,000 children a year, likely a data problem" in reading
     assert any("above 100 episodes per 1,000 children a year" in note for note in view.notes)  # the rule is stated
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import chi2
+from ward_support import lsoa11_wards
 
 from ehmap.taxonomy import NEED_BITS
 from ehmap.views.hotspots import released_hotspots, team_hotspots
@@ -42,8 +43,7 @@ def croydon(directory, council_names, data_dir):
 
     demo = load_demo(directory, council_names, pseudonymisation_key()).cases
     areas = {"lsoa11": area_set("lsoa11", CROYDON), "ward": area_set("ward", CROYDON)}
-    lookup = pd.read_csv(data_dir / "lookup_lsoa11_ward19_lad19.csv", dtype=str)
-    lookup = lookup[lookup["LAD19CD"] == CROYDON].set_index("LSOA11CD")
+    lookup = lsoa11_wards(data_dir).set_index("LSOA11CD")
     people = pd.read_csv(data_dir / "population_mid2020_lsoa11_children_0_17.csv", index_col="LSOA11CD")
     lookup["children"] = people["age_0_17"].reindex(lookup.index)
     release = build_release(ReleaseInputs(demo, CROYDON, areas))
@@ -69,8 +69,8 @@ def null_counts(lookup: pd.DataFrame, per_child: float = 0.012) -> pd.Series:
 
 def wards_by_hand(counts: pd.Series, lookup: pd.DataFrame) -> pd.DataFrame:
     """Per ward: name, episodes, children, rate and its exact 95% interval (scipy's chi-squared quantiles)."""
-    wards = lookup.assign(count=counts.reindex(lookup.index)).groupby("WD19CD").agg(
-        name=("WD19NM", "first"), count=("count", "sum"), children=("children", "sum"))
+    wards = lookup.assign(count=counts.reindex(lookup.index)).groupby("WD24CD").agg(
+        name=("WD24NM", "first"), count=("count", "sum"), children=("children", "sum"))
     per = 1000 / wards["children"]
     wards["rate"] = wards["count"] * per
     wards["lower"] = np.where(wards["count"] > 0, chi2.ppf(0.025, 2 * wards["count"]) / 2, 0.0) * per
@@ -115,7 +115,7 @@ def test_need_map_reading_names_lsoas_with_their_wards(croydon):
     top = ranked.ranking.where("clearly above the council rate").head(4)
     assert len(top)
     for code in top["code"]:
-        assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD19NM']} ward)" in reading
+        assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD24NM']} ward)" in reading
     assert "With 220 LSOAs compared, up to about 11 could fall outside by chance alone" in reading
 
 
@@ -152,10 +152,10 @@ def test_released_need_map_reading_counts_hidden_wards_and_never_a_true_count(cr
 def planted(croydon):
     """Episodes at one rate everywhere, and five times that rate in every LSOA of one real ward (6+ LSOAs)."""
     _, _, _, _, lookup = croydon
-    sizes = lookup.groupby("WD19CD").size()
+    sizes = lookup.groupby("WD24CD").size()
     ward = sorted(sizes.index[sizes >= 6])[0]
     counts = null_counts(lookup)
-    inside = lookup.index[lookup["WD19CD"] == ward]
+    inside = lookup.index[lookup["WD24CD"] == ward]
     counts[inside] = null_counts(lookup.loc[inside], 0.06)
     return episodes(counts), ward
 
@@ -166,17 +166,17 @@ def test_hotspots_reading_names_the_lsoas_found_and_their_wards(croydon, planted
     view = team_hotspots(cases, areas["lsoa11"], DA, *YEAR, population, "rate", "gi_star",
                          lsoa_wards=areas["ward"].area_names())
     hot = view.hot
-    assert len(hot) and set(lookup.loc[hot["code"], "WD19CD"]) & {ward}  # the planted ward is found
-    names = [f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD19NM']} ward)" for code in hot["code"]]
+    assert len(hot) and set(lookup.loc[hot["code"], "WD24CD"]) & {ward}  # the planted ward is found
+    names = [f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD24NM']} ward)" for code in hot["code"]]
     start = "Safe from domestic abuse, referrals 01/04/2024 to 31/03/2025, by LSOA: "
     noun = "1 LSOA stands out as a hot spot" if len(hot) == 1 else f"{len(hot)} LSOAs stand out as hot spots"
     assert view.reading.startswith(start + noun + ", where high rates sit together more than chance would explain")
     assert "after correcting for testing 220 LSOAs at once" in view.reading
     assert f": {listed(names, 6)}." in view.reading and "Next: look at the cases there" in view.reading
-    per_ward = lookup.loc[hot["code"], "WD19NM"].value_counts()
+    per_ward = lookup.loc[hot["code"], "WD24NM"].value_counts()
     if len(hot) > 6 and (len(per_ward) == 1 or per_ward.iloc[0] > per_ward.iloc[1]):  # many: per ward, most first
         assert f" By ward: {per_ward.iloc[0]} in {per_ward.index[0]}" in view.reading
-    assert list(view.table.loc[hot.index, "ward"]) == list(lookup.loc[hot["code"], "WD19NM"])  # and in the table
+    assert list(view.table.loc[hot.index, "ward"]) == list(lookup.loc[hot["code"], "WD24NM"])  # and in the table
 
 
 def test_hotspots_reading_when_no_cluster_stands_out(croydon):
@@ -199,9 +199,9 @@ def test_hotspots_readings_on_the_demo_for_both_audiences(croydon):
     if view.hot.empty:
         assert "No cluster stands out beyond chance at LSOA level" in view.reading
     for code in view.hot["code"].head(6):
-        assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD19NM']} ward)" in view.reading
+        assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD24NM']} ward)" in view.reading
     if len(view.hot) > 6:  # many LSOAs: how many lie in each ward, counted from the lookup file
-        per_ward = lookup.loc[view.hot["code"], "WD19NM"].value_counts()
+        per_ward = lookup.loc[view.hot["code"], "WD24NM"].value_counts()
         for ward, count in per_ward.head(3).items():
             if (per_ward == count).sum() == 1:  # ties may be listed in either order
                 assert f"{count} in {ward}" in view.reading
@@ -225,7 +225,7 @@ def test_need_map_reading_when_every_released_count_is_hidden(croydon):
     period = release.calendar.years[-1]
     view = released_need_map(release, DA, period.key, RATE, population)
     wards = areas["ward"].areas.set_index("code")
-    children = lookup.groupby("WD19CD")["children"].sum()
+    children = lookup.groupby("WD24CD")["children"].sum()
     hidden = rank_areas("ward", wards.index, wards["name"], pd.Series(np.nan, index=wards.index), children, 1.0, 5.0)
     reading = need_map_reading(view, RankedView(Audience.RELEASE, hidden, DA, period.label, (), "year"))
     assert reading == (f"Safe from domestic abuse, {period.label}, by ward: No ward has a rate to rank (every count "
