@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,12 @@ from ehmap.audience import SMALL_FLAG, small
 from ehmap.catalogue import IndicatorSource, indicator_source
 from ehmap.indicators import SourceMissing, child_population, deprivation, read_indicator
 from ehmap.maps import NO_DATA_COLOUR, Choropleth, LegendEntry
-from ehmap.needmap import CaseFilter, need_map_table, rates
+from ehmap.needmap import CaseFilter, need_map_table, rates, with_need_figures
 from ehmap.taxonomy import NEED_BITS, NEED_BY_KEY, NEEDS
 from ehmap.vintages import carry_to_lsoa11
+
+if TYPE_CHECKING:
+    from ehmap.areas import AreaSet
 
 DEPRIVATION_SOURCES = ("iod2025", "iod2019")
 POVERTY_NEEDS = ("financial_stability", "housing")
@@ -392,9 +396,10 @@ def over_representation(poverty_in: float, families_in: float, poverty_out: floa
                               round(high[1] * 100, 1), float(ratio), float(lower), float(upper))
 
 
-def poverty_reading(result: OverRepresentation, names: str, index_title: str) -> str:
+def poverty_reading(result: OverRepresentation, names: str, index_title: str, ranked: str = "areas") -> str:
     """One or two sentences for a meeting: are families with a poverty need over-represented in the most deprived
-    fifth of areas (the ratio and its 95% interval), and what to try next."""
+    fifth of areas (the ratio and its 95% interval), and what to try next; `ranked` names the areas of the table
+    below ('areas', or 'wards' when it ranks wards)."""
     if not np.isfinite(result.ratio):
         return (f"Too few families to compare: {result.poverty_in:,} of {result.families_in:,} families in the most "
                 f"deprived fifth of areas ({index_title}) and {result.poverty_out:,} of {result.families_out:,} "
@@ -404,14 +409,14 @@ def poverty_reading(result: OverRepresentation, names: str, index_title: str) ->
     interval = f"ratio {result.ratio:.2f}, 95% interval {result.ratio_lower:.2f} to {result.ratio_upper:.2f}"
     if result.ratio_lower > 1:
         return (f"Poverty needs are over-represented in the most deprived areas: {shares} ({interval}, so very "
-                "unlikely to be chance). Next: check that money and housing advice reaches the areas at the top of "
+                "unlikely to be chance). Next: check that money and housing advice reaches the {ranked} at the top of "
                 "the table below.")
     if result.ratio_upper < 1:
         return (f"No over-representation: {shares} ({interval}), so poverty needs are if anything less common "
                 "there. Next: ask whether families in the most deprived areas are being asked about money and "
                 "housing.")
     return (f"No over-representation: {shares} ({interval}, which includes 1, so the difference could be chance). "
-            "Next: look at the areas at the top of the table below, or try a longer period.")
+            f"Next: look at the {ranked} at the top of the table below, or try a longer period.")
 
 
 def family_areas(cases: pd.DataFrame, needs: tuple[str, ...] = POVERTY_NEEDS) -> pd.DataFrame:
@@ -422,20 +427,51 @@ def family_areas(cases: pd.DataFrame, needs: tuple[str, ...] = POVERTY_NEEDS) ->
     return pd.DataFrame({"lsoa11cd": counts.index.astype(str), "families": counts.to_numpy(dtype=int)})
 
 
+def area_poverty(cases: pd.DataFrame, areas: AreaSet, population: pd.DataFrame | None,
+                 needs: tuple[str, ...] = POVERTY_NEEDS) -> pd.DataFrame:
+    """Episodes and families with a poverty need per area (a ward's are the sums of its LSOAs', as the ranking sums
+    them), children and rates as for LSOAs: code, name, episodes, small, [children, rate, rate_lower, rate_upper,
+    smoothed_rate,] families; for mapping and ranking wards or localities off the same counts as LSOAs."""
+    from ehmap.ranking import children_by_area, episodes_by_area  # here: area sets need the boundaries
+
+    poverty = cases[poverty_mask(cases, needs)]
+    counts = episodes_by_area(poverty, areas)
+    children = None if population is None else children_by_area(areas, population)
+    table = pd.DataFrame({"code": counts.index.astype(str), "name": areas.areas["name"].astype(str).to_numpy()})
+    table = with_need_figures(table, counts, children)
+    table["families"] = episodes_by_area(_families(poverty), areas).to_numpy(dtype=int)  # one row per family
+    return table
+
+
+def _ranked_by_families(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Areas with a family or an episode with a poverty need, ranked by families (then episodes, then name), with
+    the small-count note."""
+    table = table[(table["families"] > 0) | (table["episodes"] > 0)].copy()
+    table["note"] = np.where(small(table["families"]) | small(table["episodes"]), SMALL_FLAG, "")
+    table = table.sort_values(["families", "episodes", name], ascending=[False, False, True], ignore_index=True)
+    table.insert(0, "rank", table["families"].rank(method="min", ascending=False).astype(int))
+    return table
+
+
 def ranked_poverty_areas(view: PovertyView, families: pd.DataFrame, wards: pd.Series | None = None) -> pd.DataFrame:
     """The team's LSOAs ranked by families with a poverty need (then episodes): rank, LSOA name and code, ward,
     decile, families, episodes, children, rate with its 95% interval, note; LSOAs with none are left out."""
     table = view.areas.merge(families, on="lsoa11cd", how="left")
     table["families"] = table["families"].fillna(0).astype(int)
-    table = table[(table["families"] > 0) | (table["episodes"] > 0)]
     if wards is not None:
         table["ward"] = table["lsoa11cd"].astype(str).map(wards).fillna("")
-    table["note"] = np.where(small(table["families"]) | small(table["episodes"]), SMALL_FLAG, "")
-    table = table.sort_values(["families", "episodes", "lsoa11nm"], ascending=[False, False, True], ignore_index=True)
-    table.insert(0, "rank", table["families"].rank(method="min", ascending=False).astype(int))
+    table = _ranked_by_families(table, "lsoa11nm")
     keep = ["rank", "lsoa11nm", "lsoa11cd", "ward", "decile", "families", "episodes", "children", "rate",
             "rate_lower", "rate_upper", "note"]
     return table[[c for c in keep if c in table]]
+
+
+def ranked_poverty_by_area(table: pd.DataFrame) -> pd.DataFrame:
+    """The team's wards (or localities) from `area_poverty` ranked by families with a poverty need (then episodes):
+    rank, name, code, families, episodes, children, rate with its 95% interval, note; areas with none left out."""
+    ranked = _ranked_by_families(table, "name")
+    keep = ["rank", "name", "code", "families", "episodes", "children", "rate", "rate_lower", "rate_upper", "note"]
+    return ranked[[c for c in keep if c in ranked]]
 
 
 def unmapped_needs(cases: pd.DataFrame, unrecognised: dict[str, int] | None,
@@ -522,29 +558,33 @@ def bivariate_reading(view: Bivariate, need_title: str, released: bool = False) 
 
 
 def deprivation_reading(context: ContextTable, column: str, council: str) -> str:
-    """One or two sentences for a meeting on one deprivation column of the council's LSOAs: how many are in the
-    most deprived fifth (or tenth) of England, which stand out, and what to look at next."""
+    """One or two sentences for a meeting on one deprivation column of the council's LSOAs 2011 (see
+    `indicator_reading`)."""
     if column not in context.columns:
         raise ValueError(f"Unknown column '{column}'; loaded columns are {sorted(context.columns)}.")
-    meta = context.columns[column]
-    values = context.areas.set_index("lsoa11nm")[column]
+    return indicator_reading(context.areas.set_index("lsoa11nm")[column], context.columns[column], council)
+
+
+def indicator_reading(values: pd.Series, meta: ContextColumn, council: str, areas: str = "LSOAs") -> str:
+    """One or two sentences on one published indicator over the council's areas (`values` indexed by area name):
+    how many are in the most deprived fifth (or tenth) of England, which stand out, and what to look at next."""
     known = values.dropna()
     if known.empty:
-        return f"No LSOA of {council} has a value for {meta.title}."
+        return f"No {areas[:-1]} of {council} has a value for {meta.title}."
     nxt = (" These are published national figures, not estimates from your cases. Next: compare them with where "
            "families are referred, on Need and deprivation.")
     if meta.polarity == "decile_1_most_deprived":
         fifth, tenth = int((known <= MOST_DEPRIVED_FIFTH).sum()), int((known == 1).sum())
         most = ", ".join(sorted(known.index[known == known.min()].astype(str))[:3])
-        return (f"{fifth} of {council}'s {len(known)} LSOAs ({fifth / len(known):.0%}) are in the most deprived "
+        return (f"{fifth} of {council}'s {len(known)} {areas} ({fifth / len(known):.0%}) are in the most deprived "
                 f"fifth of England on the {meta.title}, {tenth} in the most deprived tenth (decile 1); the most "
                 f"deprived include {most}." + nxt)
     if meta.polarity == "count":
         top = known.sort_values(ascending=False)
-        return (f"On the {meta.title}, {council}'s {len(known)} LSOAs range from {top.min():,.0f} to "
+        return (f"On the {meta.title}, {council}'s {len(known)} {areas} range from {top.min():,.0f} to "
                 f"{top.max():,.0f}; the largest are {', '.join(top.index[:3].astype(str))}." + nxt)
     oriented = more_deprived_is_higher(known, meta.polarity).sort_values(ascending=False)
-    return (f"On the {meta.title}, the most deprived of {council}'s {len(known)} LSOAs are "
+    return (f"On the {meta.title}, the most deprived of {council}'s {len(known)} {areas} are "
             f"{', '.join(oriented.index[:3].astype(str))}; the least deprived is {oriented.index[-1]}." + nxt)
 
 
