@@ -29,6 +29,7 @@ OGL = "Open Government Licence v3.0"
 ONS = "Source: Office for National Statistics licensed under the Open Government Licence v.3.0."
 PSI = "Contains public sector information licensed under the Open Government Licence v3.0."
 OS = "Contains OS data © Crown copyright and database right 2024."
+OS21 = "Contains OS data © Crown copyright and database right 2021."
 
 
 def rows_where(column: str, keep: Callable[[str], bool]) -> Callable[[bytes], tuple[bytes, int, int]]:
@@ -50,6 +51,21 @@ def croydon_wards(data: bytes) -> tuple[bytes, int, int]:
     collection["features"] = [f for f in features if f["properties"].get("LAD24CD") == LA_CODE]
     text = json.dumps(collection, separators=(",", ":"), ensure_ascii=False) + "\n"
     return text.encode("utf-8"), len(features), len(collection["features"])
+
+
+def croydon_lsoa21_boundaries(data_dir: Path) -> Callable[[bytes], tuple[bytes, int, int]]:
+    """A cut of the official LSOA 2021 GeoJSON (it names no council) to Croydon's LSOAs 2021 in the ONS ward lookup,
+    compactly rewritten (keys and coordinates unchanged)."""
+    with open(data_dir / "lookup_lsoa21_ward24_lad24.csv", encoding="utf-8-sig", newline="") as handle:
+        codes = {row["LSOA21CD"] for row in csv.DictReader(handle) if row["LAD24CD"] == LA_CODE}
+
+    def cut(data: bytes) -> tuple[bytes, int, int]:
+        collection = json.loads(data)
+        features = collection["features"]
+        collection["features"] = [f for f in features if f["properties"]["LSOA21CD"] in codes]
+        text = json.dumps(collection, separators=(",", ":"), ensure_ascii=False) + "\n"
+        return text.encode("utf-8"), len(features), len(collection["features"])
+    return cut
 
 
 def croydon_lsoa11(data_dir: Path) -> set[str]:
@@ -79,6 +95,8 @@ def bundle(data_dir: Path, out: Path = OUT) -> list[dict[str, str]]:
          "LSOA (2011) to LSOA (2021) to LAD (2022) best fit lookup", "Office for National Statistics", ONS),
         ("wards_may2024_england.geojson", croydon_wards,
          "Wards (May 2024) Boundaries UK BSC", "Office for National Statistics", f"{ONS} {OS}"),
+        ("lsoa21_boundaries_england.geojson", croydon_lsoa21_boundaries(data_dir),
+         "LSOA (December 2021) Boundaries EW BSC (V4)", "Office for National Statistics", f"{ONS} {OS21}"),
     ]
     out.mkdir(parents=True, exist_ok=True)
     said = []

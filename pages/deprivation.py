@@ -1,19 +1,23 @@
-"""Deprivation context: any loaded index on the council's LSOAs, IoD2019 and IoD2025 side by side."""
+"""Deprivation context: any loaded index on its own LSOAs (IoD2025 on LSOA 2021, IoD2019 on LSOA 2011), every area
+named with its ward, and IoD2019 and IoD2025 side by side."""
 
 import streamlit as st
 
-from ehmap.context import TREND_WARNING, deprivation_reading, indicator_choropleth, side_by_side
+from ehmap.context import TREND_WARNING, indicator_choropleth, side_by_side
 from ehmap.maps import area_map
 from ehmap.text import plain
+from ehmap.views.deprivation import area_choices, deprivation_map_reading, on_lsoa11, on_lsoa21
 from ui.frame import require_frame
 from ui.state import (
     CONTEXT_FILES,
     council_areas,
     council_context_table,
     council_names,
+    index_on_lsoa21,
     reference_versions,
     selected_council,
 )
+from ui.views import lsoa_wards
 from ui.widgets import legend, show_map
 
 require_frame()
@@ -37,15 +41,26 @@ chosen = st.selectbox(
     "Indicator", options=list(choices), index=default, format_func=lambda n: choices[n].title, key="context_indicator"
 )
 meta = choices[chosen]
-st.info(plain(deprivation_reading(context, chosen, council)))
-values = context.areas[chosen]
-choropleth = indicator_choropleth(values, meta.polarity)
-
-geometry = council_areas(la_code).merge(context.areas[["lsoa11cd", chosen]], on="lsoa11cd", how="left")
-geometry["value"] = values.round(3).astype("string").fillna("").to_numpy()
+offered = area_choices(context, chosen)
+geography = st.radio("Areas", list(offered), format_func=offered.get, horizontal=True, key="context_areas",
+                     help="IoD2025 is published on LSOA 2021; carried onto LSOA 2011 it can be set beside IoD2019.")
+view = None
+if geography == "lsoa21":
+    joined, problem = index_on_lsoa21(la_code, meta.source_id)
+    if joined is None:
+        st.warning(plain(f"Shown on LSOA 2011 instead: {problem}"), icon="📂")
+    else:
+        view = on_lsoa21(joined, context, chosen)
+if view is None:
+    view = on_lsoa11(council_areas(la_code), context, chosen, lsoa_wards(la_code))
+reading = st.empty()
+choropleth = indicator_choropleth(view.areas["value"], meta.polarity)
+geometry = view.areas.assign(value=view.areas["value"].round(3).astype("string").fillna("").to_numpy())
 map_column, side_column = st.columns([3, 2])
 with map_column:
-    fmap = area_map(geometry, choropleth.colours, {"lsoa11nm": "LSOA", "lsoa11cd": "Code", "value": meta.title})
+    tooltip = {"name": "LSOA", "code": "Code", "ward": "Ward", "value": meta.title}
+    fmap = area_map(geometry, choropleth.colours, tooltip, attribution=view.attribution,
+                    label=f"Map of {meta.title}, {council}, {view.area_word}")
     show_map(fmap, "context_map")
 with side_column:
     legend(meta.title, choropleth.legend)
@@ -53,9 +68,13 @@ with side_column:
         "Deciles are national (1 = the most deprived 10% of LSOAs in England), as the publisher defines them; "
         "other measures are in five classes of this council's values."
     )
-    for note in context.notes:
+    for note in view.notes:
         st.caption(plain(note))
-    st.caption(f"LSOAs: {len(context.areas)}; with a value: {int(values.notna().sum())}.")
+    st.caption(f"{view.area_word}: {len(view.areas)}; with a value: {int(view.areas['value'].notna().sum())}.")
+reading.info(plain(deprivation_map_reading(view, context, chosen, council)))
+
+st.subheader("Areas")
+st.dataframe(view.table(), hide_index=True, width="stretch")
 
 st.subheader("IoD2019 and IoD2025 side by side")
 st.caption(TREND_WARNING)

@@ -60,7 +60,9 @@ def all_table_counts(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("la_code, lsoas", [(CROYDON, 220), pytest.param(BUCKS, 319, marks=pytest.mark.national)])
 def test_deprivation_context_draws_every_lsoa_with_an_imd_decile(directory, la_code, lsoas):
+    """IoD2025 carried onto LSOA 2011, beside IoD2019 (tests/test_deprivation_lsoa21.py: on its own LSOAs 2021)."""
     at = run("pages/deprivation.py", la_code)
+    at.radio(key="context_areas").set_value("lsoa11").run()
     script = map_script(at)
     assert script.count('"type": "Feature"') == lsoas
     assert at.selectbox(key="context_indicator").value == "iod2025_imd_decile"
@@ -72,7 +74,7 @@ def test_deprivation_context_draws_every_lsoa_with_an_imd_decile(directory, la_c
     readings = [plain_text(i.value) for i in at.info]  # the plain reading near the top, counted independently here
     fifth = int((at.dataframe[0].value.iloc[:, 3] <= 2).sum())
     assert any(r.startswith(f"{fifth} of ") and f"'s {lsoas} LSOAs" in r and "Next:" in r for r in readings), readings
-    pair = at.dataframe[0].value
+    pair = at.dataframe[1].value  # after the areas table
     assert len(pair) == lsoas and pair.iloc[:, 2:].notna().all().all()
     assert list(pair.columns[2:]) == [
         "IMD decile (English Indices of Deprivation 2019)",

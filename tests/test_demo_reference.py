@@ -70,12 +70,22 @@ def test_the_ward_boundaries_are_croydons_28_official_features(data_dir):
 
 
 @pytest.mark.national  # against the official national files
+def test_the_lsoa_2021_boundaries_are_the_official_features_of_croydons_lsoas_2021(data_dir):
+    official = json.loads((data_dir / "lsoa21_boundaries_england.geojson").read_text(encoding="utf-8"))
+    bundled = json.loads((DEMO_REFERENCE_DIR / "lsoa21_boundaries_england.geojson").read_text(encoding="utf-8"))
+    lookup = pd.read_csv(data_dir / "lookup_lsoa21_ward24_lad24.csv", dtype=str)
+    codes = set(lookup.loc[lookup["LAD24CD"] == CROYDON, "LSOA21CD"])
+    croydon = [f for f in official["features"] if f["properties"]["LSOA21CD"] in codes]
+    assert bundled["features"] == croydon and len(croydon) == len(codes) == 229
+
+
+@pytest.mark.national  # against the official national files
 def test_the_readme_cites_each_file_with_its_licence_and_checksum(data_dir):
     import hashlib
 
     readme = (DEMO_REFERENCE_DIR / "README.md").read_text(encoding="utf-8")
     assert "Open Government Licence v3.0" in readme and "Contains OS data" in readme
-    for name in [*CUT_BY, "wards_may2024_england.geojson"]:
+    for name in [*CUT_BY, "wards_may2024_england.geojson", "lsoa21_boundaries_england.geojson"]:
         assert f"`{name}`" in readme and hashlib.sha256((data_dir / name).read_bytes()).hexdigest() in readme
 
 

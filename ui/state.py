@@ -250,6 +250,29 @@ def _council_context(la_code: str, signatures: tuple):
     return context_table(lsoas, loaded, children), missing
 
 
+def index_on_lsoa21(la_code: str, source_id: str):
+    """An LSOA 2021 index on the council's LSOA 2021 polygons (`ehmap.lsoa21.indicator_on_lsoa21`) or None, and why
+    it cannot be drawn; cached per council and per file."""
+    from ehmap.catalogue import boundary_set
+    from ehmap.config import reference_folder
+
+    folder = reference_folder()
+    boundaries = folder / boundary_set("lsoa21").source_resource if folder else None
+    stamp = (str(boundaries), boundaries.stat().st_mtime_ns) if boundaries and boundaries.exists() else None
+    signatures = (stamp, *(reference_signature(s) for s in (source_id, "lookup_lsoa11_lsoa21", "lookup_lsoa21_ward24")))
+    return _index_on_lsoa21(la_code, source_id, signatures)
+
+
+@st.cache_data(show_spinner="Reading the LSOA 2021 boundaries...", max_entries=16)
+def _index_on_lsoa21(la_code: str, source_id: str, signatures: tuple):
+    from ehmap.lsoa21 import Lsoa21Missing, indicator_on_lsoa21
+
+    try:
+        return indicator_on_lsoa21(la_code, source_id), None
+    except (Lsoa21Missing, SourceMissing) as problem:
+        return None, str(problem)
+
+
 def council_context_table(la_code: str):
     """The council's LSOAs with every loaded index and child population (`ContextTable`), and what is missing."""
     signatures = tuple(reference_signature(s) for s in CONTEXT_FILES)

@@ -1,0 +1,84 @@
+"""The Deprivation page's map and table: a published index on its own LSOAs (IoD2025 on LSOA 2021, IoD2019 on
+LSOA 2011), or IoD2025 carried onto LSOA 2011 to set beside IoD2019; every area named with its ward (May 2024)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from ehmap.catalogue import boundary_set, indicator_source
+from ehmap.context import ContextTable, indicator_reading
+from ehmap.maps import OGL_ATTRIBUTION
+
+AREA_TITLES = {
+    "lsoa21": "LSOA 2021, the index's own areas",
+    "lsoa11": "LSOA 2011, carried over to set beside IoD2019",
+}
+LSOA21_NOTE = ("IoD2025 is published on LSOA 2021: these are the published values on the published areas, "
+               "with nothing carried between vintages. Each LSOA's ward (May 2024) is the ONS lookup's.")
+LSOA11_WARD_NOTE = "Each LSOA's ward (May 2024) is the ONS best fit (LSOA 2011 to LSOA 2021 to ward)."
+
+
+@dataclass(frozen=True)
+class DeprivationMap:
+    """One indicator on one set of LSOAs: polygons with code, name, ward and value, and what to tell the reader."""
+
+    geography: str  # 'lsoa21' or 'lsoa11'
+    areas: gpd.GeoDataFrame  # code, name, ward, value (float), geometry (EPSG:27700), sorted by code
+    title: str  # the indicator, e.g. 'IMD decile (English Indices of Deprivation 2025)'
+    notes: tuple[str, ...]
+
+    @property
+    def area_word(self) -> str:
+        return "LSOAs 2021" if self.geography == "lsoa21" else "LSOAs"
+
+    @property
+    def attribution(self) -> str:
+        """The map's attribution: the boundaries drawn (their own year) and the index."""
+        if self.geography == "lsoa11":
+            return OGL_ATTRIBUTION
+        return f"{boundary_set('lsoa21').attribution} {indicator_source('iod2025').attribution}"
+
+    def table(self) -> pd.DataFrame:
+        """The areas as a reader sees them: names first, codes beside them, the value last."""
+        return pd.DataFrame({"LSOA name": self.areas["name"], "LSOA code": self.areas["code"],
+                             "Ward": self.areas["ward"], self.title: self.areas["value"]})
+
+
+def area_choices(context: ContextTable, column: str) -> dict[str, str]:
+    """Which LSOAs an indicator can be drawn on: an LSOA 2021 index on its own areas first, then carried to 2011."""
+    meta = context.columns[column]
+    if indicator_source(meta.source_id).geography == "lsoa21":
+        return dict(AREA_TITLES)
+    return {"lsoa11": "LSOA 2011, the index's own areas"}
+
+
+def on_lsoa11(lsoas: gpd.GeoDataFrame, context: ContextTable, column: str, wards: pd.Series | None) -> DeprivationMap:
+    """The context table's column (native or carried) on the council's LSOA 2011 polygons (`lsoa11cd`,
+    `lsoa11nm`, geometry); `wards` maps LSOA 2011 code to ward name, or None when not loaded."""
+    values = context.areas.set_index("lsoa11cd")[column]
+    codes = lsoas["lsoa11cd"].astype(str)
+    ward = codes.map(wards) if wards is not None else pd.Series(pd.NA, index=codes.index)
+    areas = gpd.GeoDataFrame({"code": codes.to_numpy(), "name": lsoas["lsoa11nm"].astype(str).to_numpy(),
+                              "ward": ward.astype(object).to_numpy(), "value": codes.map(values).astype(float).to_numpy()},
+                             geometry=lsoas.geometry.values, crs=lsoas.crs)
+    notes = tuple(context.notes) + ((LSOA11_WARD_NOTE,) if wards is not None else ())
+    return DeprivationMap("lsoa11", areas.sort_values("code", ignore_index=True), context.columns[column].title, notes)
+
+
+def on_lsoa21(joined: gpd.GeoDataFrame, context: ContextTable, column: str) -> DeprivationMap:
+    """An LSOA 2021 index's column on the council's LSOA 2021 polygons, as published; `joined` is
+    `ehmap.lsoa21.indicator_on_lsoa21` for the column's source."""
+    meta = context.columns[column]
+    areas = gpd.GeoDataFrame({"code": joined["lsoa21cd"].to_numpy(), "name": joined["lsoa21nm"].to_numpy(),
+                              "ward": joined["ward_name"].astype(object).to_numpy(),
+                              "value": joined[meta.column_id].astype(float).to_numpy()},
+                             geometry=joined.geometry.values, crs=joined.crs)
+    return DeprivationMap("lsoa21", areas.sort_values("code", ignore_index=True), meta.title, (LSOA21_NOTE,))
+
+
+def deprivation_map_reading(view: DeprivationMap, context: ContextTable, column: str, council: str) -> str:
+    """The page's plain-English reading of the mapped areas."""
+    return indicator_reading(view.areas.set_index("name")["value"], context.columns[column], council, view.area_word)
