@@ -409,7 +409,7 @@ def poverty_reading(result: OverRepresentation, names: str, index_title: str, ra
     interval = f"ratio {result.ratio:.2f}, 95% interval {result.ratio_lower:.2f} to {result.ratio_upper:.2f}"
     if result.ratio_lower > 1:
         return (f"Poverty needs are over-represented in the most deprived areas: {shares} ({interval}, so very "
-                "unlikely to be chance). Next: check that money and housing advice reaches the {ranked} at the top of "
+                f"unlikely to be chance). Next: check that money and housing advice reaches the {ranked} at the top of "
                 "the table below.")
     if result.ratio_upper < 1:
         return (f"No over-representation: {shares} ({interval}), so poverty needs are if anything less common "

@@ -152,10 +152,12 @@ def test_released_comparison_comes_from_rounded_counts(demo):
         assert all(v % 5 == 0 for v in values.values())
         reference = relative_risk(over.poverty_in, over.families_in, over.poverty_out, over.families_out)
         assert_allclose(over.ratio, reference.relative_risk)
-        assert page.reading == poverty_reading(over, NAMES, "IMD decile (IoD2019)")
+        kind = release.geography["poverty"]  # the reading names the areas ranked below: wards, or 'areas' (LSOAs)
+        assert page.reading == poverty_reading(over, NAMES, "IMD decile (IoD2019)",
+                                               {"lsoa11": "areas", "ward": "wards"}[kind])
         ranked = page.ranked
-        assert ranked["Rank"].iloc[0] == 1 and ranked["Area"].isin(release.areas[release.geography["poverty"]]
-                                                                   .areas["name"]).all()
+        name = {"lsoa11": "LSOA name", "ward": "Ward name"}[kind]
+        assert ranked["Rank"].iloc[0] == 1 and ranked[name].isin(release.areas[kind].areas["name"]).all()
         shown = ranked[ranked["Episodes with a poverty need"] != "c"]
         counts = shown["Episodes with a poverty need"].str.replace(",", "").astype(int)
         assert not ((counts % 5 != 0) | counts.between(1, 7)).any()
