@@ -43,9 +43,9 @@ REJECT_REASONS: dict[str, str] = {
 FIRST_DATA_ROW = 2  # spreadsheet numbering: the header is row 1
 
 CASE_COLUMNS = [
-    "case_id", "family_id", "lsoa11cd", "lad_code", "referral_date", "end_date", "service",
+    "case_id", "family_id", "lsoa11cd", "lsoa21cd", "lad_code", "referral_date", "end_date", "service",
     "needs_mask", "outcome", "referral_source", "age_at_referral",
-]  # the minimised episode table: nothing else about a family is kept
+]  # the minimised episode table: nothing else about a family is kept (never a postcode or grid reference)
 OLDEST_AGE = 25  # older "children" are a data error: the age is not kept and the count is reported
 
 
@@ -84,7 +84,7 @@ class IngestResult:
         out["referral_date"] = _iso_dates(out["referral_date"])
         out["end_date"] = _iso_dates(out["end_date"])
         out["needs"] = out["needs_mask"].map({mask: needs_text(int(mask)) for mask in out["needs_mask"].unique()})
-        columns = ["case_id", "family_id", "lsoa11cd", "lad_code", "referral_date", "end_date",
+        columns = ["case_id", "family_id", "lsoa11cd", "lsoa21cd", "lad_code", "referral_date", "end_date",
                    "service", "needs", "outcome", "referral_source", "age_at_referral"]
         return out[columns]
 
@@ -220,7 +220,10 @@ def ingest(
     rejects = _reject_report(reason, checks, la_code, council_names)
 
     keep = np.flatnonzero(reason < 0)
-    cases, warnings = _accepted_cases(text, keep, referral_u, end_u, matches.lsoa11cd, la_code, key)
+    from ehmap.lsoa21 import lsoa21_of_postcodes  # boundaries: read on the first ingest, not on import
+
+    lsoa21 = lsoa21_of_postcodes(matches.easting, matches.northing, lad_u == la_code, la_code)
+    cases, warnings = _accepted_cases(text, keep, referral_u, end_u, (matches.lsoa11cd, lsoa21), la_code, key)
     result = IngestResult(cases, rejects, n, la_code, dict(columns), warnings)
     log.info("Ingested %d rows: %d accepted, %d rejected", n, result.accepted, result.rejected)
     return result
@@ -302,14 +305,16 @@ def _accepted_cases(
     keep: np.ndarray,
     referral_u: np.ndarray,
     end_u: np.ndarray,
-    lsoa_of_postcode: pd.Series,
+    lsoas_of_postcode: tuple[pd.Series, pd.Series],
     la_code: str,
     key: bytes,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """The minimised episode table for the accepted rows, and warnings about values kept as unknown.
 
-    `referral_u` and `end_u` are the parsed distinct dates of the referral and end date columns.
+    `referral_u` and `end_u` are the parsed distinct dates of the referral and end date columns; `lsoas_of_postcode`
+    each distinct postcode's LSOA 2011 and LSOA 2021.
     """
+    lsoa11_of_postcode, lsoa21_of_postcode = lsoas_of_postcode
     warnings: dict[str, dict[str, int]] = {}
     rows_of = {name: column.codes[keep] for name, column in text.items()}
 
@@ -335,7 +340,8 @@ def _accepted_cases(
         {
             "case_id": _pseudonyms(text["case_id"], rows_of["case_id"], key),
             "family_id": _pseudonyms(text["family_id"], rows_of["family_id"], key),
-            "lsoa11cd": _category(lsoa_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
+            "lsoa11cd": _category(lsoa11_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
+            "lsoa21cd": _category(lsoa21_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
             "lad_code": la_code,
             "referral_date": referral_u[rows_of["referral_date"]],
             "end_date": end_u[rows_of["end_date"]],

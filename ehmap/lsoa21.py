@@ -1,5 +1,9 @@
 """LSOA 2021: a council's areas as the ONS and the Indices of Deprivation 2025 draw them, with IoD2025 on its own
-areas (no carrying between vintages) and each area's ward (May 2024).
+areas (no carrying between vintages), each area's ward (May 2024), postcodes placed in them, and children on them.
+
+Postcodes are placed by point-in-polygon in EPSG:27700 on the council's own LSOAs 2021 (a point on no polygon of the
+council, on a coast or an edge, goes to the nearest), so each lands in exactly one. The boundaries are the ONS
+super-generalised ones: a postcode within about 200 m of an LSOA edge can land in the neighbouring LSOA.
 
 A council's LSOAs 2021 and their wards are its rows of the ONS LSOA (2021) to ward (2024) lookup (found through
 the LSOAs 2011 of the council list ehmap already uses). Boundaries come from the declared set `boundaries/lsoa21.yaml` in the data folder, converted once to GeoParquet.
@@ -11,17 +15,25 @@ import functools
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 
 from ehmap.cache import atomic_write
 from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.config import cache_dir, reference_folder
 from ehmap.geography import WORKING_CRS, content_hash, council_lsoas
-from ehmap.indicators import SourceMissing, deprivation, read_indicator
+from ehmap.indicators import SourceMissing, deprivation, locate, read_indicator
 
 BOUNDARY_SET = "lsoa21"
 EXACT_FIT = "lookup_lsoa11_lsoa21"
 WARD_LOOKUP = "lookup_lsoa21_ward24"
+PLACEMENT_NOTE = ("Cases are placed in LSOAs 2021 by their postcode's grid reference on the ONS super-generalised "
+                  "boundaries, which can misplace a postcode within about 200 m of an LSOA edge.")
+CHILDREN_NOTE = ("Children aged 0-17 on LSOA 2021 are the ONS mid-2020 estimates for LSOA 2011 carried through the "
+                 "ONS exact-fit lookup: unchanged and merged areas exactly; an LSOA 2011 split into several LSOAs 2021 "
+                 "shares its children equally between them (splits are drawn to give parts of similar population), "
+                 "so rates there are approximate.")
 
 
 class Lsoa21Missing(LookupError):
@@ -98,3 +110,67 @@ def indicator_on_lsoa21(la_code: str, source_id: str, folder: Path | None = None
         raise ValueError(f"'{source.id}' is published on {source.geography}, not LSOA 2021.")
     values = deprivation(source_id, folder).astype({"lsoa21cd": str})
     return council_lsoa21s(la_code, folder).merge(values, on="lsoa21cd", how="left", validate="one_to_one")
+
+
+def _placement_stamp(folder: Path | None) -> tuple:
+    """What council polygons are built from (file, size and modification time of each): the cache key."""
+    folder = folder or reference_folder()
+    paths = [folder / boundary_set(BOUNDARY_SET).source_resource] if folder else []
+    for source_id in (EXACT_FIT, WARD_LOOKUP):
+        try:
+            paths.append(locate(indicator_source(source_id), folder).path)
+        except SourceMissing:
+            pass
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.exists())
+
+
+@functools.lru_cache(maxsize=8)
+def _council_tree(la_code: str, folder: Path | None, stamp: tuple) -> tuple[np.ndarray, shapely.STRtree]:
+    areas = council_lsoa21s(la_code, folder)
+    return areas["lsoa21cd"].to_numpy(dtype=object), shapely.STRtree(areas.geometry.values)
+
+
+def place_on_lsoa21(easting: np.ndarray, northing: np.ndarray, la_code: str, folder: Path | None = None) -> pd.Series:
+    """Each point's LSOA 2021 among the council's (<NA> where the point has no grid reference): the one containing
+    it, the first by code on a shared edge, else the nearest. Raises Lsoa21Missing without the files."""
+    codes, tree = _council_tree(la_code, folder, _placement_stamp(folder))
+    placed = pd.Series(pd.NA, index=range(len(easting)), dtype="string")
+    known = np.flatnonzero(~(np.isnan(easting) | np.isnan(northing)))
+    points = shapely.points(easting[known], northing[known])
+    point, polygon = tree.query(points, predicate="intersects")
+    order = np.lexsort((codes[polygon], point))  # per point, its polygons by code: keep the first
+    point, polygon = point[order], polygon[order]
+    first = np.r_[True, point[1:] != point[:-1]] if len(point) else np.array([], dtype=bool)
+    chosen = np.full(len(known), -1)
+    chosen[point[first]] = polygon[first]
+    outside = np.flatnonzero(chosen < 0)
+    if len(outside):
+        nearest_point, nearest_polygon = tree.query_nearest(points[outside], all_matches=False)
+        chosen[outside[nearest_point]] = nearest_polygon
+    placed.iloc[known] = codes[chosen]
+    return placed
+
+
+def lsoa21_of_postcodes(easting: np.ndarray, northing: np.ndarray, in_council: np.ndarray, la_code: str) -> pd.Series:
+    """The LSOA 2021 of each postcode in the council (<NA> for the others, and for all when the LSOA 2021 files are
+    not loaded, so ingest never fails for want of them)."""
+    placed = pd.Series(pd.NA, index=range(len(easting)), dtype="string")
+    inside = np.flatnonzero(in_council)
+    if not len(inside):
+        return placed
+    try:
+        placed.iloc[inside] = place_on_lsoa21(easting[inside], northing[inside], la_code).to_numpy()
+    except Lsoa21Missing:
+        pass
+    return placed
+
+
+def children_on_lsoa21(population: pd.DataFrame, lookup: pd.DataFrame) -> pd.DataFrame:
+    """Children per LSOA 2021 (`lsoa21cd`, `children`) from children per LSOA 2011 (`lsoa11cd`, `children`) through
+    the exact-fit lookup (`lsoa11cd`, `lsoa21cd`): each LSOA 2011 shares its children equally between its LSOAs
+    2021 (`CHILDREN_NOTE`)."""
+    pairs = lookup[["lsoa11cd", "lsoa21cd"]].astype(str).drop_duplicates()
+    parts = pairs.groupby("lsoa11cd")["lsoa21cd"].transform("size")
+    children = pairs["lsoa11cd"].map(population.astype({"lsoa11cd": str}).set_index("lsoa11cd")["children"])
+    shares = pd.DataFrame({"lsoa21cd": pairs["lsoa21cd"], "children": children / parts}).dropna()
+    return shares.groupby("lsoa21cd", as_index=False)["children"].sum()

@@ -503,6 +503,7 @@ def test_cases_for_export_has_iso_dates(run):
         "case_id",
         "family_id",
         "lsoa11cd",
+        "lsoa21cd",
         "lad_code",
         "referral_date",
         "end_date",
