@@ -15,7 +15,7 @@ from ehmap.views.need_map import EPISODES, released_need_map, team_need_map
 from tests.conftest import CROYDON
 from ui.views import map_image_parts, map_layers, map_png
 
-TITLE = "All needs: Episodes, Croydon, 2024-25"
+TITLE = "Safe from domestic abuse: Episodes, Croydon, 2024-25"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def released(demo):
     from ehmap.release.output import release_of
 
     release = release_of(demo)
-    return released_need_map(release, None, release.calendar.years[-1].key, EPISODES, None)
+    return released_need_map(release, "domestic_abuse", release.calendar.years[-1].key, EPISODES, None)  # some hidden
 
 
 @pytest.fixture(scope="module")
