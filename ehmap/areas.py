@@ -1,9 +1,10 @@
-"""Geographies to count cases in: LSOA 2011, electoral wards, and a council's own localities.
+"""Geographies to count cases in: LSOA 2011 and 2021, electoral wards, and a council's own localities.
 
-Cases keep only their LSOA 2011, so every geography is an assignment of the council's LSOAs to
-areas, plus polygons (EPSG:27700) to draw and to find neighbours with:
+Cases keep only their LSOA 2011 and LSOA 2021, never a point, so every geography is an assignment of the
+council's LSOAs to areas, plus polygons (EPSG:27700) to draw and to find neighbours with:
 
 - **lsoa11**: each LSOA is its own area.
+- **lsoa21**: each LSOA 2021 is its own area, counted from the LSOA 2021 ingest placed each episode in.
 - **ward** (May 2024): each LSOA goes to one ward through the ONS best-fit lookups LSOA 2011 -> LSOA 2021
   -> ward 2024 (`indicators/lookup_lsoa11_lsoa21_best_fit.yaml`, `indicators/lookup_lsoa21_ward24.yaml`),
   keeping the council's own wards. Wards are drawn with the ONS ward boundaries (`boundaries/wards_may2024.yaml`)
@@ -69,6 +70,7 @@ class AreaSet:
     rule: str  # how cases are assigned, in plain English
     source_note: str  # where the polygons come from
     counted: gpd.GeoDataFrame | None = None  # code, name, the union of each area's counted LSOAs; None = `areas`
+    lsoa_column: str = "lsoa11cd"  # the episodes' column `lsoa_to_area` is keyed by ('lsoa21cd' for LSOA 2021)
 
     @property
     def neighbour_areas(self) -> gpd.GeoDataFrame:
@@ -375,7 +377,20 @@ def locality_area_set(la_code: str, localities: gpd.GeoDataFrame, label: str = "
     return AreaSet("custom", label, used, mapping, LOCALITY_RULE, f"{label} (uploaded; reprojected to {WORKING_CRS})")
 
 
-GEOGRAPHIES = {"lsoa11": lsoa_area_set, "ward": ward_area_set}
+def lsoa21_area_set(la_code: str) -> AreaSet:
+    """The council's LSOAs 2021 as areas, counted from the LSOA 2021 each episode was placed in at ingest; areas
+    carry their ward (May 2024) as `ward`. Raises ehmap.lsoa21.Lsoa21Missing without the files."""
+    from ehmap.lsoa21 import PLACEMENT_NOTE, council_lsoa21s
+
+    lsoas = council_lsoa21s(la_code).sort_values("lsoa21cd", ignore_index=True)
+    areas = gpd.GeoDataFrame({"code": lsoas["lsoa21cd"].astype(str), "name": lsoas["lsoa21nm"].astype(str),
+                              "ward": lsoas["ward_name"].astype(str)}, geometry=lsoas.geometry.values, crs=WORKING_CRS)
+    mapping = pd.Series(areas["code"].to_numpy(), index=pd.Index(areas["code"], name="lsoa21cd"), dtype="string")
+    return AreaSet("lsoa21", "LSOA (2021)", areas, mapping, PLACEMENT_NOTE,
+                   f"ONS {boundary_set('lsoa21').title}", lsoa_column="lsoa21cd")
+
+
+GEOGRAPHIES = {"lsoa11": lsoa_area_set, "lsoa21": lsoa21_area_set, "ward": ward_area_set}
 
 
 def area_set(geography: str | Path, la_code: str, name_column: str | None = None) -> AreaSet:

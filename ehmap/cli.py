@@ -123,6 +123,7 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     from ehmap.areas import area_set
     from ehmap.hotspots import hotspot_table
     from ehmap.indicators import SourceMissing, child_population
+    from ehmap.lsoa21 import Lsoa21Missing, children_on
     from ehmap.needmap import CaseFilter
 
     result, source = episodes(args)
@@ -132,14 +133,14 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     try:
         areas = area_set(args.geography or "lsoa11", result.la_code, args.name_column)
         try:
-            population = child_population()
+            population = children_on(areas.kind, child_population())
         except SourceMissing:
             if args.measure != "count":
                 raise
             population = None
         table = hotspot_table(result.cases, areas, CaseFilter(need=need), population, args.measure, args.statistic,
                               args.weights, args.k, args.threshold, args.permutations, args.seed, args.smoothing)
-    except (SourceMissing, FileNotFoundError, ValueError) as error:
+    except (SourceMissing, Lsoa21Missing, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -592,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
     hot.add_argument("--la", help="council LAD code (default: the council most postcodes are in, or the dataset's)")
     hot.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
-    hot.add_argument("--geography", help="lsoa11 (the team's default), ward, or a locality file (.geojson, .gpkg, "
+    hot.add_argument("--geography", help="lsoa11 (the team's default), lsoa21, ward, or a locality file (.geojson, .gpkg, "
                      "zipped Shapefile); with --release, the geography the release shows the need on")
     hot.add_argument("--name-column", help="column naming the localities in a locality file (default: the first with 'name')")
     hot.add_argument("--measure", default="smoothed_rate", choices=["count", "rate", "smoothed_rate"])

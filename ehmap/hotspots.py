@@ -29,7 +29,8 @@ from ehmap.areas import AreaSet
 from ehmap.audience import small
 from ehmap.geography import WORKING_CRS
 from ehmap.maps import Choropleth, LegendEntry
-from ehmap.needmap import PER_CHILDREN, SMALL_NOTE, CaseFilter, episodes_by_lsoa, rates
+from ehmap.needmap import PER_CHILDREN, SMALL_NOTE, CaseFilter, rates
+from ehmap.ranking import children_by_area, episodes_by_area
 from ehmap.smoothing import eb_global, eb_local
 
 DEFAULT_PERMUTATIONS = 99_999  # p floor 1/100,000: enough for the 99% label after FDR over up to 1,000 areas
@@ -487,23 +488,16 @@ class HotspotTable:
 
 
 def area_counts(cases: pd.DataFrame, areas: AreaSet, case_filter: CaseFilter) -> tuple[pd.Series, int]:
-    """Filtered episodes per area (zeros included), and how many fall in LSOAs that no area holds."""
+    """Filtered episodes per area (zeros included; `ehmap.ranking.episodes_by_area`), and how many fall in no area."""
     chosen = case_filter.apply(cases)
-    lsoa_index = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
-    by_lsoa = episodes_by_lsoa(chosen, lsoa_index)
-    area_of = areas.lsoa_to_area.reindex(lsoa_index)
-    codes = pd.Index(areas.areas["code"].astype(str), name="code")
-    counts = by_lsoa.groupby(area_of.to_numpy(), dropna=True).sum().reindex(codes, fill_value=0).astype("int64")
-    return counts, int(by_lsoa[area_of.isna().to_numpy()].sum())
+    counts = episodes_by_area(chosen, areas).astype("int64")
+    return counts, len(chosen) - int(counts.sum())
 
 
 def area_children(areas: AreaSet, population: pd.DataFrame) -> pd.Series:
-    """Children aged 0-17 per area (the sum of its LSOAs); refuses areas with none, whose rates cannot exist."""
-    lsoa_index = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
-    codes = pd.Index(areas.areas["code"].astype(str), name="code")
-    by_lsoa = population.set_index("lsoa11cd")["children"].reindex(lsoa_index).fillna(0)
-    children = by_lsoa.groupby(areas.lsoa_to_area.reindex(lsoa_index).to_numpy(), dropna=True).sum()
-    children = children.reindex(codes, fill_value=0).astype(float)
+    """Children aged 0-17 per area (`ehmap.ranking.children_by_area`); refuses areas with none, whose rates cannot
+    exist."""
+    children = children_by_area(areas, population).astype(float)
     if (children <= 0).any():
         empty = list(children.index[children <= 0][:5])
         raise ValueError(f"{int((children <= 0).sum())} area(s) have no child population (e.g. {empty}); "

@@ -174,3 +174,11 @@ def children_on_lsoa21(population: pd.DataFrame, lookup: pd.DataFrame) -> pd.Dat
     children = pairs["lsoa11cd"].map(population.astype({"lsoa11cd": str}).set_index("lsoa11cd")["children"])
     shares = pd.DataFrame({"lsoa21cd": pairs["lsoa21cd"], "children": children / parts}).dropna()
     return shares.groupby("lsoa21cd", as_index=False)["children"].sum()
+
+
+def children_on(geography: str, population: pd.DataFrame, folder: Path | None = None) -> pd.DataFrame:
+    """Children on the areas episodes are counted by: `population` (per LSOA 2011) as it is, or carried onto LSOA
+    2021 (`children_on_lsoa21`) when `geography` is 'lsoa21'."""
+    if geography != "lsoa21":
+        return population
+    return children_on_lsoa21(population, read_indicator(EXACT_FIT, folder))

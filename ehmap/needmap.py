@@ -46,9 +46,10 @@ class CaseFilter:
         return cases[keep]
 
 
-def episodes_by_lsoa(cases: pd.DataFrame, lsoa_codes: pd.Index) -> pd.Series:
-    """Number of episodes in each LSOA of `lsoa_codes` (zeros included)."""
-    codes = lsoa_codes.get_indexer(cases["lsoa11cd"].astype(object))
+def episodes_by_lsoa(cases: pd.DataFrame, lsoa_codes: pd.Index, column: str = "lsoa11cd") -> pd.Series:
+    """Number of episodes in each LSOA of `lsoa_codes` (zeros included), by the episodes' `column` (LSOA 2011 or
+    LSOA 2021)."""
+    codes = lsoa_codes.get_indexer(cases[column].astype(object))
     counts = np.bincount(codes[codes >= 0], minlength=len(lsoa_codes))
     return pd.Series(counts, index=lsoa_codes, name="episodes")
 

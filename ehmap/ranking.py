@@ -69,8 +69,8 @@ def period_years(start: dt.date, end: dt.date) -> float:
 
 def episodes_by_area(cases: pd.DataFrame, areas: AreaSet) -> pd.Series:
     """Episodes per area (zeros included): each LSOA's episodes go to its area (for wards, the ONS best fit)."""
-    lsoas = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
-    by_lsoa = episodes_by_lsoa(cases, lsoas)
+    lsoas = pd.Index(areas.lsoa_to_area.index, name=areas.lsoa_column)
+    by_lsoa = episodes_by_lsoa(cases, lsoas, areas.lsoa_column)
     codes = pd.Index(areas.areas["code"].astype(str), name="code")
     return by_lsoa.groupby(areas.lsoa_to_area.reindex(lsoas).to_numpy(), dropna=True).sum().reindex(codes,
                                                                                                     fill_value=0)
@@ -78,8 +78,11 @@ def episodes_by_area(cases: pd.DataFrame, areas: AreaSet) -> pd.Series:
 
 def children_by_area(areas: AreaSet, population: pd.DataFrame) -> pd.Series:
     """Children aged 0-17 per area: the sum of its LSOAs' children (0 where none is known)."""
-    lsoas = pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")
-    children = population.set_index("lsoa11cd")["children"].reindex(lsoas).fillna(0)
+    lsoas = pd.Index(areas.lsoa_to_area.index, name=areas.lsoa_column)
+    if areas.lsoa_column not in population:
+        raise ValueError(f"Children per {areas.lsoa_column} are needed for {areas.title} areas; for LSOA 2021 carry "
+                         "them with ehmap.lsoa21.children_on_lsoa21.")
+    children = population.set_index(areas.lsoa_column)["children"].reindex(lsoas).fillna(0)
     codes = pd.Index(areas.areas["code"].astype(str), name="code")
     return children.groupby(areas.lsoa_to_area.reindex(lsoas).to_numpy(), dropna=True).sum().reindex(codes,
                                                                                                      fill_value=0)

@@ -15,10 +15,17 @@ from ehmap.hotspots import (
 from ehmap.maps import area_map
 from ehmap.text import plain
 from ehmap.views.hotspots import released_hotspots, team_hotspots
-from ehmap.views.need_map import need_options
+from ehmap.views.need_map import need_options, placed_on_lsoa21
 from ui.audience import dataset_release, page_context
 from ui.errors import error_text
-from ui.state import hotspot_areas, locality_file_columns, population, reference_versions, uploaded_locality_areas
+from ui.state import (
+    hotspot_areas,
+    locality_file_columns,
+    population,
+    population_on,
+    reference_versions,
+    uploaded_locality_areas,
+)
 from ui.views import lsoa_wards, released_downloads, released_period, show_reading, team_period
 from ui.widgets import legend, show_map
 
@@ -34,7 +41,10 @@ reading = st.empty()
 
 if context.team:
     start, end = team_period(context.cases, "hotspots_period", controls[1])
-    geographies = {"lsoa11": "LSOA (2011)", "ward": "Electoral ward", "custom": "Your localities (upload)"}
+    geographies = {"lsoa11": "LSOA (2011)", "lsoa21": "LSOA (2021)", "ward": "Electoral ward",
+                   "custom": "Your localities (upload)"}
+    if not placed_on_lsoa21(context.cases, context.audience):
+        geographies.pop("lsoa21")
     geography = controls[2].selectbox("Geography", options=list(geographies), format_func=geographies.get,
                                       key="hotspots_geography")
     measure_keys = ["smoothed_rate", "rate", "count"] if children is not None else ["count"]
@@ -70,12 +80,12 @@ if context.team:
     else:
         try:
             areas = hotspot_areas(geography, context.la_code)
-        except FileNotFoundError as problem:
+        except (FileNotFoundError, LookupError) as problem:  # LookupError: ehmap.lsoa21.Lsoa21Missing
             st.error(error_text(problem))
             st.stop()
     try:
-        view = team_hotspots(context.cases, areas, need, start, end, children, measure, statistic, weights, int(k),
-                             float(threshold), int(permutations), int(seed), smoothing, wards)
+        view = team_hotspots(context.cases, areas, need, start, end, population_on(areas.kind)[0], measure, statistic,
+                             weights, int(k), float(threshold), int(permutations), int(seed), smoothing, wards)
     except ValueError as problem:
         st.error(plain(problem))
         st.stop()

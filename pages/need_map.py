@@ -12,6 +12,7 @@ from ehmap.views.need_map import (
     measures,
     need_map_reading,
     need_options,
+    placed_on_lsoa21,
     ranking_kinds,
     released_geography_notice,
     released_need_map,
@@ -21,7 +22,7 @@ from ehmap.views.need_map import (
 )
 from ui.audience import dataset_release, page_context
 from ui.present import projected_map, projector_toggle
-from ui.state import hotspot_areas, population, reference_versions
+from ui.state import hotspot_areas, population, population_on, reference_versions
 from ui.views import (
     draw_area_map,
     draw_ranking,
@@ -45,10 +46,11 @@ offered = measures(context.audience, children is not None)
 measure = controls[3].radio("Measure", offered, format_func=MEASURES.get, key=f"need_map_measure_{context.audience}",
                             help="Smoothed rates pull small populations towards the council rate (empirical Bayes), "
                                  "so an LSOA with few children and one episode does not top the map.")
-geographies = map_geographies(wards is not None)
+geographies = map_geographies(wards is not None, placed_on_lsoa21(context.cases, context.audience))
 geography = controls[3].radio("Map by", list(geographies), format_func=geographies.get, horizontal=True,
                               key=f"need_map_geography_{context.audience}",
-                              help="Wards add up their LSOAs' episodes and children, so small counts matter less.")
+                              help="Wards add up their LSOAs' episodes and children, so small counts matter less. "
+                                   "LSOA 2021 is the ONS's current small area (the team's own figures only).")
 reading = st.empty()
 if context.team:
     start, end = team_period(context.cases, "need_map_period", controls[1])
@@ -56,7 +58,7 @@ if context.team:
     service = controls[2].selectbox("Service", options=services, format_func=lambda s: s or "All services",
                                     key="need_map_service")
     view = team_need_map(context.cases, hotspot_areas(geography, context.la_code), need, start, end, service, measure,
-                         children, wards)
+                         population_on(geography)[0], wards)
     kinds = ranking_kinds(context.audience)
     if wards is None:
         kinds.pop("ward")

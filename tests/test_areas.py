@@ -92,7 +92,7 @@ def test_wards_no_lsoa_2011_reaches_are_named_in_the_note():
 def test_front_door_names_the_valid_geographies():
     with pytest.raises(ValueError) as error:
         area_set("msoa", CROYDON)
-    assert str(error.value).startswith("Unknown geography 'msoa'; valid geographies are ['lsoa11', 'ward'] or a locality file")
+    assert str(error.value).startswith("Unknown geography 'msoa'; valid geographies are ['lsoa11', 'lsoa21', 'ward'] or a locality file")
     assert len(area_set("lsoa11", CROYDON).areas) == 220
 
 

@@ -405,6 +405,6 @@ def test_croydon_wards_local_moran(demo_cases):
     table = hotspot_table(demo_cases, wards, CaseFilter(), child_population(), statistic="local_moran", permutations=199, seed=1)
     assert len(table.areas) == 28 and table.outside == 0
     assert table.areas["count"].sum() == len(demo_cases)
-    adjacency = independent_queen(wards.areas)
+    adjacency = independent_queen(wards.neighbour_areas)  # neighbours from the LSOAs counted in each ward
     y = table.result.y
     assert_allclose(table.result.values, hand_local_moran(y, adjacency), rtol=1e-9)

@@ -90,7 +90,7 @@ def test_broken_locality_file_exits_2_with_the_reason(directory, tmp_path, capsy
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--geography", "msoa"], "error: Unknown geography 'msoa'; valid geographies are ['lsoa11', 'ward']"),
+    (["--geography", "msoa"], "error: Unknown geography 'msoa'; valid geographies are ['lsoa11', 'lsoa21', 'ward']"),
     (["--need", "shopping"], "error: Unknown need 'shopping'; valid needs are"),
 ])
 def test_bad_choices_are_named(directory, tmp_path, capsys, args, message):

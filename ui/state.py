@@ -105,6 +105,25 @@ def population(la_code: str | None = None) -> tuple[pd.DataFrame | None, str | N
     return (None, gap) if gap else children_table()
 
 
+def population_on(geography: str, la_code: str | None = None) -> tuple[pd.DataFrame | None, str | None]:
+    """Children aged 0-17 on the areas episodes are counted by (`ehmap.lsoa21.children_on`: per LSOA 2011, or
+    carried onto LSOA 2021), or None with the reason."""
+    children, missing = population(la_code)
+    if geography != "lsoa21" or children is None:
+        return children, missing
+    return _children_lsoa21(reference_signature("population_mid2020"), reference_signature("lookup_lsoa11_lsoa21"))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _children_lsoa21(*signatures) -> tuple[pd.DataFrame | None, str | None]:
+    from ehmap.lsoa21 import children_on
+
+    try:
+        return children_on("lsoa21", children_table()[0]), None
+    except SourceMissing as problem:
+        return None, str(problem)
+
+
 @st.cache_data(show_spinner="Loading the demo export...")
 def demo_dataset() -> IngestResult:
     """The synthetic Croydon demo, ingested like an upload."""

@@ -21,7 +21,8 @@ import pandas as pd
 
 from ehmap.areas import AreaSet
 from ehmap.audience import SMALL, SMALL_FLAG, Audience, marking, small
-from ehmap.needmap import CaseFilter, NeedMapTable, episodes_by_lsoa, need_map_table, with_need_figures
+from ehmap.lsoa21 import CHILDREN_NOTE
+from ehmap.needmap import CaseFilter, NeedMapTable, need_map_table, with_need_figures
 from ehmap.ranking import (
     ABOVE,
     BELOW,
@@ -51,8 +52,9 @@ VALUE_TITLES = {SMOOTHED: "Episodes per 1,000 children aged 0-17, smoothed",
 RELEASED_MEASURES = (RATE, EPISODES)
 RELEASED_RATE_NOTE = "Rates per 1,000 children use the rounded counts; where a count is hidden its rate is too."
 RANK_KINDS = {"ward": "Wards", "lsoa11": "LSOAs", "custom": "Localities"}
-AREA_WORDS = {"ward": ("ward", "wards"), "lsoa11": ("LSOA", "LSOAs"), "custom": ("locality", "localities")}
-MAP_GEOGRAPHIES = {"lsoa11": "LSOA", "ward": "Ward"}
+AREA_WORDS = {"ward": ("ward", "wards"), "lsoa11": ("LSOA", "LSOAs"), "lsoa21": ("LSOA 2021", "LSOAs 2021"),
+              "custom": ("locality", "localities")}
+MAP_GEOGRAPHIES = {"lsoa11": "LSOA", "lsoa21": "LSOA 2021", "ward": "Ward"}
 RANKING_NOTE = (
     "Each rate has an exact (Poisson) 95% interval. An area is clearly above the council rate when its whole interval "
     "lies above it, clearly below when its whole interval lies below it; otherwise the difference could be chance."
@@ -88,9 +90,18 @@ def _with_wards(table: pd.DataFrame, kind: str, lsoa_wards: pd.Series | None) ->
     return table
 
 
-def map_geographies(has_wards: bool) -> dict[str, str]:
-    """What a need map can be drawn on ('Map by'): LSOAs, and wards when the council's wards are known."""
-    return dict(MAP_GEOGRAPHIES) if has_wards else {"lsoa11": MAP_GEOGRAPHIES["lsoa11"]}
+def map_geographies(has_wards: bool, has_lsoa21: bool = False) -> dict[str, str]:
+    """What a need map can be drawn on ('Map by'): LSOAs 2011; LSOAs 2021 when the episodes were placed on them
+    (`placed_on_lsoa21`; the team's own figures only, as the release gate works on LSOA 2011); wards when the
+    council's wards are known."""
+    offered = {"lsoa11": True, "lsoa21": has_lsoa21, "ward": has_wards}
+    return {kind: title for kind, title in MAP_GEOGRAPHIES.items() if offered[kind]}
+
+
+def placed_on_lsoa21(cases: pd.DataFrame, audience: Audience) -> bool:
+    """Whether the team's episodes carry an LSOA 2021 to map (placed at ingest when the LSOA 2021 files were loaded);
+    released views are never on LSOA 2021."""
+    return audience is Audience.TEAM and "lsoa21cd" in cases and bool(cases["lsoa21cd"].notna().any())
 
 
 def area_words(kind: str) -> tuple[str, str]:
@@ -100,7 +111,7 @@ def area_words(kind: str) -> tuple[str, str]:
 
 def _area_columns(kind: str) -> dict[str, str]:
     """The titles of an area's name and code columns: 'LSOA name', 'Ward name', 'Locality name'..."""
-    one = "LSOA" if kind == "lsoa11" else area_words(kind)[0].capitalize()
+    one = "LSOA" if kind in ("lsoa11", "lsoa21") else area_words(kind)[0].capitalize()
     return {"name": f"{one} name", "code": f"{one} code"}
 
 
@@ -117,8 +128,9 @@ def _team_table(cases: pd.DataFrame, areas: AreaSet, case_filter: CaseFilter,
     counts = episodes_by_area(chosen, areas)
     children = None if population is None else children_summed(areas, population)
     frame = pd.DataFrame({"code": counts.index.astype(str), "name": areas.areas["name"].astype(str).to_numpy()})
-    council = episodes_by_lsoa(chosen, pd.Index(areas.lsoa_to_area.index, name="lsoa11cd")).sum()
-    return NeedMapTable(with_need_figures(frame, counts, children), int(council), children is not None)
+    if "ward" in areas.areas:  # LSOAs 2021 name their ward (May 2024) exactly
+        frame["ward"] = areas.areas["ward"].astype(object).to_numpy()
+    return NeedMapTable(with_need_figures(frame, counts, children), len(chosen), children is not None)
 
 
 def _outside_note(table: NeedMapTable, areas: AreaSet) -> tuple[str, ...]:
@@ -126,6 +138,10 @@ def _outside_note(table: NeedMapTable, areas: AreaSet) -> tuple[str, ...]:
     outside = table.council_total - int(table.areas["episodes"].sum())
     if not outside:
         return ()
+    if areas.kind == "lsoa21":
+        return (f"{outside:,} of the council's {table.council_total:,} episodes have no LSOA 2021 (saved before "
+                "episodes were placed on LSOA 2021, or placed without the LSOA 2021 files): they are in the council "
+                "total but on no LSOA 2021. Add the dataset again to place them.",)
     many = area_words(areas.kind)[1]
     return (f"{outside:,} of the council's {table.council_total:,} episodes are in LSOAs that none of its {many} "
             f"holds, so they are in the council total but in no {area_words(areas.kind)[0]}.",)
@@ -151,6 +167,8 @@ def team_need_map(cases: pd.DataFrame, lsoas: AreaSet, need: str | None, start: 
     notes = (table.note, IMPLAUSIBLE_RULE, GLOBAL_EB_METHOD) if table.has_rates else (table.note,)
     if lsoas.kind != "lsoa11":
         notes += (lsoas.rule, *_outside_note(table, lsoas))
+    if lsoas.kind == "lsoa21" and table.has_rates:
+        notes += (CHILDREN_NOTE,)
     return AreaView(Audience.TEAM, lsoas, areas, columns, VALUE_TITLES[measure], 0 if measure == EPISODES else 1,
                     f"{table.council_total:,}", notes)
 
