@@ -476,6 +476,12 @@ class BusinessCase:
         return assumptions_table(self.assumption_set, self.costs, [line.code for line in LINES])
 
 
+ASSUMPTION_TITLES = {"assumption": "Assumption", "label": "Assumption", "low": "Low", "central": "Central",
+                     "high": "High", "unit": "Unit", "basis": "Basis"}  # column -> title shown (tables keep their keys)
+UNIT_COST_TITLES = {"code": "Code", "item": "Item", "value": "Cost (£)", "unit": "Unit", "price_year": "Price year",
+                    "source": "Source"}
+
+
 def assumptions_table(assumption_set: dict[str, Assumption], costs: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     """Assumptions (low / central / high, unit, basis) followed by the unit costs used (value, price year, source)."""
     rows = [

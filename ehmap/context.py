@@ -640,5 +640,6 @@ def side_by_side(context: ContextTable, column_id: str) -> pd.DataFrame | None:
     names = [column_name(source_id, column_id) for source_id in ("iod2019", "iod2025")]
     if not all(name in context.columns for name in names):
         return None
-    table = context.areas[["lsoa11cd", "lsoa11nm", *names]].copy()
-    return table.rename(columns={name: context.columns[name].title for name in names})
+    table = context.areas[["lsoa11nm", "lsoa11cd", *names]].copy()
+    titles = {"lsoa11nm": "LSOA name", "lsoa11cd": "LSOA code"} | {name: context.columns[name].title for name in names}
+    return table.rename(columns=titles)

@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from ehmap.business_case import (
+    ASSUMPTION_TITLES,
     CUT_CODES,
     NATIONAL_REFERENCE,
     NOTHING_TO_COST,
     PHASE1_BENEFIT_PER_FAMILY,
     PHASE1_COST_PER_FAMILY,
+    UNIT_COST_TITLES,
     UPRATE_HOW,
     Assumption,
     chosen_deflators,
@@ -60,7 +62,8 @@ def _range(low: float, central: float, high: float) -> str:
 
 with st.expander("Unit costs, price year and assumptions (edit to match your evidence)", expanded=False):
     st.markdown("**Unit costs** (GMCA Unit Cost Database v1.4, each in its own price year)")
-    edited_costs = st.data_editor(read_unit_costs(), hide_index=True, num_rows="dynamic", key="business_case_costs")
+    edited_costs = st.data_editor(read_unit_costs(), hide_index=True, num_rows="dynamic", key="business_case_costs",
+                                  column_config=UNIT_COST_TITLES)
     try:
         priced = read_unit_costs(edited_costs.dropna(how="all"))
     except ValueError:
@@ -80,7 +83,8 @@ with st.expander("Unit costs, price year and assumptions (edit to match your evi
     st.markdown("**Assumptions**")
     defaults = default_assumptions(outcomes.step_up_rate)
     frame = pd.DataFrame([vars(a) for a in defaults.values()]).set_index("key")
-    edited = st.data_editor(frame, disabled=["label", "unit", "basis"], column_config={"key": None},
+    edited = st.data_editor(frame, disabled=["label", "unit", "basis"],
+                            column_config={"key": None, **ASSUMPTION_TITLES},
                             key=f"business_case_assumptions_{context.audience}")
 
 results = st.container()
@@ -137,7 +141,7 @@ with results:
                      hide_index=True, width="stretch")
     with beside:
         st.markdown("**Assumptions behind these figures**")
-        st.dataframe(view.case.assumptions(), hide_index=True, width="stretch")
+        st.dataframe(view.case.assumptions(), hide_index=True, width="stretch", column_config=ASSUMPTION_TITLES)
 
 if view.cut is not None:
     figures, beside = st.columns([3, 2])
@@ -169,7 +173,7 @@ if view.cut is not None:
             st.caption(plain(note))
     with beside:
         st.markdown("**Assumptions behind these figures**")
-        st.dataframe(view.cut.assumptions(), hide_index=True, width="stretch")
+        st.dataframe(view.cut.assumptions(), hide_index=True, width="stretch", column_config=ASSUMPTION_TITLES)
 
 if view.downloads:
     for stem, table in view.downloads.items():
