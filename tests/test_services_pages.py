@@ -80,7 +80,8 @@ def test_poverty_page_shows_the_reading_and_the_ranked_areas(directory, data_dir
     ranks = ranked["Rank"].dropna().astype(int).tolist()
     assert ranks[0] == 1 and ranks == sorted(ranks)
     if released:
-        assert "Area" in ranked.columns and ranked["Area"].str.len().gt(0).all()  # names of the released areas
+        assert {"Ward name", "Ward code"} <= set(ranked.columns)  # released areas are wards, named
+        assert ranked["Ward name"].str.len().gt(0).all() and ranked["Ward code"].str.startswith("E05").all()
         counts = [int(v.replace(",", "")) for v in ranked["Episodes with a poverty need"] if v != HIDDEN]
         assert not [v for v in counts if v % 5 or 1 <= v <= 7]
         assert any("released (rounded) counts" in unescaped(c.value) for c in at.caption)
