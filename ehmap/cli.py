@@ -125,13 +125,14 @@ def _hotspots_command(args: argparse.Namespace) -> int:
     from ehmap.indicators import SourceMissing, child_population
     from ehmap.lsoa21 import Lsoa21Missing, children_on
     from ehmap.needmap import CaseFilter
+    from ehmap.views.need_map import team_small_area
 
     result, source = episodes(args)
     need = None if args.need == "all" else args.need
     if args.release:
         return _released_hotspots(args, result, need, source)
     try:
-        areas = area_set(args.geography or "lsoa11", result.la_code, args.name_column)
+        areas = area_set(args.geography or team_small_area(result.cases), result.la_code, args.name_column)
         try:
             population = children_on(areas.kind, child_population())
         except SourceMissing:
@@ -593,8 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     hot.add_argument("--dataset", type=int, help="a saved dataset's id (see `datasets list`) instead of a file")
     hot.add_argument("--la", help="council LAD code (default: the council most postcodes are in, or the dataset's)")
     hot.add_argument("--need", default="all", help="need key (e.g. domestic_abuse) or 'all'")
-    hot.add_argument("--geography", help="lsoa11 (the team's default), lsoa21, ward, or a locality file (.geojson, .gpkg, "
-                     "zipped Shapefile); with --release, the geography the release shows the need on")
+    hot.add_argument("--geography", help="lsoa21 (the default, when the episodes were placed on LSOA 2021), lsoa11, ward, "
+                     "or a locality file (.geojson, .gpkg, zipped Shapefile); with --release, the geography the release "
+                     "shows the need on")
     hot.add_argument("--name-column", help="column naming the localities in a locality file (default: the first with 'name')")
     hot.add_argument("--measure", default="smoothed_rate", choices=["count", "rate", "smoothed_rate"])
     hot.add_argument("--statistic", default="gi_star", choices=list(HOTSPOT_STATISTICS),

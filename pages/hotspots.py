@@ -41,7 +41,7 @@ reading = st.empty()
 
 if context.team:
     start, end = team_period(context.cases, "hotspots_period", controls[1])
-    geographies = {"lsoa11": "LSOA (2011)", "lsoa21": "LSOA (2021)", "ward": "Electoral ward",
+    geographies = {"lsoa21": "LSOA (2021)", "lsoa11": "LSOA (2011)", "ward": "Electoral ward",
                    "custom": "Your localities (upload)"}
     if not placed_on_lsoa21(context.cases, context.audience):
         geographies.pop("lsoa21")

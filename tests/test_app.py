@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ehmap.geography import council_lsoas
+from ehmap.lsoa21 import council_lsoa21s
 from ehmap.maps import STATIC_URL
 from ehmap.taxonomy import NEED_KEYS
 
@@ -51,7 +51,8 @@ def test_need_map_draws_the_demo_on_every_croydon_lsoa_with_local_assets(directo
 
     at = run_app()
     args = map_args(at)
-    assert args["script"].count('"type": "Feature"') == len(council_lsoas(CROYDON)) == 220
+    assert at.radio(key="need_map_geography_team").value == "lsoa21"  # the ONS's current small areas by default
+    assert args["script"].count('"type": "Feature"') == len(council_lsoa21s(CROYDON)) == 229
     assert args["js_links"] and all(link.startswith(STATIC_URL) for link in args["js_links"])
     assert args["css_links"] and all(link.startswith(STATIC_URL) for link in args["css_links"])
     assert "http" not in " ".join(args["js_links"] + args["css_links"])
@@ -68,7 +69,7 @@ def test_need_map_for_each_need_team_and_released(directory, need):
     at.selectbox(key="need_map_need").set_value(need).run()
     assert not at.exception
     tables = visible_counts(at)
-    assert len(tables) == 2 and len(tables[-1]) == 220  # the ranked wards, then every LSOA
+    assert len(tables) == 2 and len(tables[-1]) == 229  # the ranked wards, then every LSOA 2021
     assert all(v.isdigit() for table in tables for v in table)  # exact
     at.toggle(key="show_released").set_value(True).run()
     assert not at.exception

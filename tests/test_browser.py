@@ -1,14 +1,15 @@
-"""The real app in Debian's Chromium: the demo need map draws every Croydon LSOA with no network."""
+"""The real app in Debian's Chromium: the demo need map draws every Croydon LSOA 2021 (the default small area) with
+no network."""
 
 from __future__ import annotations
 
 from browser_support import ARTIFACTS, map_holding, screenshot_on_failure
 
-from ehmap.geography import council_lsoas
+from ehmap.lsoa21 import council_lsoa21s
 
 
-def test_demo_need_map_draws_every_croydon_lsoa_offline(app_url, page):
-    expected = len(council_lsoas("E09000008"))
+def test_demo_need_map_draws_every_croydon_lsoa_2021_offline(app_url, page):
+    expected = len(council_lsoa21s("E09000008"))  # the default: LSOAs 2021
     with screenshot_on_failure(page, "demo_need_map"):
         page.goto(app_url, wait_until="domcontentloaded")
         frame = map_holding(page, f"path.leaflet-interactive >> nth={expected - 1}")
@@ -29,7 +30,7 @@ def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path, 
         + "".join(f"R{i},CR0 0AA,01/02/2024,domestic abuse\n" for i in range(8))
         + "R99,SW1A 1AA,01/02/2024,housing\n"
     )
-    expected = len(council_lsoas("E09000008"))
+    expected = len(council_lsoa21s("E09000008"))  # the default: LSOAs 2021
     with screenshot_on_failure(page, "upload_journey"):
         page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_role("link", name="Your data").click()
@@ -45,7 +46,7 @@ def test_upload_replaces_the_demo_and_the_map_shows_it(app_url, page, tmp_path, 
 
 
 def test_hotspot_page_renders_offline_with_its_legend(app_url, page):
-    expected = len(council_lsoas("E09000008"))
+    expected = len(council_lsoa21s("E09000008"))  # the default: LSOAs 2021
     with screenshot_on_failure(page, "hotspots"):
         page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_role("link", name="Hot spots").click()

@@ -35,28 +35,35 @@ def run(tmp_path, *extra: str) -> tuple[int, pd.DataFrame | None]:
     return code, (pd.read_csv(out, dtype={"count": str}) if out.exists() else None)
 
 
-def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names):
-    from ehmap.areas import lsoa_area_set
+@pytest.mark.parametrize(("geography", "title", "areas"), [
+    ([], "LSOA (2021)", 229),  # the default: the LSOAs 2021 ingest placed the episodes in
+    (["--geography", "lsoa11"], "LSOA (2011)", 220),
+])
+def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names, geography, title, areas):
+    from ehmap.areas import area_set
     from ehmap.config import pseudonymisation_key
     from ehmap.demo import load_demo
     from ehmap.hotspots import hotspot_table
     from ehmap.indicators import child_population
+    from ehmap.lsoa21 import children_on
     from ehmap.needmap import CaseFilter
 
     code, table = run(tmp_path, "--need", "substance_use", "--measure", "rate", "--statistic", "gi_star",
-                      "--seed", "12345", "--permutations", "999")
+                      "--seed", "12345", "--permutations", "999", *geography)
     assert code == 0
-    assert list(table.columns) == COLUMNS and len(table) == 220
+    assert list(table.columns) == COLUMNS and len(table) == areas
     counts = table["count"].astype(int)
     assert counts.between(1, 5).sum() > 50  # the team's exact counts: small ones are kept
     assert table[["rate", "smoothed_rate", "statistic", "z", "p", "p_fdr"]].notna().all().all()
     # the CLI writes what the library computes for the same choices
     cases = load_demo(directory, council_names, pseudonymisation_key()).cases
-    same = hotspot_table(cases, lsoa_area_set("E09000008"), CaseFilter(need="substance_use"), child_population(),
-                         "rate", "gi_star", permutations=999, seed=12345)
+    kind = geography[-1] if geography else "lsoa21"
+    same = hotspot_table(cases, area_set(kind, "E09000008"), CaseFilter(need="substance_use"),
+                         children_on(kind, child_population()), "rate", "gi_star", permutations=999, seed=12345)
     assert list(table["label"]) == list(same.areas["label"]) and list(counts) == list(same.areas["count"])
+    assert table["code"].str.startswith("E01").all()
     hot, cold = int(same.result.hot.sum()), int(same.areas["label"].str.startswith("cold spot").sum())
-    assert f"220 areas (LSOA (2011)); {hot} hot spot(s), {cold} cold spot(s) after FDR" in capsys.readouterr().out
+    assert f"{areas} areas ({title}); {hot} hot spot(s), {cold} cold spot(s) after FDR" in capsys.readouterr().out
 
 
 def test_ward_hotspots_csv(directory, tmp_path, demo_episodes):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
-from ward_support import lsoa11_wards
 
 from ehmap.cli import main
 from ehmap.demo import DEMO_FILE
@@ -34,7 +33,7 @@ def unescaped(text: str) -> str:
 
 def reading(at: AppTest) -> str:
     """The page's one reading: the info box that starts with the need, the period and the geography."""
-    [text] = [t for t in (unescaped(i.value) for i in at.info) if re.search(r", by (LSOA|ward|locality): ", t)]
+    [text] = [t for t in (unescaped(i.value) for i in at.info) if re.search(r", by (LSOA|LSOA 2021|ward|locality): ", t)]
     return text
 
 
@@ -49,14 +48,15 @@ def map_script(at: AppTest) -> str:
 def test_page_renders_on_the_demo_with_a_legend_and_an_explanation(directory):
     at = run_page()
     assert at.radio(key="hotspots_measure").value == "smoothed_rate"  # EB-smoothed rates by default
-    assert map_script(at).count('"type": "Feature"') == 220
+    assert at.selectbox(key="hotspots_geography").value == "lsoa21"  # the ONS's current small areas by default
+    assert map_script(at).count('"type": "Feature"') == 229  # Croydon's LSOAs 2021
     text = " ".join(m.value for m in at.markdown)
     assert "Benjamini-Hochberg false discovery rate" in text and f"{DEFAULT_PERMUTATIONS:,} random reshuffles" in text
     assert "not significant" in text  # the legend
     said = reading(at)
-    assert said.startswith("All needs, referrals ") and ", by LSOA: " in said
+    assert said.startswith("All needs, referrals ") and ", by LSOA 2021: " in said
     nothing = any("No area is a significant hot spot after correcting for multiple testing" in i.value for i in at.info)
-    assert nothing == ("No cluster stands out beyond chance at LSOA level" in said)
+    assert nothing == ("No cluster stands out beyond chance at LSOA 2021 level" in said)
 
 
 def test_listed_hot_spots_are_the_areas_the_cli_writes(directory, tmp_path):
@@ -84,18 +84,18 @@ def test_the_reading_names_the_lsoas_found_and_their_wards(directory, data_dir):
     at = run_page()
     at.selectbox(key="hotspots_need").set_value("domestic_abuse").run()
     assert not at.exception, [e.message for e in at.exception]
-    lookup = lsoa11_wards(data_dir).set_index("LSOA11CD")
+    lookup = pd.read_csv(data_dir / "lookup_lsoa21_ward24_lad24.csv", dtype=str).set_index("LSOA21CD")
     said = reading(at)
-    assert said.startswith("Safe from domestic abuse, referrals ") and ", by LSOA: " in said
+    assert said.startswith("Safe from domestic abuse, referrals ") and ", by LSOA 2021: " in said
     everything = at.dataframe[-1].value.set_index("Code")
     assert everything["Ward"].to_dict() == lookup.loc[everything.index, "WD24NM"].to_dict()
     hot = everything[everything["Result"].str.startswith("hot spot")]
     if hot.empty:
-        assert "No cluster stands out beyond chance at LSOA level" in said
+        assert "No cluster stands out beyond chance at LSOA 2021 level" in said
     else:
         assert set(at.dataframe[0].value["Code"]) == set(hot.index)  # the hot spots table lists them
         for code in at.dataframe[0].value["Code"].head(6):
-            assert f"{lookup.loc[code, 'LSOA11NM']} ({lookup.loc[code, 'WD24NM']} ward)" in said
+            assert f"{lookup.loc[code, 'LSOA21NM']} ({lookup.loc[code, 'WD24NM']} ward)" in said
     at.toggle(key="show_released").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
     shared = reading(at)

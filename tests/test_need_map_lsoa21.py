@@ -41,7 +41,7 @@ def page() -> AppTest:
 def test_lsoa_2021_is_offered_to_the_team_only_and_only_when_episodes_were_placed(cases):
     assert placed_on_lsoa21(cases, Audience.TEAM) and not placed_on_lsoa21(cases, Audience.RELEASE)
     assert not placed_on_lsoa21(cases.assign(lsoa21cd=pd.NA), Audience.TEAM)
-    assert list(map_geographies(True, True)) == ["lsoa11", "lsoa21", "ward"]
+    assert list(map_geographies(True, True)) == ["lsoa21", "lsoa11", "ward"]  # LSOA 2021 first: the default
     assert list(map_geographies(False, False)) == ["lsoa11"]
 
 

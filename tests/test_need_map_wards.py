@@ -153,7 +153,7 @@ def test_ward_map_says_ward_in_its_reading_title_and_file_names(croydon):
     assert map_stem(CROYDON, None, view) == f"ehmap_need_map_{CROYDON}_all_ward"
     lsoa_view = team_need_map(cases, areas["lsoa11"], None, *YEAR, None, RATE, population)
     assert map_stem(CROYDON, "domestic_abuse", lsoa_view).endswith("_domestic_abuse_lsoa11")
-    assert map_geographies(True) == {"lsoa11": "LSOA", "ward": "Ward"} and list(map_geographies(False)) == ["lsoa11"]  # no LSOA 2021 unless placed
+    assert map_geographies(True) == {"lsoa11": "LSOA 2011", "ward": "Ward"} and list(map_geographies(False)) == ["lsoa11"]  # no LSOA 2021 unless placed
 
 
 def test_team_ward_map_counts_only_without_a_population(croydon):
@@ -213,7 +213,8 @@ def test_page_maps_wards_for_the_team(directory, croydon):
     cases, areas, _, _, lookup = croydon
     at = need_map_page()
     choice = at.radio(key="need_map_geography_team")
-    assert choice.options == ["LSOA", "LSOA 2021", "Ward"] and choice.value == "lsoa11"  # LSOAs by default
+    assert choice.options == ["LSOA 2021", "LSOA 2011", "Ward"] and choice.value == "lsoa21"  # LSOAs 2021 by default
+    choice.set_value("lsoa11").run()
     lsoa_table = at.dataframe[-1].value
     assert len(mapped_codes(at)) == len(lsoa_table) == len(areas["lsoa11"].areas)
     choice.set_value("ward").run()
@@ -273,7 +274,7 @@ def test_page_offers_a_viewer_the_map_by_choice_and_explains_an_unreleased_one(d
     at = run_demo_page("need_map", "viewer", monkeypatch, tmp_path)
     assert not at.exception, [e.message for e in at.exception]
     choice = at.radio(key="need_map_geography_release")
-    assert choice.options == ["LSOA", "Ward"]
+    assert choice.options == ["LSOA 2011", "Ward"]
     released = release.geography["all"]
     other = "lsoa11" if released == "ward" else "ward"
     choice.set_value(other).run()

@@ -13,7 +13,7 @@ def test_picking_ward_redraws_the_map_on_wards_with_their_names_in_the_table(app
     wards = area_set("ward", CROYDON).areas
     with screenshot_on_failure(page, "need_map_wards"):
         page.goto(app_url, wait_until="domcontentloaded")
-        map_holding(page, "path.leaflet-interactive >> nth=219", 180)  # every LSOA first
+        map_holding(page, "path.leaflet-interactive >> nth=228", 180)  # every LSOA 2021 first (229)
         choice = page.get_by_test_id("stRadio").filter(has=page.get_by_text("Map by", exact=True)).first
         choice.get_by_text("Ward", exact=True).click()
         wait_until_idle(page)

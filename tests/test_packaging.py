@@ -74,6 +74,6 @@ def test_the_installed_app_draws_the_demo_with_no_data_folder(installed, tmp_pat
         _wait_until_healthy(f"{url}/_stcore/health", server, log, "The installed app", 120)
         with screenshot_on_failure(page, "installed_app"):
             page.goto(url, wait_until="domcontentloaded")
-            frame = map_holding(page, "path.leaflet-interactive >> nth=219", 180)
-            assert frame.locator("path.leaflet-interactive").count() == 220
+            frame = map_holding(page, "path.leaflet-interactive >> nth=228", 180)
+            assert frame.locator("path.leaflet-interactive").count() == 229  # Croydon's LSOAs 2021, from the bundle
             assert page.get_by_text("is not loaded").count() == 0

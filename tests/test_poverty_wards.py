@@ -225,7 +225,7 @@ def test_page_maps_and_ranks_wards_for_the_team(directory, croydon):
     cases, areas, _, _, _, lookup = croydon
     at = poverty_page()
     choice = at.radio(key="poverty_geography_team")
-    assert choice.options == ["LSOA", "Ward"] and choice.value == "lsoa11"  # LSOAs by default
+    assert choice.options == ["LSOA 2011", "Ward"] and choice.value == "lsoa11"  # LSOAs by default
     assert sorted(mapped_codes(at)) == sorted(areas["lsoa11"].areas["code"])
     lsoa_areas, lsoa_ranked = at.dataframe[-1].value, table_with(at, RANKED_TITLE)
     lsoa_comparison, total = table_with(at, "Families living in"), at.metric[0].value

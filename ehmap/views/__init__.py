@@ -16,6 +16,14 @@ from ehmap.audience import Audience, marking
 from ehmap.release.gate import Release
 from ehmap.release.periods import Period
 
+AREA_WORDS = {"lsoa11": ("LSOA", "LSOAs"), "lsoa21": ("LSOA 2021", "LSOAs 2021"), "ward": ("ward", "wards"),
+              "custom": ("locality", "localities")}
+
+
+def area_words(kind: str) -> tuple[str, str]:
+    """The noun for an area kind, singular and plural ('ward', 'wards'); an uploaded file's areas are localities."""
+    return AREA_WORDS.get(kind, AREA_WORDS["custom"])
+
 
 def listed(names: list[str], limit: int = 4) -> str:
     """Names for a sentence: 'A', 'A and B', 'A, B and C', or the first `limit` and 'N more'."""

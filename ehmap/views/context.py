@@ -50,8 +50,8 @@ from ehmap.release.tables import (
     released_need_areas,
 )
 from ehmap.release.universe import POVERTY
-from ehmap.views import AreaView
-from ehmap.views.need_map import RELEASED_RATE_NOTE, area_words, released_geography_notice
+from ehmap.views import AreaView, area_words
+from ehmap.views.need_map import RELEASED_RATE_NOTE, released_geography_notice
 
 RELEASED_DECILE = "iod2019_imd_decile"  # the decile a release is checked with
 DECILE_COLUMNS = {"decile": "Decile (1 = most deprived)", "episodes": "Episodes", "all_episodes": "All EH episodes",

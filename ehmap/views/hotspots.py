@@ -20,7 +20,7 @@ from ehmap.ranking import POOLED_YEARS, period_years
 from ehmap.release.gate import Release
 from ehmap.release.tables import area_counts, method_statement, need_title
 from ehmap.smoothing import GLOBAL_EB_METHOD, LOCAL_EB_METHOD
-from ehmap.views import listed
+from ehmap.views import area_words, listed
 
 TEAM_COLUMNS = {"name": "Area", "code": "Code", "count": "Episodes", "children": "Children 0-17",
                 "rate": "Rate per 1,000", "rate_lower": "95% CI lower", "rate_upper": "95% CI upper",
@@ -57,19 +57,21 @@ def _significant(result: HotspotTable, table: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
-AREA_WORDS = {"lsoa11": ("LSOA", "LSOAs"), "ward": ("ward", "wards"), "custom": ("locality", "localities")}
 CLUSTER_WORDS = {"gi_star": ("hot spot", "hot spots"), "local_moran": ("high-high cluster", "high-high clusters")}
+
+
+LSOA_KINDS = ("lsoa11", "lsoa21")  # small areas named with their ward
 
 
 def _place(code: str, name: str, kind: str, lsoa_wards: pd.Series | None) -> str:
     """An area's name for a sentence: an LSOA with its ward ('Croydon 012A (Selhurst ward)')."""
-    ward = lsoa_wards.get(code) if kind == "lsoa11" and lsoa_wards is not None else None
+    ward = lsoa_wards.get(code) if kind in LSOA_KINDS and lsoa_wards is not None else None
     return f"{name} ({ward} ward)" if isinstance(ward, str) and ward else str(name)
 
 
 def _by_ward(hot: pd.DataFrame, kind: str, lsoa_wards: pd.Series | None, limit: int = 6, wards: int = 4) -> str:
     """Where more than `limit` LSOAs are found, how many lie in each ward (most first; the rest summed), or nothing."""
-    if kind != "lsoa11" or lsoa_wards is None or len(hot) <= limit:
+    if kind not in LSOA_KINDS or lsoa_wards is None or len(hot) <= limit:
         return ""
     counts = hot["code"].map(lsoa_wards).fillna("no ward").value_counts(sort=False).sort_values(ascending=False,
                                                                                                kind="stable")
@@ -94,7 +96,7 @@ def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statisti
 
     `can_pool` says whether a longer period is there to choose (not when the period already spans two years or
     every year); `measure` the figure tested ('count' reads as counts, else rates)."""
-    one, many = AREA_WORDS.get(kind, AREA_WORDS["custom"])
+    one, many = area_words(kind)
     figures = "counts" if measure == "count" else "rates"
     moran = statistic.startswith("local_moran")
     cluster, clusters = CLUSTER_WORDS["local_moran" if moran else "gi_star"]
@@ -104,7 +106,7 @@ def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statisti
     cold = int(labels.str.startswith(("cold spot", "Low-Low")).sum())
     if hot.empty:
         ranked = "the ranked wards" if team else "the ranked areas"
-        tries = [*(["switch to wards"] if kind == "lsoa11" and team else []),
+        tries = [*(["switch to wards"] if kind in LSOA_KINDS and team else []),
                  *(["pool two years" if team else "choose all years together"] if can_pool else [])]
         text = (f"No cluster stands out beyond chance at {one} level (after correcting for testing {tested} {many} at "
                 f"once); rates still differ between areas: see {ranked} on the Need map"
@@ -135,7 +137,7 @@ def smoothing_notes(measure: str, smoothing: str) -> tuple[str, ...]:
 def _with_wards(table: pd.DataFrame, columns: dict[str, str], kind: str,
                 lsoa_wards: pd.Series | None) -> dict[str, str]:
     """Add each LSOA's ward name to the table (`ward`) and its column after the area's name, when known."""
-    if kind != "lsoa11" or lsoa_wards is None:
+    if kind not in LSOA_KINDS or lsoa_wards is None:
         return columns
     table["ward"] = table["code"].map(lsoa_wards).astype(object).to_numpy()
     titled = list(columns.items())
@@ -147,7 +149,9 @@ def team_hotspots(cases: pd.DataFrame, areas: AreaSet, need: str | None, start: 
                   threshold: float | None = None, permutations: int = DEFAULT_PERMUTATIONS, seed: int = DEFAULT_SEED,
                   smoothing: str = "global", lsoa_wards: pd.Series | None = None) -> HotspotView:
     """The statistic on the team's exact counts, with every score shown and small counts flagged; `lsoa_wards`
-    (LSOA code -> ward name) names each LSOA's ward in the reading."""
+    (LSOA 2011 code -> ward name) names each LSOA's ward in the reading; LSOAs 2021 carry their own ward."""
+    if areas.kind == "lsoa21":
+        lsoa_wards = areas.areas.set_index("code")["ward"]
     result = hotspot_table(cases, areas, CaseFilter(need, start, end), population, measure, statistic, weights, k,
                            threshold, permutations, seed, smoothing)
     table = result.areas.copy()

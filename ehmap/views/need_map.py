@@ -43,7 +43,7 @@ from ehmap.release.gate import GEOGRAPHY_TITLES, Release
 from ehmap.release.tables import children_by_area, method_statement, need_title, released_need_areas
 from ehmap.release.universe import ALL_NEEDS, COUNCIL
 from ehmap.smoothing import GLOBAL_EB_METHOD
-from ehmap.views import AreaView, listed
+from ehmap.views import AreaView, area_words, listed
 
 SMOOTHED, RATE, EPISODES = "smoothed_rate", "rate", "episodes"
 MEASURES = {SMOOTHED: "Smoothed rate per 1,000", RATE: "Rate per 1,000 children", EPISODES: "Episodes"}
@@ -52,9 +52,7 @@ VALUE_TITLES = {SMOOTHED: "Episodes per 1,000 children aged 0-17, smoothed",
 RELEASED_MEASURES = (RATE, EPISODES)
 RELEASED_RATE_NOTE = "Rates per 1,000 children use the rounded counts; where a count is hidden its rate is too."
 RANK_KINDS = {"ward": "Wards", "lsoa11": "LSOAs", "custom": "Localities"}
-AREA_WORDS = {"ward": ("ward", "wards"), "lsoa11": ("LSOA", "LSOAs"), "lsoa21": ("LSOA 2021", "LSOAs 2021"),
-              "custom": ("locality", "localities")}
-MAP_GEOGRAPHIES = {"lsoa11": "LSOA", "lsoa21": "LSOA 2021", "ward": "Ward"}
+MAP_GEOGRAPHIES = {"lsoa21": "LSOA 2021", "lsoa11": "LSOA 2011", "ward": "Ward"}  # the first offered is the default
 RANKING_NOTE = (
     "Each rate has an exact (Poisson) 95% interval. An area is clearly above the council rate when its whole interval "
     "lies above it, clearly below when its whole interval lies below it; otherwise the difference could be chance."
@@ -91,22 +89,22 @@ def _with_wards(table: pd.DataFrame, kind: str, lsoa_wards: pd.Series | None) ->
 
 
 def map_geographies(has_wards: bool, has_lsoa21: bool = False) -> dict[str, str]:
-    """What a need map can be drawn on ('Map by'): LSOAs 2011; LSOAs 2021 when the episodes were placed on them
-    (`placed_on_lsoa21`; the team's own figures only, as the release gate works on LSOA 2011); wards when the
-    council's wards are known."""
-    offered = {"lsoa11": True, "lsoa21": has_lsoa21, "ward": has_wards}
+    """What a need map can be drawn on ('Map by'), the default first: LSOAs 2021, the ONS's current small areas, when
+    the episodes were placed on them (`placed_on_lsoa21`; the team's own figures only, as the release gate works on
+    LSOA 2011); LSOAs 2011, to compare with older work; wards when the council's wards are known."""
+    offered = {"lsoa21": has_lsoa21, "lsoa11": True, "ward": has_wards}
     return {kind: title for kind, title in MAP_GEOGRAPHIES.items() if offered[kind]}
+
+
+def team_small_area(cases: pd.DataFrame) -> str:
+    """The team's default small area: LSOA 2021 when the episodes were placed on it, else LSOA 2011."""
+    return "lsoa21" if placed_on_lsoa21(cases, Audience.TEAM) else "lsoa11"
 
 
 def placed_on_lsoa21(cases: pd.DataFrame, audience: Audience) -> bool:
     """Whether the team's episodes carry an LSOA 2021 to map (placed at ingest when the LSOA 2021 files were loaded);
     released views are never on LSOA 2021."""
     return audience is Audience.TEAM and "lsoa21cd" in cases and bool(cases["lsoa21cd"].notna().any())
-
-
-def area_words(kind: str) -> tuple[str, str]:
-    """The noun for an area kind, singular and plural ('ward', 'wards')."""
-    return AREA_WORDS.get(kind, AREA_WORDS["custom"])
 
 
 def _area_columns(kind: str) -> dict[str, str]:
@@ -246,7 +244,7 @@ class RankedView:
     @property
     def words(self) -> tuple[str, str]:
         """The area noun, singular and plural ('ward', 'wards')."""
-        return AREA_WORDS.get(self.ranking.kind, AREA_WORDS["custom"])
+        return area_words(self.ranking.kind)
 
     @property
     def title(self) -> str:
@@ -418,9 +416,9 @@ def _implausible_sentence(view: AreaView, ranked: RankedView | None) -> str:
 
 
 def _by(view: AreaView, ranked: RankedView) -> str:
-    """The areas a reading is about: 'by ward', or 'mapped by ward, ranked by LSOA' when a map off the default LSOAs
-    is on other areas than the ranking."""
-    if view.areas.kind in ("lsoa11", ranked.ranking.kind):
+    """The areas a reading is about: 'by ward', or 'mapped by ward, ranked by LSOA' when a map off the small areas
+    (LSOA 2021 or 2011) is on other areas than the ranking."""
+    if view.areas.kind in ("lsoa11", "lsoa21", ranked.ranking.kind):
         return f"by {ranked.words[0]}"
     return f"mapped by {area_words(view.areas.kind)[0]}, ranked by {ranked.words[0]}"
 
@@ -428,7 +426,7 @@ def _by(view: AreaView, ranked: RankedView) -> str:
 def need_map_reading(view: AreaView, ranked: RankedView | None) -> str:
     """One or two sentences a non-analyst can repeat: what stands out, how sure, what to try next."""
     if ranked is None:
-        mapped = "" if view.areas.kind == "lsoa11" else f", mapped by {area_words(view.areas.kind)[0]}"
+        mapped = "" if view.areas.kind in ("lsoa11", "lsoa21") else f", mapped by {area_words(view.areas.kind)[0]}"
         return (f"{view.council_total} episodes in the council{mapped}. Without child population figures areas "
                 "cannot be compared fairly (bigger areas have more children), so nothing is ranked; add the "
                 "population file to rank wards and LSOAs by rate.")
