@@ -43,6 +43,8 @@ WARD_LOOKUP = "lookup_lsoa21_ward24"  # indicators/: LSOA 2021 -> ward (May 2024
 WARD_BOUNDARY_SET = "wards_may2024"  # boundaries/
 WARD_TITLE = "Electoral ward (May 2024)"
 LOCALITY_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
+POSTCODE_CREDIT = ("Postcodes: ONS Postcode Directory; contains Royal Mail data © Royal Mail copyright and database "
+                   "right.")
 LSOA_RULE = "Each case counts in the LSOA (2011) of its postcode."
 WARD_RULE = (
     "Each case counts in the ward (May 2024) of its LSOA (2011), through the ONS best-fit lookups LSOA 2011 to "
@@ -71,6 +73,13 @@ class AreaSet:
     source_note: str  # where the polygons come from
     counted: gpd.GeoDataFrame | None = None  # code, name, the union of each area's counted LSOAs; None = `areas`
     lsoa_column: str = "lsoa11cd"  # the episodes' column `lsoa_to_area` is keyed by ('lsoa21cd' for LSOA 2021)
+    drawn_with: str = "lsoa11"  # the declared boundary set (boundaries/*.yaml) the areas' outlines come from
+
+    @property
+    def attribution(self) -> str:
+        """The map's source and licence line: the boundaries drawn, with their own copyright year, and the postcodes
+        that placed the cases."""
+        return f"{boundary_set(self.drawn_with).attribution} {POSTCODE_CREDIT}"
 
     @property
     def neighbour_areas(self) -> gpd.GeoDataFrame:
@@ -174,9 +183,10 @@ def ward_area_set(la_code: str, folder: Path | None = None) -> AreaSet:
     counted = joined.dropna(subset=["ward_code"]).dissolve(by="ward_code")
     names = counted["ward_name"].astype(str)
     boundaries = ward_boundaries(folder)
+    drawn_with = "lsoa11"
     if boundaries is not None and set(names.index) <= set(boundaries["code"]):
         drawn = boundaries[boundaries["code"].isin(set(names.index))].dissolve(by="code").geometry.reindex(names.index)
-        note = f"ONS {boundary_set(WARD_BOUNDARY_SET).title}"
+        note, drawn_with = f"ONS {boundary_set(WARD_BOUNDARY_SET).title}", WARD_BOUNDARY_SET
     else:
         drawn = counted.geometry
         note = "Wards drawn as the union of the LSOAs counted in them (the ONS ward (May 2024) boundaries are not loaded)"
@@ -188,7 +198,7 @@ def ward_area_set(la_code: str, folder: Path | None = None) -> AreaSet:
     areas = gpd.GeoDataFrame(frame, geometry=drawn.to_numpy(), crs=WORKING_CRS).sort_values("code", ignore_index=True)
     neighbours = gpd.GeoDataFrame(frame, geometry=counted.geometry.to_numpy(), crs=WORKING_CRS)
     return AreaSet("ward", WARD_TITLE, areas, mapping, WARD_RULE, note,
-                   neighbours.sort_values("code", ignore_index=True))
+                   neighbours.sort_values("code", ignore_index=True), drawn_with=drawn_with)
 
 
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -387,7 +397,7 @@ def lsoa21_area_set(la_code: str) -> AreaSet:
                               "ward": lsoas["ward_name"].astype(str)}, geometry=lsoas.geometry.values, crs=WORKING_CRS)
     mapping = pd.Series(areas["code"].to_numpy(), index=pd.Index(areas["code"], name="lsoa21cd"), dtype="string")
     return AreaSet("lsoa21", "LSOA (2021)", areas, mapping, PLACEMENT_NOTE,
-                   f"ONS {boundary_set('lsoa21').title}", lsoa_column="lsoa21cd")
+                   f"ONS {boundary_set('lsoa21').title}", lsoa_column="lsoa21cd", drawn_with="lsoa21")
 
 
 GEOGRAPHIES = {"lsoa11": lsoa_area_set, "lsoa21": lsoa21_area_set, "ward": ward_area_set}

@@ -108,8 +108,8 @@ tooltip = {"name": "Area", "code": "Code", "episodes": "Episodes", "label": "Res
 map_column, side_column = st.columns([3, 2])
 with map_column:
     basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key="hotspots_basemap")
-    show_map(area_map(geometry, label_choropleth(geometry["label"]).colours, tooltip, basemap=basemap),
-             "hotspots_map")
+    show_map(area_map(geometry, label_choropleth(geometry["label"]).colours, tooltip, basemap=basemap,
+                      attribution=areas.attribution), "hotspots_map")
 with side_column:
     legend(statistics[statistic], choropleth.legend)
     st.markdown(f"**What 'significant' means.** {view.explanation}")

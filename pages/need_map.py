@@ -76,8 +76,8 @@ title = map_title(need, view, context.council, when)
 layers = map_layers(view)
 if context.projected:
     ranked = None if children is None else released_need_ranking(release, need, period.key, children, wards)
-    fmap = area_map(layers.geometry, layers.choropleth.colours, layers.tooltip, label=f"Map of {title}",
-                    outline=("#000000", 1.2))
+    fmap = area_map(layers.geometry, layers.choropleth.colours, layers.tooltip, attribution=view.areas.attribution,
+                    label=f"Map of {title}", outline=("#000000", 1.2))
     projected_map(fmap, title, view.value_title, layers.choropleth.legend, need_map_reading(view, ranked),
                   view.marking, "need_map_need", list(needs))
     st.stop()

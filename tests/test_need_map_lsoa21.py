@@ -54,6 +54,7 @@ def test_the_team_maps_lsoa_2021_with_its_own_counts_children_and_wards(cases, d
     [fmap] = at.get("component_instance")
     script = json.loads(fmap.proto.json_args)["script"]
     assert sorted(re.findall(r'"code": "([^"]+)"', script)) == sorted(croydon.index)  # all 229, zeros included
+    assert "database right 2021" in script and "Royal Mail" in script  # the boundaries drawn credit their own year
     table = at.dataframe[-1].value.set_index("LSOA code")
     assert list(table.columns[:3]) == ["LSOA name", "Ward", "Episodes"]
     assert table["LSOA name"].to_dict() == croydon["LSOA21NM"].to_dict()

@@ -229,6 +229,8 @@ def test_page_maps_wards_for_the_team(directory, croydon):
     assert int(episodes.sum()) == int(lsoa_table["Episodes"].astype(int).sum())
     assert at.metric[0].value == f"{len(cases):,}"
     assert ", by ward, Croydon, " in map_label(at)
+    [fmap] = at.get("component_instance")
+    assert "database right 2024" in json.loads(fmap.proto.json_args)["script"]  # drawn with the May 2024 wards
     assert ", by ward: " in shown_reading(at)
     [image] = [b for b in at.get("download_button") if b.proto.label == "Download the map (PNG)"]
     assert image.proto.id.endswith(f"map_png_ehmap_need_map_{CROYDON}_all_ward")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ehmap.audience import Audience, marking
 from ehmap.audit import record
-from ehmap.maps import OGL_ATTRIBUTION, Choropleth, area_map, classify
+from ehmap.maps import Choropleth, area_map, classify
 from ehmap.ranking import ABOVE, BELOW, WITHIN
 from ehmap.referral_period import episodes_outside, period_sentence
 from ehmap.release.gate import Release
@@ -27,7 +27,6 @@ from ui.state import period_selector, ward_names, ward_table
 from ui.widgets import legend, show_map
 
 HIDDEN_LABEL = "c: 1 to 7 episodes (hidden)"
-OGL_TEXT = OGL_ATTRIBUTION.replace("&copy;", "©")
 RELEASE_PERIOD_KEY = "shared_release_period"  # the fixed period chosen for released views, shared across pages
 
 
@@ -83,7 +82,7 @@ def map_image_parts(view: AreaView, layers: MapLayers, title: str) -> dict[str, 
     """What the map image draws (`ehmap.charts.choropleth_png`'s arguments): the areas, colours and legend as shown
     to this audience, the title, who may see it (the view's marking), and the source and OGL line."""
     return {"areas": layers.geometry, "colours": layers.choropleth.colours, "legend": layers.choropleth.legend,
-            "legend_title": view.value_title, "attribution": OGL_TEXT, "title": title,
+            "legend_title": view.value_title, "attribution": view.areas.attribution, "title": title,
             "marking": marking(view.audience)}
 
 
@@ -115,6 +114,7 @@ def draw_area_map(view: AreaView, key: str, hidden_label: str = HIDDEN_LABEL, la
     with map_column:
         basemap = st.toggle("Basemap (OpenStreetMap tiles; needs internet)", value=False, key=f"{key}_basemap")
         show_map(area_map(layers.geometry, layers.choropleth.colours, layers.tooltip, basemap=basemap,
+                          attribution=view.areas.attribution,
                           label=label or f"Map of {view.value_title}"), key)
     with side_column:
         st.metric("Episodes in the council", view.council_total)
