@@ -90,6 +90,29 @@ def test_domestic_abuse_hot_spots_are_where_the_generator_planted_them(cases, ls
     assert not hot & far  # ... and none of it is called hot
 
 
+def test_the_pages_default_lsoa_2021_hot_spots_find_every_planted_cluster_and_nothing_far(cases, clusters, data_dir):
+    """The Hot spots page opens on LSOA 2021: the planted LSOAs 2011 carried through the ONS exact-fit lookup are
+    found there too, and no hot spot is more than one LSOA 2021 away from them."""
+    from ehmap.areas import area_set
+    from ehmap.lsoa21 import children_on
+
+    exact = pd.read_csv(data_dir / "lookup_lsoa11_lsoa21_lad22_exact_fit.csv", dtype=str)
+    onto_2021 = exact.groupby("LSOA11CD")["LSOA21CD"].agg(set)
+    areas = area_set("lsoa21", DEMO_LA_CODE)
+    start, end = full_span(cases)
+    children = children_on("lsoa21", child_population())
+    result = hotspot_table(cases, areas, CaseFilter("domestic_abuse", start, end), children, "smoothed_rate", "gi_star",
+                           "queen", 6, 1500.0, DEFAULT_PERMUTATIONS, DEFAULT_SEED, "global")
+    hot = set(result.hot_spots()["code"])
+    planted = {name: set().union(*onto_2021.reindex(cluster["code"]).dropna()) for name, cluster in clusters.items()}
+    for name, codes in planted.items():
+        assert hot & codes, f"no LSOA 2021 hot spot found in the planted {name} cluster"
+    everywhere = set().union(*planted.values())
+    neighbours = queen_neighbours(areas)
+    near = everywhere.union(*(neighbours[code] for code in everywhere))
+    assert len(set(neighbours) - near) > 100 and not hot - near
+
+
 def test_the_hot_spots_reading_names_the_planted_wards(cases, lsoas, clusters):
     """The page's reading, as the team sees it on opening with domestic abuse chosen, names every planted ward."""
     from ehmap.areas import ward_area_set
