@@ -102,14 +102,23 @@ def council_lsoa21s(la_code: str, folder: Path | None = None) -> gpd.GeoDataFram
     return areas.merge(wards, on="lsoa21cd", how="left", validate="one_to_one")
 
 
-def indicator_on_lsoa21(la_code: str, source_id: str, folder: Path | None = None) -> gpd.GeoDataFrame:
-    """An LSOA 2021 index (IoD2025) on the council's LSOAs 2021, joined by code as published: the areas of
-    `council_lsoa21s` with the source's columns (by id)."""
+def indicator_on_lsoa21(la_code: str, source_id: str, folder: Path | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """An index on the council's LSOAs 2021 (the areas of `council_lsoa21s` with the source's columns, by id) and a
+    sentence saying how: an LSOA 2021 index (IoD2025) joined by code as published; an LSOA 2011 index (IoD2019)
+    carried forward through the ONS exact-fit lookup (`ehmap.vintages.carry_to_lsoa21`)."""
+    from ehmap.vintages import carry_to_lsoa21
+
     source = indicator_source(source_id)
-    if source.geography != "lsoa21":
-        raise ValueError(f"'{source.id}' is published on {source.geography}, not LSOA 2021.")
-    values = deprivation(source_id, folder).astype({"lsoa21cd": str})
-    return council_lsoa21s(la_code, folder).merge(values, on="lsoa21cd", how="left", validate="one_to_one")
+    values = deprivation(source_id, folder)
+    if source.geography == "lsoa21":
+        note = (f"{source.title} is published on LSOA 2021: these are the published values on the published areas, "
+                "with nothing carried between vintages.")
+    else:
+        carried = carry_to_lsoa21(values, source, read_indicator(EXACT_FIT, folder))
+        values, note = carried.values.drop(columns=["change", "parts"]), carried.method_note()
+    areas = council_lsoa21s(la_code, folder).merge(values.astype({"lsoa21cd": str}), on="lsoa21cd", how="left",
+                                                   validate="one_to_one")
+    return areas, note
 
 
 def _placement_stamp(folder: Path | None) -> tuple:

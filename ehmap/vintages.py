@@ -1,4 +1,5 @@
-"""Carrying LSOA 2021 indicators (IoD2025) onto the LSOA 2011 areas the map is drawn on.
+"""Carrying indicators between LSOA vintages: IoD2025 (LSOA 2021) back onto LSOA 2011 to set beside IoD2019, and
+IoD2019 (LSOA 2011) forward onto LSOA 2021 (`carry_to_lsoa21`, rule in its docstring).
 
 The ONS exact-fit lookup says how each LSOA 2011 became LSOA 2021s (CHGIND):
 
@@ -117,3 +118,59 @@ def decile_of_rank(rank: pd.Series, ranks: pd.Series, deciles: pd.Series) -> pd.
     labels = tops.index.to_numpy()
     out = pd.Series(labels[np.clip(index, 0, len(labels) - 1)], index=rank.index).astype("Int64")
     return out.mask(rank.isna())
+
+
+@dataclass(frozen=True)
+class CarriedForward:
+    """LSOA 2011 values on LSOA 2021: one row per LSOA 2021, with how each value was obtained."""
+
+    values: pd.DataFrame  # lsoa21cd, the source's columns, change (U/M/S/X), parts (number of LSOAs 2011)
+    weighting: str  # 'population-weighted mean (<column title>)' or 'simple mean'
+
+    def method_note(self) -> str:
+        """One sentence, for the screen, saying how the values were carried onto LSOA 2021."""
+        return (
+            "Values are on LSOA 2011 and were carried forward onto LSOA 2021 with the ONS exact-fit lookup: unchanged "
+            "areas and the parts of a split LSOA 2011 take its value; an LSOA 2021 made from several LSOAs 2011 "
+            f"(merged or irregular) takes the {self.weighting} of their scores and ranks, with the decile band of "
+            "that rank."
+        )
+
+
+def carry_to_lsoa21(table: pd.DataFrame, source: IndicatorSource, lookup: pd.DataFrame) -> CarriedForward:
+    """Put an LSOA 2011 table (`lsoa11cd` + columns) onto LSOA 2021 through the exact-fit lookup (`lsoa11cd`,
+    `lsoa21cd`, `chgind`).
+
+    Each LSOA 2021 takes the mean of the LSOAs 2011 it was made from, weighted by their populations (each LSOA
+    2011's population shared equally between its parts) where the source has them: so unchanged areas and the
+    parts of a split keep their one LSOA 2011's value exactly. Counts are shared out the same way and summed.
+    """
+    if source.geography != "lsoa11":
+        raise ValueError(f"carry_to_lsoa21 expects an LSOA 2011 source; '{source.id}' is on {source.geography}.")
+    pairs = lookup[["lsoa11cd", "lsoa21cd", "chgind"]].astype({"lsoa11cd": str, "lsoa21cd": str}).drop_duplicates()
+    values = table.astype({"lsoa11cd": str})
+    joined = pairs.merge(values, on="lsoa11cd", how="inner")
+    share = 1.0 / joined.groupby("lsoa11cd")["lsoa21cd"].transform("size")  # an LSOA 2011's part of itself
+    weight_column = next((c for c in WEIGHT_COLUMNS if c in joined.columns and joined[c].notna().all()), None)
+    weights = share * (joined[weight_column].astype(float) if weight_column else 1.0)
+    weighting = f"population-weighted mean ({source.columns[weight_column].title})" if weight_column else "simple mean"
+    numeric = [c for c in values.columns if c in source.columns and source.columns[c].polarity != "code"]
+    result = pd.DataFrame(index=pd.Index(sorted(joined["lsoa21cd"].unique()), name="lsoa21cd"))
+    for column in numeric:
+        polarity = source.columns[column].polarity
+        if polarity in ("higher_is_more_deprived", "rank_1_most_deprived"):
+            ok = joined[column].notna()
+            num = (joined.loc[ok, column].astype(float) * weights[ok]).groupby(joined.loc[ok, "lsoa21cd"]).sum()
+            result[column] = (num / weights[ok].groupby(joined.loc[ok, "lsoa21cd"]).sum()).reindex(result.index)
+        elif polarity == "count":
+            result[column] = (joined[column].astype(float) * share).groupby(joined["lsoa21cd"]).sum()
+    for column in numeric:
+        if source.columns[column].polarity == "decile_1_most_deprived":
+            rank_column = column.removesuffix("_decile") + "_rank"
+            if rank_column in result.columns:
+                result[column] = decile_of_rank(result[rank_column], values[rank_column], values[column])
+            else:
+                result[column] = joined.groupby("lsoa21cd")[column].median().round().reindex(result.index)
+    result["change"] = joined.groupby("lsoa21cd")["chgind"].first().reindex(result.index)
+    result["parts"] = joined.groupby("lsoa21cd")["lsoa11cd"].nunique().reindex(result.index)
+    return CarriedForward(result.reset_index()[["lsoa21cd", *numeric, "change", "parts"]], weighting)

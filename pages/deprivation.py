@@ -43,14 +43,15 @@ chosen = st.selectbox(
 meta = choices[chosen]
 offered = area_choices(context, chosen)
 geography = st.radio("Areas", list(offered), format_func=offered.get, horizontal=True, key="context_areas",
-                     help="IoD2025 is published on LSOA 2021; carried onto LSOA 2011 it can be set beside IoD2019.")
+                     help="IoD2025 is published on LSOA 2021 and IoD2019 on LSOA 2011; each can be carried to the "
+                          "other vintage through the ONS exact-fit lookup (the page says how).")
 view = None
 if geography == "lsoa21":
-    joined, problem = index_on_lsoa21(la_code, meta.source_id)
+    (joined, how), problem = index_on_lsoa21(la_code, meta.source_id)
     if joined is None:
         st.warning(plain(f"Shown on LSOA 2011 instead: {problem}"), icon="📂")
     else:
-        view = on_lsoa21(joined, context, chosen)
+        view = on_lsoa21(joined, how, context, chosen)
 if view is None:
     view = on_lsoa11(council_areas(la_code), context, chosen, lsoa_wards(la_code))
 reading = st.empty()

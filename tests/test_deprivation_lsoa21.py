@@ -94,3 +94,55 @@ def test_without_the_lsoa_2021_boundaries_the_page_says_so_and_draws_lsoa_2011(d
     assert any(w.startswith("Shown on LSOA 2011 instead: LSOA 2021 maps need the ONS") for w in warnings), warnings
     assert len(at.dataframe[0].value) == 220
     st.cache_data.clear()
+
+
+IOD2019_DECILE_TITLE = "IMD decile (English Indices of Deprivation 2019)"
+
+
+def test_iod2019_is_carried_forward_onto_lsoa_2021_by_the_stated_rule(directory, data_dir):
+    """On Croydon (unchanged and split LSOAs only) every LSOA 2021 shows its one LSOA 2011's published IoD2019 decile,
+    and the page says how it was carried."""
+    at = run_deprivation()
+    at.selectbox(key="context_indicator").set_value("iod2019_imd_decile").run()
+    assert at.radio(key="context_areas").options == ["LSOA 2011, the index's own areas", "LSOA 2021, carried forward"]
+    assert at.radio(key="context_areas").value == "lsoa21"  # the areas chosen stay as the index changes
+    assert not at.exception, [e.message for e in at.exception]
+    shown = at.dataframe[0].value.set_index("LSOA code")
+    exact = pd.read_csv(data_dir / "lookup_lsoa11_lsoa21_lad22_exact_fit.csv", dtype=str)
+    croydon = exact[exact["LSOA21CD"].isin(official_lsoa21s(data_dir, CROYDON)["LSOA21CD"])]
+    assert set(croydon["CHGIND"]) <= {"U", "S"} and croydon["LSOA21CD"].is_unique
+    iod = pd.read_csv(data_dir / "iod2019_lsoa11_file7_columns.csv", dtype={"LSOA code (2011)": str})
+    published = iod.set_index("LSOA code (2011)")[DECILE]
+    expected = croydon.set_index("LSOA21CD")["LSOA11CD"].map(published).astype(int)
+    assert len(shown) == 229 and shown[IOD2019_DECILE_TITLE].astype(int).to_dict() == expected.to_dict()
+    captions = " ".join(re.sub(r"\\(.)", r"\1", c.value) for c in at.caption)
+    assert "carried forward onto LSOA 2021 with the ONS exact-fit lookup" in captions
+    script = json.loads(at.get("component_instance")[0].proto.json_args)["script"]
+    assert "database right 2021" in script and "Open Government Licence" in script
+
+
+@pytest.mark.national
+def test_merged_lsoas_2021_take_the_population_weighted_mean_of_their_lsoas_2011(data_dir):
+    """England's merged and irregular LSOAs 2021, computed here one by one from the published File 7 and the lookup."""
+    from ehmap.catalogue import indicator_source
+    from ehmap.indicators import deprivation, read_indicator
+    from ehmap.vintages import carry_to_lsoa21
+
+    carried = carry_to_lsoa21(deprivation("iod2019"), indicator_source("iod2019"),
+                              read_indicator("lookup_lsoa11_lsoa21")).values.set_index("lsoa21cd")
+    exact = pd.read_csv(data_dir / "lookup_lsoa11_lsoa21_lad22_exact_fit.csv", dtype=str)
+    exact = exact[exact["LSOA11CD"].str.startswith("E")]
+    iod = pd.read_csv(data_dir / "iod2019_lsoa11_file7_columns.csv", dtype={"LSOA code (2011)": str})
+    iod = iod.set_index("LSOA code (2011)")
+    score = "Index of Multiple Deprivation (IMD) Score"
+    people = "Total population: mid 2015 (excluding prisoners)"
+    parts = exact.groupby("LSOA11CD")["LSOA21CD"].size()
+    several = exact.groupby("LSOA21CD").filter(lambda g: len(g) > 1)
+    assert several["LSOA21CD"].nunique() > 50
+    for code, group in several.groupby("LSOA21CD"):
+        weights = [iod.loc[p, people] / parts[p] for p in group["LSOA11CD"]]
+        mean = sum(w * iod.loc[p, score] for w, p in zip(weights, group["LSOA11CD"], strict=True)) / sum(weights)
+        assert carried.loc[code, "imd_score"] == pytest.approx(mean, rel=1e-9), code
+    single = exact.groupby("LSOA21CD").filter(lambda g: len(g) == 1).set_index("LSOA21CD")["LSOA11CD"]
+    decile = "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"
+    assert carried.loc[single.index, "imd_decile"].astype(int).tolist() == iod.loc[single, decile].astype(int).tolist()

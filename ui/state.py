@@ -270,8 +270,8 @@ def _council_context(la_code: str, signatures: tuple):
 
 
 def index_on_lsoa21(la_code: str, source_id: str):
-    """An LSOA 2021 index on the council's LSOA 2021 polygons (`ehmap.lsoa21.indicator_on_lsoa21`) or None, and why
-    it cannot be drawn; cached per council and per file."""
+    """An index on the council's LSOA 2021 polygons and how it got there (`ehmap.lsoa21.indicator_on_lsoa21`), or None,
+    and why it cannot be drawn; cached per council and per file."""
     from ehmap.catalogue import boundary_set
     from ehmap.config import reference_folder
 
@@ -289,7 +289,7 @@ def _index_on_lsoa21(la_code: str, source_id: str, signatures: tuple):
     try:
         return indicator_on_lsoa21(la_code, source_id), None
     except (Lsoa21Missing, SourceMissing) as problem:
-        return None, str(problem)
+        return (None, None), str(problem)
 
 
 def council_context_table(la_code: str):

@@ -1,5 +1,6 @@
 """The Deprivation page's map and table: a published index on its own LSOAs (IoD2025 on LSOA 2021, IoD2019 on
-LSOA 2011), or IoD2025 carried onto LSOA 2011 to set beside IoD2019; every area named with its ward (May 2024)."""
+LSOA 2011), or carried to the other vintage (IoD2025 back onto LSOA 2011 to set beside IoD2019, IoD2019 forward onto
+LSOA 2021, the current areas); every area named with its ward (May 2024)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ import pandas as pd
 
 from ehmap.catalogue import boundary_set, indicator_source
 from ehmap.context import ContextTable, indicator_reading
-from ehmap.maps import OGL_ATTRIBUTION
 
-AREA_TITLES = {
-    "lsoa21": "LSOA 2021, the index's own areas",
-    "lsoa11": "LSOA 2011, carried over to set beside IoD2019",
+AREA_TITLES = {  # by the index's own vintage: its own areas first (the default), then the other vintage
+    "lsoa21": {"lsoa21": "LSOA 2021, the index's own areas", "lsoa11": "LSOA 2011, carried over to set beside IoD2019"},
+    "lsoa11": {"lsoa11": "LSOA 2011, the index's own areas", "lsoa21": "LSOA 2021, carried forward"},
 }
-LSOA21_NOTE = ("IoD2025 is published on LSOA 2021: these are the published values on the published areas, "
-               "with nothing carried between vintages. Each LSOA's ward (May 2024) is the ONS lookup's.")
+LSOA21_WARD_NOTE = "Each LSOA's ward (May 2024) is the ONS lookup's."
 LSOA11_WARD_NOTE = "Each LSOA's ward (May 2024) is the ONS best fit (LSOA 2011 to LSOA 2021 to ward)."
 
 
@@ -26,6 +25,7 @@ class DeprivationMap:
     """One indicator on one set of LSOAs: polygons with code, name, ward and value, and what to tell the reader."""
 
     geography: str  # 'lsoa21' or 'lsoa11'
+    source_id: str  # the index drawn, e.g. 'iod2025'
     areas: gpd.GeoDataFrame  # code, name, ward, value (float), geometry (EPSG:27700), sorted by code
     title: str  # the indicator, e.g. 'IMD decile (English Indices of Deprivation 2025)'
     notes: tuple[str, ...]
@@ -37,9 +37,7 @@ class DeprivationMap:
     @property
     def attribution(self) -> str:
         """The map's attribution: the boundaries drawn (their own year) and the index."""
-        if self.geography == "lsoa11":
-            return OGL_ATTRIBUTION
-        return f"{boundary_set('lsoa21').attribution} {indicator_source('iod2025').attribution}"
+        return f"{boundary_set(self.geography).attribution} {indicator_source(self.source_id).attribution}"
 
     def table(self) -> pd.DataFrame:
         """The areas as a reader sees them: names first, codes beside them, the value last."""
@@ -48,11 +46,8 @@ class DeprivationMap:
 
 
 def area_choices(context: ContextTable, column: str) -> dict[str, str]:
-    """Which LSOAs an indicator can be drawn on: an LSOA 2021 index on its own areas first, then carried to 2011."""
-    meta = context.columns[column]
-    if indicator_source(meta.source_id).geography == "lsoa21":
-        return dict(AREA_TITLES)
-    return {"lsoa11": "LSOA 2011, the index's own areas"}
+    """Which LSOAs an indicator can be drawn on: the index's own areas first, then carried to the other vintage."""
+    return dict(AREA_TITLES[indicator_source(context.columns[column].source_id).geography])
 
 
 def on_lsoa11(lsoas: gpd.GeoDataFrame, context: ContextTable, column: str, wards: pd.Series | None) -> DeprivationMap:
@@ -65,18 +60,20 @@ def on_lsoa11(lsoas: gpd.GeoDataFrame, context: ContextTable, column: str, wards
                               "ward": ward.astype(object).to_numpy(), "value": codes.map(values).astype(float).to_numpy()},
                              geometry=lsoas.geometry.values, crs=lsoas.crs)
     notes = tuple(context.notes) + ((LSOA11_WARD_NOTE,) if wards is not None else ())
-    return DeprivationMap("lsoa11", areas.sort_values("code", ignore_index=True), context.columns[column].title, notes)
+    meta = context.columns[column]
+    return DeprivationMap("lsoa11", meta.source_id, areas.sort_values("code", ignore_index=True), meta.title, notes)
 
 
-def on_lsoa21(joined: gpd.GeoDataFrame, context: ContextTable, column: str) -> DeprivationMap:
-    """An LSOA 2021 index's column on the council's LSOA 2021 polygons, as published; `joined` is
+def on_lsoa21(joined: gpd.GeoDataFrame, how: str, context: ContextTable, column: str) -> DeprivationMap:
+    """An index's column on the council's LSOA 2021 polygons; `joined` and `how` (published or carried forward) are
     `ehmap.lsoa21.indicator_on_lsoa21` for the column's source."""
     meta = context.columns[column]
     areas = gpd.GeoDataFrame({"code": joined["lsoa21cd"].to_numpy(), "name": joined["lsoa21nm"].to_numpy(),
                               "ward": joined["ward_name"].astype(object).to_numpy(),
                               "value": joined[meta.column_id].astype(float).to_numpy()},
                              geometry=joined.geometry.values, crs=joined.crs)
-    return DeprivationMap("lsoa21", areas.sort_values("code", ignore_index=True), meta.title, (LSOA21_NOTE,))
+    return DeprivationMap("lsoa21", meta.source_id, areas.sort_values("code", ignore_index=True), meta.title,
+                          (how, LSOA21_WARD_NOTE))
 
 
 def deprivation_map_reading(view: DeprivationMap, context: ContextTable, column: str, council: str) -> str:
