@@ -13,6 +13,7 @@ from ehmap.views.need_map import (
     need_map_reading,
     need_options,
     placed_on_lsoa21,
+    ranked_geography,
     ranking_kinds,
     released_geography_notice,
     released_need_map,
@@ -97,10 +98,12 @@ if children is None:
 else:
     kind = st.radio("Rank", list(kinds), format_func=kinds.get, horizontal=True,
                     key=f"need_map_rank_{context.audience}_{'_'.join(kinds)}",
-                    help="Wards pool their LSOAs' episodes, so their intervals are narrower.")
+                    help="Wards pool their LSOAs' episodes, so their intervals are narrower. LSOAs are those the map "
+                         "is drawn on (2021 or 2011).")
     if context.team:
+        kind = ranked_geography(kind, geography, context.cases)
         ranked = team_need_ranking(context.cases, hotspot_areas(kind, context.la_code), need, start, end, service,
-                                   children, wards)
+                                   population_on(kind)[0], wards)
     else:
         ranked = released_need_ranking(release, need, period.key, children, wards)
     draw_ranking(ranked)

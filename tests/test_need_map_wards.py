@@ -235,7 +235,7 @@ def test_page_maps_wards_for_the_team(directory, croydon):
     [image] = [b for b in at.get("download_button") if b.proto.label == "Download the map (PNG)"]
     assert image.proto.id.endswith(f"map_png_ehmap_need_map_{CROYDON}_all_ward")
     at.radio(key="need_map_rank_team_ward_lsoa11").set_value("lsoa11").run()
-    assert ", mapped by ward, ranked by LSOA: " in shown_reading(at)
+    assert ", mapped by ward, ranked by LSOA 2021: " in shown_reading(at)  # the team's default small area
     assert sorted(mapped_codes(at)) == sorted(areas["ward"].areas["code"])  # ranking LSOAs leaves the map on wards
 
 

@@ -255,7 +255,7 @@ def need_map_page() -> AppTest:
 
 def reading(at: AppTest) -> str:
     """The page's one reading: the info box that starts with the need and the period."""
-    [text] = [t for t in (unescaped(i.value) for i in at.info) if " by ward: " in t or " by LSOA: " in t]
+    [text] = [t for t in (unescaped(i.value) for i in at.info) if re.search(r" by (ward|LSOA|LSOA 2021): ", t)]
     return text
 
 
@@ -265,7 +265,7 @@ def croydon_lookup(data_dir) -> pd.DataFrame:
     return lsoa11_wards(data_dir).set_index("LSOA11CD")
 
 
-def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_lookup):
+def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_lookup, data_dir):
     at = need_map_page()
     text = reading(at)
     assert text.startswith("All needs, referrals ") and ", by ward: " in text and "council rate" in text
@@ -279,7 +279,16 @@ def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_l
     for name in above["Ward name"].head(4):
         assert name in text  # the reading names the wards the table shows clearly above
     assert (above["95% CI lower"] > 0).all()
-    at.radio(key=TEAM_RANK_KEY).set_value("lsoa11").run()
+    at.radio(key=TEAM_RANK_KEY).set_value("lsoa11").run()  # "LSOAs": those the map is on, LSOA 2021 by default
+    assert not at.exception, [e.message for e in at.exception]
+    assert ", by LSOA 2021: " in reading(at)
+    ranked = at.dataframe[0].value
+    lookup = pd.read_csv(data_dir / "lookup_lsoa21_ward24_lad24.csv", dtype=str)
+    lsoa21s = lookup[lookup["LAD24CD"] == "E09000008"].set_index("LSOA21CD")
+    assert list(ranked.columns[:4]) == ["Rank", "LSOA name", "LSOA code", "Ward"] and len(ranked) == 229
+    assert ranked.set_index("LSOA code")["Ward"].to_dict() == lsoa21s["WD24NM"].to_dict()
+    assert ranked.set_index("LSOA code")["LSOA name"].to_dict() == lsoa21s["LSOA21NM"].to_dict()
+    at.radio(key="need_map_geography_team").set_value("lsoa11").run()  # the map on LSOA 2011: so is the ranking
     assert not at.exception, [e.message for e in at.exception]
     assert ", by LSOA: " in reading(at)
     ranked = at.dataframe[0].value

@@ -16,6 +16,7 @@ from ehmap.audience import Audience, marking
 from ehmap.release.gate import Release
 from ehmap.release.periods import Period
 
+LSOA_KINDS = ("lsoa11", "lsoa21")  # small areas: named with their ward, counted from the LSOA placed at ingest
 AREA_WORDS = {"lsoa11": ("LSOA", "LSOAs"), "lsoa21": ("LSOA 2021", "LSOAs 2021"), "ward": ("ward", "wards"),
               "custom": ("locality", "localities")}
 

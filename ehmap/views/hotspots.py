@@ -20,7 +20,7 @@ from ehmap.ranking import POOLED_YEARS, period_years
 from ehmap.release.gate import Release
 from ehmap.release.tables import area_counts, method_statement, need_title
 from ehmap.smoothing import GLOBAL_EB_METHOD, LOCAL_EB_METHOD
-from ehmap.views import area_words, listed
+from ehmap.views import LSOA_KINDS, area_words, listed
 
 TEAM_COLUMNS = {"name": "Area", "code": "Code", "count": "Episodes", "children": "Children 0-17",
                 "rate": "Rate per 1,000", "rate_lower": "95% CI lower", "rate_upper": "95% CI upper",
@@ -58,9 +58,6 @@ def _significant(result: HotspotTable, table: pd.DataFrame) -> pd.DataFrame:
 
 
 CLUSTER_WORDS = {"gi_star": ("hot spot", "hot spots"), "local_moran": ("high-high cluster", "high-high clusters")}
-
-
-LSOA_KINDS = ("lsoa11", "lsoa21")  # small areas named with their ward
 
 
 def _place(code: str, name: str, kind: str, lsoa_wards: pd.Series | None) -> str:

@@ -43,7 +43,7 @@ from ehmap.release.gate import GEOGRAPHY_TITLES, Release
 from ehmap.release.tables import children_by_area, method_statement, need_title, released_need_areas
 from ehmap.release.universe import ALL_NEEDS, COUNCIL
 from ehmap.smoothing import GLOBAL_EB_METHOD
-from ehmap.views import AreaView, area_words, listed
+from ehmap.views import LSOA_KINDS, AreaView, area_words, listed
 
 SMOOTHED, RATE, EPISODES = "smoothed_rate", "rate", "episodes"
 MEASURES = {SMOOTHED: "Smoothed rate per 1,000", RATE: "Rate per 1,000 children", EPISODES: "Episodes"}
@@ -51,8 +51,9 @@ VALUE_TITLES = {SMOOTHED: "Episodes per 1,000 children aged 0-17, smoothed",
                 RATE: "Episodes per 1,000 children aged 0-17", EPISODES: "Episodes"}
 RELEASED_MEASURES = (RATE, EPISODES)
 RELEASED_RATE_NOTE = "Rates per 1,000 children use the rounded counts; where a count is hidden its rate is too."
-RANK_KINDS = {"ward": "Wards", "lsoa11": "LSOAs", "custom": "Localities"}
-MAP_GEOGRAPHIES = {"lsoa21": "LSOA 2021", "lsoa11": "LSOA 2011", "ward": "Ward"}  # the first offered is the default
+RANK_KINDS = {"ward": "Wards", "lsoa11": "LSOAs", "custom": "Localities"}  # the choices under the map
+RANKED_TITLES = {"ward": "Wards", "lsoa11": "LSOAs", "lsoa21": "LSOAs 2021", "custom": "Localities"}
+MAP_GEOGRAPHIES = {"lsoa21": "LSOA 2021", "lsoa11": "LSOA 2011", "ward": "Ward"}  # the first offered: the default
 RANKING_NOTE = (
     "Each rate has an exact (Poisson) 95% interval. An area is clearly above the council rate when its whole interval "
     "lies above it, clearly below when its whole interval lies below it; otherwise the difference could be chance."
@@ -109,7 +110,7 @@ def placed_on_lsoa21(cases: pd.DataFrame, audience: Audience) -> bool:
 
 def _area_columns(kind: str) -> dict[str, str]:
     """The titles of an area's name and code columns: 'LSOA name', 'Ward name', 'Locality name'..."""
-    one = "LSOA" if kind in ("lsoa11", "lsoa21") else area_words(kind)[0].capitalize()
+    one = "LSOA" if kind in LSOA_KINDS else area_words(kind)[0].capitalize()
     return {"name": f"{one} name", "code": f"{one} code"}
 
 
@@ -248,19 +249,19 @@ class RankedView:
 
     @property
     def title(self) -> str:
-        return (f"{RANK_KINDS.get(self.ranking.kind, 'Localities')} ranked by episodes per 1,000 children aged 0-17 "
+        return (f"{RANKED_TITLES.get(self.ranking.kind, 'Localities')} ranked by episodes per 1,000 children aged 0-17 "
                 f"({need_title(self.need)}, {self.period_label})")
 
     def shown_table(self) -> pd.DataFrame:
         """The ranking as a reader sees it: rank, place names, counts, rate, interval, position and a note."""
         table = self.ranking.table
-        one = self.words[0].capitalize() if self.ranking.kind != "lsoa11" else "LSOA"
+        one = "LSOA" if self.ranking.kind in LSOA_KINDS else self.words[0].capitalize()
         shown = pd.DataFrame({
             "Rank": table["rank"].astype("Int64"),
             f"{one} name": table["name"],
             f"{one} code": table["code"],
         })
-        if self.ranking.kind == "lsoa11":
+        if self.ranking.kind in LSOA_KINDS:
             shown["Ward"] = table["ward"].fillna("").astype(str)
         # episodes in the rate as this audience may see them: exact numbers for the team, released text otherwise
         shown["Episodes"] = table["count"].astype("Int64") if self.audience is Audience.TEAM else table["episodes"]
@@ -278,8 +279,9 @@ class RankedView:
     def chart_rows(self, limit: int = 60) -> pd.DataFrame:
         """The ranked areas to draw (at most `limit`, highest rates first): label, rate, interval and position."""
         ranked = self.ranking.ranked.head(limit)
-        label = ranked["name"] if self.ranking.kind != "lsoa11" else ranked["name"] + " (" + ranked["ward"].fillna(
-            "no ward").astype(str) + ")"
+        label = ranked["name"]
+        if self.ranking.kind in LSOA_KINDS:  # an LSOA with its ward: 'Croydon 012A (Selhurst)'
+            label = label + " (" + ranked["ward"].fillna("no ward").astype(str) + ")"
         return pd.DataFrame({"area": label.to_numpy(), "code": ranked["code"].to_numpy(),
                              "rate": ranked["rate"].round(1).to_numpy(),
                              "lower": ranked["rate_lower"].round(1).to_numpy(),
@@ -297,17 +299,27 @@ def ranking_kinds(audience: Audience, release: Release | None = None, need: str 
     return {kind: RANK_KINDS.get(kind, "Localities")}
 
 
+def ranked_geography(choice: str, map_geography: str, cases: pd.DataFrame) -> str:
+    """The areas the team's ranking is on: wards as chosen; 'LSOAs' are the LSOAs the map is drawn on (2021 or
+    2011), or the team's default small area when the map is on wards."""
+    if choice != "lsoa11":
+        return choice
+    return map_geography if map_geography in LSOA_KINDS else team_small_area(cases)
+
+
 def team_need_ranking(cases: pd.DataFrame, areas: AreaSet, need: str | None, start: dt.date, end: dt.date,
                       service: str | None, population: pd.DataFrame,
                       lsoa_wards: pd.Series | None = None) -> RankedView:
-    """The team's areas (wards or LSOAs) ranked on exact counts, with exact 95% intervals."""
+    """The team's areas (wards or LSOAs) ranked on exact counts, with exact 95% intervals; `population` is on the
+    areas' own LSOAs (`ehmap.lsoa21.children_on`)."""
     chosen = CaseFilter(need, start, end, service).apply(cases)
-    wards = lsoa_wards if areas.kind == "lsoa11" else None
+    wards = areas.areas.set_index("code")["ward"] if areas.kind == "lsoa21" else (
+        lsoa_wards if areas.kind == "lsoa11" else None)
     ranking = rank_team_areas(chosen, areas, population, start, end, wards)
     label = f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}" + (f", {service}" if service else "")
     few = int((ranking.table["count"] < SMALL).sum())
     notes = (RANKING_NOTE,)
-    if areas.kind == "lsoa11" and few * 2 > len(ranking.table):
+    if areas.kind in LSOA_KINDS and few * 2 > len(ranking.table):
         notes += (f"{few} of {len(ranking.table)} LSOAs have fewer than {SMALL} episodes: their intervals are wide, "
                   "so few can stand out; ranking wards pools them.",)
     return RankedView(Audience.TEAM, ranking, need, label, notes)
@@ -418,7 +430,7 @@ def _implausible_sentence(view: AreaView, ranked: RankedView | None) -> str:
 def _by(view: AreaView, ranked: RankedView) -> str:
     """The areas a reading is about: 'by ward', or 'mapped by ward, ranked by LSOA' when a map off the small areas
     (LSOA 2021 or 2011) is on other areas than the ranking."""
-    if view.areas.kind in ("lsoa11", "lsoa21", ranked.ranking.kind):
+    if view.areas.kind in (*LSOA_KINDS, ranked.ranking.kind):
         return f"by {ranked.words[0]}"
     return f"mapped by {area_words(view.areas.kind)[0]}, ranked by {ranked.words[0]}"
 
@@ -426,7 +438,7 @@ def _by(view: AreaView, ranked: RankedView) -> str:
 def need_map_reading(view: AreaView, ranked: RankedView | None) -> str:
     """One or two sentences a non-analyst can repeat: what stands out, how sure, what to try next."""
     if ranked is None:
-        mapped = "" if view.areas.kind in ("lsoa11", "lsoa21") else f", mapped by {area_words(view.areas.kind)[0]}"
+        mapped = "" if view.areas.kind in LSOA_KINDS else f", mapped by {area_words(view.areas.kind)[0]}"
         return (f"{view.council_total} episodes in the council{mapped}. Without child population figures areas "
                 "cannot be compared fairly (bigger areas have more children), so nothing is ranked; add the "
                 "population file to rank wards and LSOAs by rate.")
