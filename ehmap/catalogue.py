@@ -7,7 +7,7 @@ with a message naming the file and the key, so a typo never silently changes wha
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ INDICATORS_DIR = ROOT / "indicators"
 
 POLARITIES = ("count", "higher_is_more_deprived", "rank_1_most_deprived", "decile_1_most_deprived", "code")
 GEOGRAPHIES = ("lsoa11", "lsoa21")
+CARRY_RULES = ("equal_shares",)  # an area split into several shares its count equally; merged areas add up
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ class IndicatorColumn:
 
 
 @dataclass(frozen=True)
+class CarriedTo:
+    """How a source's counts are carried onto another LSOA vintage: the lookup they go through (an indicator id),
+    the rule for split areas (`CARRY_RULES`), and the note every figure made from them carries."""
+
+    through: str
+    rule: str
+    note: str
+
+
+@dataclass(frozen=True)
 class IndicatorSource:
     """A published table of values keyed on an area code (e.g. population by LSOA).
 
@@ -76,6 +87,7 @@ class IndicatorSource:
     columns: dict[str, IndicatorColumn]
     download: str = ""
     workbook: str = ""
+    carried_to: dict[str, CarriedTo] = field(default_factory=dict)  # geography -> how counts are carried there
 
     @property
     def download_url(self) -> str:
@@ -110,7 +122,7 @@ def _checked_mapping(raw: Any, cls: type, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a mapping of keys to values, got {type(raw).__name__}.")
     expected = {f.name for f in fields(cls)}
-    needed = {f.name for f in fields(cls) if f.default is MISSING}
+    needed = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
     unknown = sorted(set(raw) - expected)
     if unknown:
         raise ValueError(f"{where} has unknown key(s) {unknown}; valid keys are {sorted(expected)}.")
@@ -151,7 +163,29 @@ def load_indicator_source(path: Path) -> IndicatorSource:
         headers[header] = str(name)
         columns[str(name)] = IndicatorColumn(str(checked["title"]), str(checked["polarity"]), header, required)
     raw["columns"] = columns
-    return IndicatorSource(**{key: value if key == "columns" else str(value) for key, value in raw.items()})
+    raw["carried_to"] = _carried_to(raw.get("carried_to", {}), raw["geography"], path)
+    return IndicatorSource(**{key: value if key in ("columns", "carried_to") else str(value)
+                              for key, value in raw.items()})
+
+
+def _carried_to(raw: Any, geography: str, path: Path) -> dict[str, CarriedTo]:
+    """The declared carrying of a source's counts onto other LSOA vintages, each checked: a known geography other
+    than the source's own, a declared lookup and a known rule."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} key 'carried_to' must be a mapping of geography to {{through, rule, note}}.")
+    carried = {}
+    for target, rule in raw.items():
+        checked = _checked_mapping(rule, CarriedTo, f"{path} carried_to '{target}'")
+        if target not in GEOGRAPHIES or target == geography:
+            raise ValueError(f"{path} carried_to '{target}' must be another of {list(GEOGRAPHIES)}.")
+        if checked["rule"] not in CARRY_RULES:
+            raise ValueError(f"{path} carried_to '{target}' has rule '{checked['rule']}'; valid rules are "
+                             f"{list(CARRY_RULES)}.")
+        if not (INDICATORS_DIR / f"{checked['through']}.yaml").exists():
+            raise ValueError(f"{path} carried_to '{target}' goes through '{checked['through']}', which is not declared "
+                             "in indicators/.")
+        carried[str(target)] = CarriedTo(*(" ".join(str(checked[k]).split()) for k in ("through", "rule", "note")))
+    return carried
 
 
 def indicator_sources() -> list[IndicatorSource]:

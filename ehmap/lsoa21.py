@@ -30,10 +30,7 @@ EXACT_FIT = "lookup_lsoa11_lsoa21"
 WARD_LOOKUP = "lookup_lsoa21_ward24"
 PLACEMENT_NOTE = ("Cases are placed in LSOAs 2021 by their postcode's grid reference on the ONS super-generalised "
                   "boundaries, which can misplace a postcode within about 200 m of an LSOA edge.")
-CHILDREN_NOTE = ("Children aged 0-17 on LSOA 2021 are the ONS mid-2020 estimates for LSOA 2011 carried through the "
-                 "ONS exact-fit lookup: unchanged and merged areas exactly; an LSOA 2011 split into several LSOAs 2021 "
-                 "shares its children equally between them (splits are drawn to give parts of similar population), "
-                 "so rates there are approximate.")
+POPULATION = "population_mid2020"  # its declaration says how its children are carried onto LSOA 2021
 
 
 class Lsoa21Missing(LookupError):
@@ -174,10 +171,15 @@ def lsoa21_of_postcodes(easting: np.ndarray, northing: np.ndarray, in_council: n
     return placed
 
 
+def children_note() -> str:
+    """The note every rate on LSOA 2021 carries: how its children were carried there (declared with the source)."""
+    return indicator_source(POPULATION).carried_to[BOUNDARY_SET].note
+
+
 def children_on_lsoa21(population: pd.DataFrame, lookup: pd.DataFrame) -> pd.DataFrame:
     """Children per LSOA 2021 (`lsoa21cd`, `children`) from children per LSOA 2011 (`lsoa11cd`, `children`) through
-    the exact-fit lookup (`lsoa11cd`, `lsoa21cd`): each LSOA 2011 shares its children equally between its LSOAs
-    2021 (`CHILDREN_NOTE`)."""
+    the exact-fit lookup (`lsoa11cd`, `lsoa21cd`) by the declared rule, equal shares (`children_note`): each LSOA
+    2011 shares its children equally between its LSOAs 2021."""
     pairs = lookup[["lsoa11cd", "lsoa21cd"]].astype(str).drop_duplicates()
     parts = pairs.groupby("lsoa11cd")["lsoa21cd"].transform("size")
     children = pairs["lsoa11cd"].map(population.astype({"lsoa11cd": str}).set_index("lsoa11cd")["children"])
@@ -187,7 +189,8 @@ def children_on_lsoa21(population: pd.DataFrame, lookup: pd.DataFrame) -> pd.Dat
 
 def children_on(geography: str, population: pd.DataFrame, folder: Path | None = None) -> pd.DataFrame:
     """Children on the areas episodes are counted by: `population` (per LSOA 2011) as it is, or carried onto LSOA
-    2021 (`children_on_lsoa21`) when `geography` is 'lsoa21'."""
-    if geography != "lsoa21":
+    2021 through the lookup `indicators/population_mid2020.yaml` declares (`children_on_lsoa21`)."""
+    if geography != BOUNDARY_SET:
         return population
-    return children_on_lsoa21(population, read_indicator(EXACT_FIT, folder))
+    carried = indicator_source(POPULATION).carried_to[BOUNDARY_SET]
+    return children_on_lsoa21(population, read_indicator(carried.through, folder))

@@ -67,6 +67,32 @@ def test_real_population_indicator_loads(data_dir):
     assert indicator_source("population_mid2020") == source
 
 
+def test_children_on_lsoa_2021_are_declared_with_their_lookup_rule_and_note():
+    carried = indicator_source("population_mid2020").carried_to
+    assert list(carried) == ["lsoa21"]
+    assert (carried["lsoa21"].through, carried["lsoa21"].rule) == ("lookup_lsoa11_lsoa21", "equal_shares")
+    assert indicator_source(carried["lsoa21"].through).columns["lsoa21cd"].header == "LSOA21CD"
+    assert carried["lsoa21"].note.startswith("Children aged 0-17 on LSOA 2021 are the ONS mid-2020 estimates")
+    assert "  " not in carried["lsoa21"].note  # folded into one line for the screen
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"lsoa21": {"through": "lookup_lsoa11_lsoa21", "rule": "area_weighted", "note": "x"}},
+     "has rule 'area_weighted'; valid rules are ['equal_shares']"),
+    ({"lsoa21": {"through": "lookup_elsewhere", "rule": "equal_shares", "note": "x"}},
+     "goes through 'lookup_elsewhere', which is not declared in indicators/"),
+    ({"lsoa11": {"through": "lookup_lsoa11_lsoa21", "rule": "equal_shares", "note": "x"}},
+     "carried_to 'lsoa11' must be another of ['lsoa11', 'lsoa21']"),
+    ({"lsoa21": {"through": "lookup_lsoa11_lsoa21", "rule": "equal_shares"}}, "is missing key(s) ['note']"),
+])
+def test_a_bad_carrying_is_refused_naming_the_file(tmp_path, change, message):
+    raw = real(INDICATORS_DIR / "population_mid2020.yaml") | {"carried_to": change}
+    path = write(tmp_path, "population_mid2020.yaml", raw)
+    with pytest.raises(ValueError, match=f"^{path}.*") as error:
+        load_indicator_source(path)
+    assert message in str(error.value)
+
+
 def test_every_shipped_definition_loads():
     for path in BOUNDARIES_DIR.glob("*.yaml"):
         assert load_boundary_set(path).id == path.stem

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ehmap.audience import Audience
-from ehmap.lsoa21 import CHILDREN_NOTE, PLACEMENT_NOTE
+from ehmap.lsoa21 import PLACEMENT_NOTE, children_note
 from ehmap.views.need_map import map_geographies, placed_on_lsoa21
 from tests.conftest import CROYDON
 
@@ -70,7 +70,7 @@ def test_the_team_maps_lsoa_2021_with_its_own_counts_children_and_wards(cases, d
     rate = expected / children * 1000
     assert table["Rate per 1,000"].astype(float).to_dict() == pytest.approx(rate.round(1).to_dict(), abs=0.051)
     captions = " ".join(re.sub(r"\\(.)", r"\1", c.value) for c in at.caption)
-    assert PLACEMENT_NOTE in captions and CHILDREN_NOTE in captions and "about 200 m" in captions
+    assert PLACEMENT_NOTE in captions and children_note() in captions and "about 200 m" in captions
 
 
 def test_a_released_view_never_offers_lsoa_2021(directory):
@@ -91,3 +91,5 @@ def test_hot_spots_run_on_lsoa_2021_for_the_team(cases, data_dir):
     croydon = sorted(lookup.loc[lookup["LAD24CD"] == CROYDON, "LSOA21CD"])
     [fmap] = at.get("component_instance")
     assert sorted(re.findall(r'"code": "([^"]+)"', json.loads(fmap.proto.json_args)["script"])) == croydon
+    captions = " ".join(re.sub(r"\\(.)", r"\1", c.value) for c in at.caption)
+    assert children_note() in captions  # the rates tested use children carried onto LSOA 2021, and say so

@@ -124,6 +124,13 @@ def hotspots_reading(table: pd.DataFrame, hot: pd.DataFrame, kind: str, statisti
     return heading + text
 
 
+def _children_notes(areas: AreaSet, measure: str) -> tuple[str, ...]:
+    """How the children behind LSOA 2021 rates were carried there; nothing for other areas or for counts."""
+    from ehmap.lsoa21 import children_note
+
+    return (children_note(),) if areas.kind == "lsoa21" and measure != "count" else ()
+
+
 def smoothing_notes(measure: str, smoothing: str) -> tuple[str, ...]:
     """The empirical Bayes method that made the smoothed rates tested, named exactly; nothing for other measures."""
     if measure != "smoothed_rate":
@@ -161,7 +168,8 @@ def team_hotspots(cases: pd.DataFrame, areas: AreaSet, need: str | None, start: 
                                True, lsoa_wards, period_years(start, end) < POOLED_YEARS, measure)
     return HotspotView(Audience.TEAM, areas, table, columns, result.result.explanation(),
                        int((result.result.p <= 0.05).sum()), result.outside,
-                       (result.note, *smoothing_notes(measure, smoothing)), hot=hot, reading=reading)
+                       (result.note, *smoothing_notes(measure, smoothing), *_children_notes(areas, measure)),
+                       hot=hot, reading=reading)
 
 
 def released_hotspots(release: Release, cases: pd.DataFrame, need: str | None, period: str,

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ehmap.areas import AreaSet
 from ehmap.audience import SMALL, SMALL_FLAG, Audience, marking, small
-from ehmap.lsoa21 import CHILDREN_NOTE
+from ehmap.lsoa21 import children_note
 from ehmap.needmap import CaseFilter, NeedMapTable, need_map_table, with_need_figures
 from ehmap.ranking import (
     ABOVE,
@@ -167,7 +167,7 @@ def team_need_map(cases: pd.DataFrame, lsoas: AreaSet, need: str | None, start: 
     if lsoas.kind != "lsoa11":
         notes += (lsoas.rule, *_outside_note(table, lsoas))
     if lsoas.kind == "lsoa21" and table.has_rates:
-        notes += (CHILDREN_NOTE,)
+        notes += (children_note(),)
     return AreaView(Audience.TEAM, lsoas, areas, columns, VALUE_TITLES[measure], 0 if measure == EPISODES else 1,
                     f"{table.council_total:,}", notes)
 
@@ -318,7 +318,7 @@ def team_need_ranking(cases: pd.DataFrame, areas: AreaSet, need: str | None, sta
     ranking = rank_team_areas(chosen, areas, population, start, end, wards)
     label = f"referrals {start:%d/%m/%Y} to {end:%d/%m/%Y}" + (f", {service}" if service else "")
     few = int((ranking.table["count"] < SMALL).sum())
-    notes = (RANKING_NOTE,)
+    notes = (RANKING_NOTE, *((children_note(),) if areas.kind == "lsoa21" else ()))
     if areas.kind in LSOA_KINDS and few * 2 > len(ranking.table):
         notes += (f"{few} of {len(ranking.table)} LSOAs have fewer than {SMALL} episodes: their intervals are wide, "
                   "so few can stand out; ranking wards pools them.",)
