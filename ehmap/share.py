@@ -1,4 +1,4 @@
-"""Share links: a view's choices (council, dataset, need, period, geography, measure, statistic) as URL query
+"""Share links: a view's choices (council, dataset, need, period, map, geography, measure, statistic) as URL query
 parameters, and back. No Streamlit here: `ui.share` restores and writes them.
 
 A link carries choices only: option keys the app offers, dates as ISO dates and a dataset's id as an integer; never
@@ -20,9 +20,9 @@ from ehmap.audience import Audience
 DateRange = tuple[dt.date, dt.date]
 LinkPeriod = DateRange | str  # the team's referral dates, or a released period: a financial year key or "all"
 
-COUNCIL, DATASET, NEED, PERIOD, GEOGRAPHY, MEASURE, STATISTIC = (
-    "council", "dataset", "need", "period", "geography", "measure", "statistic")
-FIELDS = (COUNCIL, DATASET, NEED, PERIOD, GEOGRAPHY, MEASURE, STATISTIC)  # the order parameters are written in
+COUNCIL, DATASET, NEED, PERIOD, MAP, GEOGRAPHY, MEASURE, STATISTIC = (
+    "council", "dataset", "need", "period", "map", "geography", "measure", "statistic")
+FIELDS = (COUNCIL, DATASET, NEED, PERIOD, MAP, GEOGRAPHY, MEASURE, STATISTIC)  # the order parameters are written in
 ALL = "all"  # all needs (a need widget's None), or all years (a released period)
 DEMO = "demo"  # the built-in demo dataset
 TEAM, RELEASE = Audience.TEAM, Audience.RELEASE
@@ -85,12 +85,14 @@ def page_views() -> dict[str, PageView]:
             NEED: _both("need_map_need", needs),
             MEASURE: {TEAM: Choice("need_map_measure_team", ("smoothed_rate", "rate", "episodes")),
                       RELEASE: Choice("need_map_measure_release", ("rate", "episodes"))},
-            GEOGRAPHY: {TEAM: Choice("need_map_rank_team_ward_lsoa11", ("ward", "lsoa11"))},
+            MAP: {TEAM: Choice("need_map_geography_team", ("lsoa21", "lsoa11", "ward")),  # 'Map by'
+                  RELEASE: Choice("need_map_geography_release", ("lsoa11", "ward"))},
+            GEOGRAPHY: {TEAM: Choice("need_map_rank_team_ward_lsoa11", ("ward", "lsoa11"))},  # the ranking
         }, period_prefix="need_map"),
         "hot-spots": PageView({
             NEED: _both("hotspots_need", needs),
             STATISTIC: _both("hotspots_statistic", statistics),
-            GEOGRAPHY: {TEAM: Choice("hotspots_geography", ("lsoa11", "ward"))},  # never "custom": an upload
+            GEOGRAPHY: {TEAM: Choice("hotspots_geography", ("lsoa21", "lsoa11", "ward"))},  # never "custom": an upload
             MEASURE: {TEAM: Choice("hotspots_measure", ("smoothed_rate", "rate", "count"))},
         }, period_prefix="hotspots"),
         "need-and-deprivation": PageView({
@@ -98,7 +100,10 @@ def page_views() -> dict[str, PageView]:
             MEASURE: _both("bivariate_measure", _deprivation_keys()),
         }, period_prefix="bivariate"),
         "service-coverage": PageView({NEED: _both("coverage_need", needs)}, period_prefix="coverage"),
-        "destabilised-by-poverty": PageView(period_prefix="poverty"),
+        "destabilised-by-poverty": PageView({
+            MAP: {TEAM: Choice("poverty_geography_team", ("lsoa11", "ward")),
+                  RELEASE: Choice("poverty_geography_release", ("lsoa11", "ward"))},
+        }, period_prefix="poverty"),
         "which-services-help": PageView(period_prefix="performance"),
         "trends-over-time": PageView(period_prefix="trends"),
         "business-case": PageView(period_prefix="business_case"),

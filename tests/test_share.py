@@ -73,6 +73,7 @@ def test_encode_writes_choices_only_never_free_text_or_data():
     ("period", "2024-02-30..2024-03-01", "not a financial year or a date range"),
     ("measure", "smoothed_rate", "not one of its options"),  # released views never smooth (RELEASE below)
     ("geography", "ward", "not offered in this view"),  # a viewer has no ranking geography to choose
+    ("map", "lsoa21", "not one of its options"),  # released maps are never on LSOA 2021
     ("statistic", "gi_star", "not offered in this view"),  # the need map has no statistic
     ("need", "x" * 500, "not readable"),
 ])
@@ -176,9 +177,10 @@ def link_of(at: AppTest) -> dict[str, str]:
 
 def test_a_link_restores_the_need_map_view_and_the_copy_link_carries_it(directory):
     query = {"council": CROYDON, "dataset": "demo", "need": "domestic_abuse", "period": "2024-04-01..2025-03-31",
-             "geography": "lsoa11", "measure": "rate"}
+             "map": "ward", "geography": "lsoa11", "measure": "rate"}
     at = arrive(query)
     assert at.selectbox(key="need_map_need").value == "domestic_abuse"
+    assert at.radio(key="need_map_geography_team").value == "ward"  # Map by
     assert at.radio(key="need_map_measure_team").value == "rate"
     assert at.date_input(key="need_map_period").value == (D(2024, 4, 1), D(2025, 3, 31))
     assert at.radio(key="need_map_rank_team_ward_lsoa11").value == "lsoa11"
@@ -259,3 +261,10 @@ def test_a_need_and_deprivation_link_sets_the_need_and_the_deprivation_measure(d
     assert at.selectbox(key="bivariate_need").value == "financial_stability"
     assert at.selectbox(key="bivariate_measure").value == "iod2019_idaci_score"
     assert link_of(at)["measure"] == "iod2019_idaci_score" and link_of(at)["period"] == "all"
+
+
+def test_a_poverty_link_carries_map_by_for_either_audience(directory):
+    at = arrive({"period": "all", "map": "ward"}, page="pages/poverty.py")
+    assert at.radio(key="poverty_geography_team").value == "ward" and link_of(at)["map"] == "ward"
+    shared = arrive({"map": "ward"}, page="pages/poverty.py", released=True)
+    assert shared.radio(key="poverty_geography_release").value == "ward" and link_of(shared)["map"] == "ward"

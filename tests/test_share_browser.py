@@ -19,7 +19,7 @@ from browser_support import ANALYST, VIEWER, context_page, screenshot_on_failure
 from ehmap.release.periods import financial_year_start
 
 TEAM_MARK, RELEASE_MARK = "Team view: exact figures", "Released view: figures protected for sharing"
-LINK_VIEW = {"need": "domestic_abuse", "period": "2024-04-01..2025-03-31", "geography": "lsoa11"}
+LINK_VIEW = {"need": "domestic_abuse", "period": "2024-04-01..2025-03-31", "map": "lsoa21", "geography": "lsoa11"}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_a_viewer_following_an_analysts_link_sees_released_figures_only(signed_i
         assert chosen(viewer, "Period (financial year)") == "2024-25"
         assert checked(viewer, "Measure") == "Episodes"
         note = viewer.get_by_text("Not used from the link").inner_text()
-        assert "geography" in note and "financial year 2024-25" in note
+        assert "geography" in note and "map (not one of its options)" in note and "financial year 2024-25" in note
         shown = re.sub(r"https?://\S+", "", text)  # the sidebar's link (http://127.0.0.1:PORT...) holds no figure
         leaked = sorted(figure for figure in team_only_figures if re.search(rf"(?<![\d,]){figure}(?![\d,])", shown))
         assert not leaked, f"the viewer sees exact team figures {leaked}"
