@@ -403,6 +403,34 @@ def lsoa21_area_set(la_code: str) -> AreaSet:
 GEOGRAPHIES = {"lsoa11": lsoa_area_set, "lsoa21": lsoa21_area_set, "ward": ward_area_set}
 
 
+def small_area_wards(kind: str, la_code: str) -> pd.DataFrame | None:
+    """Each LSOA of the council (index: its code, of `kind`'s vintage) with its ward (May 2024) as `ward_code` and
+    `ward_name`, for tables and CSVs; None for other areas or when the ward lookup holds none of the council."""
+    try:
+        if kind == "lsoa11":
+            return ward_area_set(la_code).lsoa_table("ward")
+        if kind == "lsoa21":
+            from ehmap.lsoa21 import council_lsoa21s
+
+            return council_lsoa21s(la_code).set_index("lsoa21cd")[["ward_code", "ward_name"]]
+    except (FileNotFoundError, SourceMissing):
+        return None
+    return None
+
+
+def with_ward_columns(table: pd.DataFrame, wards: pd.DataFrame | None, after: str = "name",
+                      code: str = "code") -> pd.DataFrame:
+    """`table` with `ward_code` and `ward_name` inserted after its `after` column, looked up by its `code` column
+    in `small_area_wards`' table; unchanged when the wards are not known."""
+    if wards is None:
+        return table
+    table = table.copy()
+    at = table.columns.get_loc(after) + 1
+    for offset, column in enumerate(("ward_code", "ward_name")):
+        table.insert(at + offset, column, table[code].astype(str).map(wards[column]).astype(object).to_numpy())
+    return table
+
+
 def area_set(geography: str | Path, la_code: str, name_column: str | None = None) -> AreaSet:
     """The front door: 'lsoa11', 'ward', or a locality file path (with its name column)."""
     if str(geography) in GEOGRAPHIES:

@@ -103,6 +103,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
 
 
 def _context_command(args: argparse.Namespace) -> int:
+    from ehmap.areas import small_area_wards, with_ward_columns
     from ehmap.context import context_csv, council_context
     from ehmap.indicators import SourceMissing
 
@@ -112,7 +113,8 @@ def _context_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(context_csv(table), args.out)
+    wards = small_area_wards("lsoa11", args.la)
+    write_csv(with_ward_columns(context_csv(table), wards, after="lsoa11nm", code="lsoa11cd"), args.out)
     for note in table.notes:
         print(note)
     print(f"{len(table.areas)} LSOAs of {args.la} with {len(table.columns)} indicator columns -> {args.out}")
@@ -120,7 +122,7 @@ def _context_command(args: argparse.Namespace) -> int:
 
 
 def _hotspots_command(args: argparse.Namespace) -> int:
-    from ehmap.areas import area_set
+    from ehmap.areas import area_set, small_area_wards, with_ward_columns
     from ehmap.hotspots import hotspot_table
     from ehmap.indicators import SourceMissing, child_population
     from ehmap.lsoa21 import Lsoa21Missing, children_on
@@ -145,7 +147,7 @@ def _hotspots_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(table.for_csv(), args.out)
+    write_csv(with_ward_columns(table.for_csv(), small_area_wards(areas.kind, result.la_code)), args.out)
     labels = table.areas["label"]
     print(f"{len(labels)} areas ({areas.title}); {int(table.result.hot.sum())} hot spot(s), "
           f"{int(labels.str.startswith(('cold spot', 'Low-Low')).sum())} cold spot(s) after FDR -> {args.out}")

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from ward_support import lsoa11_wards
 
 from ehmap.cli import main
 from ehmap.config import pseudonymisation_key
@@ -163,7 +164,10 @@ def test_cli_writes_the_joined_table(tmp_path, data_dir, capsys):
     assert main(["context", "--la", BUCKS, "--indicator", "iod2019", "--indicator", "iod2025", "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert len(table) == 319
-    assert table.columns[:3].tolist() == ["lsoa11cd", "lsoa11nm", "iod2019_imd_score"]
+    assert table.columns[:5].tolist() == ["lsoa11cd", "lsoa11nm", "ward_code", "ward_name", "iod2019_imd_score"]
+    wards = lsoa11_wards(data_dir, BUCKS).set_index("LSOA11CD")  # the ONS lookups chained by hand
+    assert table.set_index("lsoa11cd")["ward_code"].to_dict() == wards["WD24CD"].to_dict()
+    assert table.set_index("lsoa11cd")["ward_name"].to_dict() == wards["WD24NM"].to_dict()
     assert table[["iod2019_imd_score", "iod2025_imd_score", "children_0_17", "all_ages"]].notna().all().all()
     assert "319 LSOAs of E06000060" in capsys.readouterr().out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from ward_support import lsoa11_wards
 
 from ehmap.areas import ward_area_set
 from ehmap.cli import main
@@ -39,7 +40,7 @@ def run(tmp_path, *extra: str) -> tuple[int, pd.DataFrame | None]:
     ([], "LSOA (2021)", 229),  # the default: the LSOAs 2021 ingest placed the episodes in
     (["--geography", "lsoa11"], "LSOA (2011)", 220),
 ])
-def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names, geography, title, areas):
+def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names, data_dir, geography, title, areas):
     from ehmap.areas import area_set
     from ehmap.config import pseudonymisation_key
     from ehmap.demo import load_demo
@@ -51,7 +52,7 @@ def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names, geography
     code, table = run(tmp_path, "--need", "substance_use", "--measure", "rate", "--statistic", "gi_star",
                       "--seed", "12345", "--permutations", "999", *geography)
     assert code == 0
-    assert list(table.columns) == COLUMNS and len(table) == areas
+    assert list(table.columns) == [*COLUMNS[:2], "ward_code", "ward_name", *COLUMNS[2:]] and len(table) == areas
     counts = table["count"].astype(int)
     assert counts.between(1, 5).sum() > 50  # the team's exact counts: small ones are kept
     assert table[["rate", "smoothed_rate", "statistic", "z", "p", "p_fdr"]].notna().all().all()
@@ -62,13 +63,17 @@ def test_lsoa_hotspots_csv(directory, tmp_path, capsys, council_names, geography
                          children_on(kind, child_population()), "rate", "gi_star", permutations=999, seed=12345)
     assert list(table["label"]) == list(same.areas["label"]) and list(counts) == list(same.areas["count"])
     assert table["code"].str.startswith("E01").all()
+    wards = lsoa11_wards(data_dir).set_index("LSOA11CD") if kind == "lsoa11" else pd.read_csv(
+        data_dir / "lookup_lsoa21_ward24_lad24.csv", dtype=str).set_index("LSOA21CD")  # each LSOA's ward, by hand
+    assert table.set_index("code")["ward_code"].to_dict() == wards.loc[table["code"], "WD24CD"].to_dict()
+    assert table.set_index("code")["ward_name"].to_dict() == wards.loc[table["code"], "WD24NM"].to_dict()
     hot, cold = int(same.result.hot.sum()), int(same.areas["label"].str.startswith("cold spot").sum())
     assert f"{areas} areas ({title}); {hot} hot spot(s), {cold} cold spot(s) after FDR" in capsys.readouterr().out
 
 
 def test_ward_hotspots_csv(directory, tmp_path, demo_episodes):
     code, table = run(tmp_path, "--geography", "ward", "--statistic", "local_moran", "--seed", "3", "--permutations", "199")
-    assert code == 0 and len(table) == 28
+    assert code == 0 and len(table) == 28 and list(table.columns) == COLUMNS  # wards need no ward beside them
     assert set(table["code"]) == set(ward_area_set("E09000008").areas["code"])
     assert table["count"].astype(int).sum() == demo_episodes  # every demo episode falls in a ward, none small
 
