@@ -176,6 +176,14 @@ def children_note() -> str:
     return indicator_source(POPULATION).carried_to[BOUNDARY_SET].note
 
 
+def population_sources(geography: str) -> tuple[str, ...]:
+    """The reference files behind children on `geography`: the population estimates, and for LSOA 2021 the lookup
+    they are carried through (for the page's 'Reference files used' line)."""
+    if geography != BOUNDARY_SET:
+        return (POPULATION,)
+    return POPULATION, indicator_source(POPULATION).carried_to[BOUNDARY_SET].through
+
+
 def children_on_lsoa21(population: pd.DataFrame, lookup: pd.DataFrame) -> pd.DataFrame:
     """Children per LSOA 2021 (`lsoa21cd`, `children`) from children per LSOA 2011 (`lsoa11cd`, `children`) through
     the exact-fit lookup (`lsoa11cd`, `lsoa21cd`) by the declared rule, equal shares (`children_note`): each LSOA

@@ -12,6 +12,7 @@ from ehmap.hotspots import (
     STATISTIC_TITLES,
     label_choropleth,
 )
+from ehmap.lsoa21 import population_sources
 from ehmap.maps import area_map
 from ehmap.text import plain
 from ehmap.views.hotspots import released_hotspots, team_hotspots
@@ -133,4 +134,4 @@ else:
 with st.expander("All areas"):
     st.dataframe(view.table[list(view.columns)].rename(columns=view.columns), hide_index=True, width="stretch")
 released_downloads(context, view.downloads, view.method, "all areas")
-st.caption(reference_versions("population_mid2020"))
+st.caption(reference_versions(*population_sources(view.areas.kind)))

@@ -3,6 +3,7 @@ released."""
 
 import streamlit as st
 
+from ehmap.lsoa21 import population_sources
 from ehmap.maps import area_map
 from ehmap.views.need_map import (
     MEASURES,
@@ -111,4 +112,4 @@ show_reading(need_map_reading(view, ranked), reading)
 
 st.subheader(view.areas.title if context.team else "Areas")
 st.dataframe(view.shown_table(), hide_index=True, width="stretch")
-st.caption(reference_versions("population_mid2020"))
+st.caption(reference_versions(*population_sources(geography if context.team else "lsoa11")))

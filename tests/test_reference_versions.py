@@ -17,8 +17,8 @@ from tests.conftest import REPO
 APP = str(REPO / "app.py")
 CONTEXT = ("iod2019", "iod2025", "lookup_lsoa11_lsoa21", "lookup_lsoa11_lsoa21_best_fit", "population_mid2020")
 PAGES = {  # page -> the reference files it uses
-    "need_map": ("population_mid2020",),
-    "hotspots": ("population_mid2020",),
+    "need_map": ("population_mid2020", "lookup_lsoa11_lsoa21"),  # children carried onto LSOA 2021, the default
+    "hotspots": ("population_mid2020", "lookup_lsoa11_lsoa21"),
     "deprivation": CONTEXT,
     "need_deprivation": CONTEXT,
     "poverty": CONTEXT,
