@@ -37,7 +37,7 @@ from ui.state import (
     reference_versions,
     services_kept,
 )
-from ui.views import lsoa_ward_table, released_downloads, released_period, team_period, ward_picker
+from ui.views import locality_upload, lsoa_ward_table, released_downloads, released_period, team_period, ward_picker
 from ui.widgets import legend, show_map
 
 
@@ -244,8 +244,17 @@ with side_column:
             width="stretch",
         )
 
+with st.expander("Cut the outreach list to one of your localities"):
+    localities = locality_upload(la_code, "coverage", "cut the outreach list to one of them")
+    locality = None
+    if localities is not None:
+        locality = st.selectbox("Outreach list: locality", ["", *localities.areas["code"]], key="coverage_locality",
+                                format_func=lambda name: name or "All localities")
 outreach = view.in_ward(ward[0] if ward else None)
-st.subheader("Outreach list" + (f": {plain(ward[1])}" if ward else ""))
+if localities is not None:
+    outreach = outreach.in_locality(localities, locality)
+where = [plain(place) for place in (ward[1] if ward else None, locality) if place]
+st.subheader("Outreach list" + (f": {', '.join(where)}" if where else ""))
 st.caption(
     ("Ranked: flagged areas first, then by gap (expected minus observed). " if context.team else "")
     + f"Distances are to the nearest counted service; {bands.walk_kmh:g} km/h walking; 1 mile = {MILE_M:,.0f} m."

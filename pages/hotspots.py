@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-from ehmap import limits
-from ehmap.areas import LocalityFileError
 from ehmap.hotspots import (
     ALL_STATISTIC_TITLES,
     DEFAULT_PERMUTATIONS,
@@ -21,13 +19,11 @@ from ui.audience import dataset_release, page_context
 from ui.errors import error_text
 from ui.state import (
     hotspot_areas,
-    locality_file_columns,
     population,
     population_on,
     reference_versions,
-    uploaded_locality_areas,
 )
-from ui.views import lsoa_wards, released_downloads, released_period, show_reading, team_period
+from ui.views import locality_upload, lsoa_wards, released_downloads, released_period, show_reading, team_period
 from ui.widgets import legend, show_map
 
 context = page_context("Hot spots")
@@ -64,19 +60,8 @@ if context.team:
                                                value=DEFAULT_PERMUTATIONS, step=100, key="hotspots_permutations")
         seed = options[3].number_input("Seed", min_value=0, value=DEFAULT_SEED, key="hotspots_seed")
     if geography == "custom":
-        upload = st.file_uploader("Locality boundaries: GeoJSON, GeoPackage or zipped Shapefile, with its CRS",
-                                  type=["geojson", "json", "gpkg", "zip"], key="hotspots_localities",
-                                  max_upload_size=limits.MAX_LOCALITY_BYTES // limits.MB)
-        if upload is None:
-            st.info("Upload your council's locality boundaries to count cases by locality.")
-            st.stop()
-        try:
-            columns = locality_file_columns(upload.getvalue(), upload.name)
-            name_column = st.selectbox("Column that names each locality", columns, key="hotspots_name_column",
-                                       index=next((i for i, c in enumerate(columns) if "name" in c.lower()), 0))
-            areas = uploaded_locality_areas(upload.getvalue(), upload.name, name_column, context.la_code)
-        except LocalityFileError as problem:
-            st.error(plain(problem))
+        areas = locality_upload(context.la_code, "hotspots", "count cases by locality")
+        if areas is None:
             st.stop()
     else:
         try:

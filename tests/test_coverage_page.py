@@ -316,3 +316,43 @@ def test_the_outreach_list_names_each_lsoas_ward_and_cuts_to_one_ward(directory,
     assert set(released["Ward code"]) == {ward}
     assert set(released["LSOA code"]) == set(cut["LSOA code"])  # ranked by flags and children, not by a count
     assert "Expected" not in released.columns and set(released["Ward"]) == {name}
+
+
+def test_the_outreach_list_cuts_to_one_of_the_councils_own_localities(directory, data_dir):
+    """A locality file made of Croydon's wards in three hubs: choosing a hub keeps exactly the LSOAs it covers most
+    of (worked out here with shapely), in the list's order; the download is named by the hub's place, not its text."""
+    import geopandas as gpd
+
+    from ehmap.geography import council_lsoas
+
+    wards = gpd.read_file(data_dir / "wards_may2024_england.geojson")
+    croydon = set(lsoa11_wards(data_dir)["WD24CD"])
+    wards = wards[wards["WD24CD"].isin(croydon)].sort_values("WD24CD").reset_index(drop=True)
+    wards["hub"] = [f"Hub {'ABC'[i % 3]}" for i in range(len(wards))]
+    hubs = wards.dissolve(by="hub").reset_index()[["hub", "geometry"]]
+    lsoas = council_lsoas(CROYDON).to_crs("EPSG:27700")
+    hubs_bng = hubs.to_crs("EPSG:27700")
+    shares = pd.DataFrame({hub: lsoas.geometry.intersection(shape).area.to_numpy()
+                           for hub, shape in zip(hubs_bng["hub"], hubs_bng.geometry, strict=True)},
+                          index=lsoas["lsoa11cd"].astype(str))
+    in_b = set(shares.index[shares.idxmax(axis=1) == "Hub B"])
+
+    at = run_page()
+    whole = outreach(at)
+    at.file_uploader(key="coverage_localities").set_value(
+        ("hubs.geojson", hubs.to_crs("EPSG:4326").to_json().encode(), "application/geo+json")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.selectbox(key="coverage_name_column").set_value("hub").run()
+    assert at.selectbox(key="coverage_locality").options == ["All localities", "Hub A", "Hub B", "Hub C"]
+    at.selectbox(key="coverage_locality").set_value("Hub B").run()
+    assert not at.exception, [e.message for e in at.exception]
+    cut = outreach(at)
+    assert 10 < len(cut) < len(whole)
+    assert list(cut["LSOA code"]) == [code for code in whole["LSOA code"] if code in in_b]
+    assert "Outreach list: Hub B" in [header.value for header in at.subheader]
+    at.toggle(key="show_released").set_value(True).run()  # the released list is cut the same way
+    assert not at.exception, [e.message for e in at.exception]
+    released = outreach(at)
+    assert set(released["LSOA code"]) == set(cut["LSOA code"]) and "Expected" not in released.columns
+    [download] = [b for b in at.get("download_button") if b.proto.label == "Download the outreach list (CSV)"]
+    assert "_locality2" in download.proto.id  # named by the locality's place in the list, never its text

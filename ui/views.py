@@ -23,7 +23,7 @@ from ehmap.text import plain
 from ehmap.views import AreaView
 from ehmap.views.need_map import RankedView
 from ui.audience import PageContext
-from ui.state import period_selector, ward_names, ward_table
+from ui.state import locality_file_columns, period_selector, uploaded_locality_areas, ward_names, ward_table
 from ui.widgets import legend, show_map
 
 HIDDEN_LABEL = "c: 1 to 7 episodes (hidden)"
@@ -172,6 +172,28 @@ def ward_picker(wards: pd.DataFrame | None, label: str, key: str, container=st) 
     chosen = container.selectbox(label, options=options, key=key,
                                  format_func=lambda code: names[code] if code else "All wards")
     return (chosen, str(names[chosen])) if chosen else None
+
+
+def locality_upload(la_code: str, key: str, purpose: str, container=st):
+    """The council's own localities from an uploaded boundary file (the LSOAs assigned to each, an
+    `ehmap.areas.AreaSet`), with the column that names them; None, saying why, until a usable file is there."""
+    from ehmap import limits
+    from ehmap.areas import LocalityFileError
+
+    upload = container.file_uploader("Locality boundaries: GeoJSON, GeoPackage or zipped Shapefile, with its CRS",
+                                     type=["geojson", "json", "gpkg", "zip"], key=f"{key}_localities",
+                                     max_upload_size=limits.MAX_LOCALITY_BYTES // limits.MB)
+    if upload is None:
+        container.info(f"Upload your council's locality boundaries to {purpose}.")
+        return None
+    try:
+        columns = locality_file_columns(upload.getvalue(), upload.name)
+        name_column = container.selectbox("Column that names each locality", columns, key=f"{key}_name_column",
+                                          index=next((i for i, c in enumerate(columns) if "name" in c.lower()), 0))
+        return uploaded_locality_areas(upload.getvalue(), upload.name, name_column, la_code)
+    except LocalityFileError as problem:
+        container.error(plain(problem))
+        return None
 
 
 def show_reading(text: str, container=st) -> None:

@@ -10,11 +10,13 @@ a reader work hidden counts back out of them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from ehmap.areas import AreaSet
 from ehmap.audience import SMALL_FLAG, Audience, marking
 from ehmap.coverage import Coverage, DistanceBands, coverage, outreach_csv, reading, with_wards
 from ehmap.needmap import CaseFilter
@@ -65,11 +67,23 @@ class CoverageView:
         in the whole council; itself when no ward is chosen."""
         if not ward_code or "Ward code" not in self.outreach.columns:
             return self
+        return self._cut(lambda table: table["Ward code"] == ward_code, ward_code)
 
+    def in_locality(self, localities: AreaSet, name: str | None) -> CoverageView:
+        """The same view with the outreach list cut to the LSOAs counted in one of the council's own localities
+        (each LSOA wholly in the locality covering most of it), ranks kept; itself when none is chosen. Downloads
+        are named by the locality's place in the list, never by the file's text."""
+        if not name:
+            return self
+        lsoas = set(localities.lsoa_to_area.index[localities.lsoa_to_area.eq(name).fillna(False)])
+        number = list(localities.areas["code"]).index(name) + 1
+        return self._cut(lambda table: table["LSOA code"].isin(lsoas), f"locality{number}")
+
+    def _cut(self, keep: Callable[[pd.DataFrame], pd.Series], suffix: str) -> CoverageView:
         def cut(table: pd.DataFrame) -> pd.DataFrame:
-            return table[table["Ward code"] == ward_code].reset_index(drop=True)
+            return table[keep(table)].reset_index(drop=True)
         return replace(self, outreach=cut(self.outreach),
-                       downloads={f"{stem}_{ward_code}": cut(table) for stem, table in self.downloads.items()})
+                       downloads={f"{stem}_{suffix}": cut(table) for stem, table in self.downloads.items()})
 
 
 def team_coverage(cases: pd.DataFrame, centres: pd.DataFrame, services: pd.DataFrame, population: pd.DataFrame,
