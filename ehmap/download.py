@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ehmap.catalogue import IndicatorSource, indicator_source, indicator_sources
+from ehmap.catalogue import BoundarySet, IndicatorSource, ReferenceFile, indicator_source, indicator_sources
 from ehmap.config import reference_mirror
 from ehmap.indicators import FROM_CACHE, FROM_DATA_DIR, FROM_DEMO, locate, missing_required, sources_dir
 from ehmap.limits import MB
@@ -154,7 +154,7 @@ def _file_sha256(path: str, size: int, modified_ns: int) -> str:
     return digest.hexdigest()
 
 
-def copy_in_use(source: IndicatorSource) -> CopyInUse:
+def copy_in_use(source: ReferenceFile) -> CopyInUse:
     """The copy of a source's file the pages use now and its version; raises SourceMissing (which says how to add
     it) when there is none. An uploaded or downloaded copy is described by its note, read with the file it
     describes."""
@@ -185,6 +185,25 @@ def check_header(source: IndicatorSource, first_bytes: bytes, name: str) -> None
         raise DownloadError(f"{name} lacks the column(s) {missing} that indicators/{source.id}.yaml requires.")
 
 
+def check_boundaries(definition: BoundarySet, staged: Path, name: str) -> None:
+    """Raise DownloadError unless a staged file is a readable polygon layer with a declared CRS and the code and name
+    columns `boundaries/<id>.yaml` declares."""
+    import pyogrio  # here: only an admin's boundary upload needs it
+
+    try:
+        info = pyogrio.read_info(staged)
+    except Exception:  # noqa: BLE001 - GDAL names many failures; the reader needs one line
+        raise DownloadError(f"{name} is not a boundary file GDAL can read; ehmap needs the GeoJSON "
+                            f"{definition.file}.") from None
+    missing = [c for c in (definition.code_column, definition.name_column) if c not in list(info["fields"])]
+    if missing:
+        raise DownloadError(f"{name} lacks the column(s) {missing} that boundaries/{definition.id}.yaml declares.")
+    if not info.get("crs"):
+        raise DownloadError(f"{name} declares no coordinate reference system; expected {definition.crs}.")
+    if "polygon" not in str(info.get("geometry_type", "")).lower() or not info.get("features"):
+        raise DownloadError(f"{name} holds no polygons; ehmap needs the areas of {definition.title}.")
+
+
 def _read_workbook(source: IndicatorSource, staged: Path, origin: str, name: str) -> tuple[str, int, str]:
     """Replace a staged ONS workbook by the CSV ehmap reads from its sheet; the CSV's origin, size and SHA-256."""
     published = staged.with_name(f"published-{staged.name}.xlsx")
@@ -201,7 +220,7 @@ def _read_workbook(source: IndicatorSource, staged: Path, origin: str, name: str
 
 
 def _finish(
-    source: IndicatorSource,
+    source: ReferenceFile,
     staged: Path,
     target: Path,
     origin: str,
@@ -218,13 +237,16 @@ def _finish(
         raise DownloadError(
             f"{name} has SHA-256 {digest}, not the expected {expected_sha256.lower()}; it was not saved."
         )
-    with open(staged, "rb") as handle:
-        first_bytes = handle.read(CHUNK)
-    if source.workbook and is_zip(first_bytes):
-        origin, size, digest = _read_workbook(source, staged, origin, name)
+    if isinstance(source, BoundarySet):
+        check_boundaries(source, staged, name)
+    else:
         with open(staged, "rb") as handle:
             first_bytes = handle.read(CHUNK)
-    check_header(source, first_bytes, name)
+        if source.workbook and is_zip(first_bytes):
+            origin, size, digest = _read_workbook(source, staged, origin, name)
+            with open(staged, "rb") as handle:
+                first_bytes = handle.read(CHUNK)
+        check_header(source, first_bytes, name)
     fetched = Fetched(str(target), origin, size, digest, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     staged.with_name(NOTE).write_text(json.dumps(asdict(fetched), indent=2) + "\n", encoding="utf-8")
     with _one_change_at_a_time(target.parent, name):
@@ -351,10 +373,10 @@ def download_source(
         shutil.rmtree(staging, ignore_errors=True)  # gone already when it became the new version
 
 
-def save_upload(source: IndicatorSource, data: bytes, filename: str,
+def save_upload(source: ReferenceFile, data: bytes, filename: str,
                 approve: Callable[[Fetched], None] | None = None) -> Fetched:
-    """Check an uploaded reference file and keep it in the sources cache (public data, not case data);
-    `approve` as for `download_source`."""
+    """Check an uploaded reference file (a table, or a boundary set's GeoJSON) and keep it in the sources cache
+    (public data, not case data); `approve` as for `download_source`."""
     target = sources_dir() / source.file
     staging = _staging_folder(target)
     try:

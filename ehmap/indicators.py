@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ehmap.catalogue import IndicatorSource, indicator_source
+from ehmap.catalogue import IndicatorSource, ReferenceFile, indicator_source
 from ehmap.config import DEMO_REFERENCE_COUNCIL, cache_dir, data_dir, demo_reference_dir
 
 AREA_KEYS = {"lsoa11": "lsoa11cd", "lsoa21": "lsoa21cd"}
@@ -35,7 +35,7 @@ class SourceMissing(LookupError):
         self.folder = folder
 
 
-def _missing(source: IndicatorSource, where: str, folder: Path | None) -> SourceMissing:
+def _missing(source: ReferenceFile, where: str, folder: Path | None) -> SourceMissing:
     """The SourceMissing for a source's absent file: what is missing, where it was not found (no path), how to add
     it and who publishes it; the folder looked in is logged (not shown)."""
     log.debug("%s: %s is not in %s", source.id, source.file, folder or "any folder")
@@ -61,7 +61,7 @@ def sources_dir() -> Path:
     return path
 
 
-def locate(source: IndicatorSource, folder: Path | None = None) -> Located:
+def locate(source: ReferenceFile, folder: Path | None = None) -> Located:
     """Find a source's file: an explicit folder only, else the data folder, then uploads and downloads, then (no
     data folder set) the demo council's rows."""
     if folder is not None:

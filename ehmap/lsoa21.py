@@ -21,7 +21,7 @@ import shapely
 
 from ehmap.cache import atomic_write
 from ehmap.catalogue import boundary_set, indicator_source
-from ehmap.config import cache_dir, reference_folder
+from ehmap.config import cache_dir
 from ehmap.geography import WORKING_CRS, content_hash, council_lsoas
 from ehmap.indicators import SourceMissing, deprivation, locate, read_indicator
 
@@ -55,12 +55,10 @@ def _boundaries_cached(path: Path, digest: str) -> gpd.GeoDataFrame:
 
 def lsoa21_boundaries(folder: Path | None = None) -> gpd.GeoDataFrame:
     """LSOA 2021 polygons in EPSG:27700 (`lsoa21cd`, `lsoa21nm`, geometry); raises Lsoa21Missing without the file."""
-    definition = boundary_set(BOUNDARY_SET)
-    folder = folder or reference_folder()
-    path = folder / definition.source_resource if folder else None
-    if path is None or not path.exists():
-        raise Lsoa21Missing(f"LSOA 2021 maps need the ONS {definition.title}: put {definition.source_resource} in the "
-                            f"folder EHMAP_DATA_DIR names (published at {definition.url}).")
+    try:
+        path = locate(boundary_set(BOUNDARY_SET), folder).path
+    except SourceMissing as missing:
+        raise Lsoa21Missing(f"LSOA 2021 maps need the ONS boundaries. {missing}") from None
     return _boundaries_cached(path, content_hash(path))
 
 
@@ -120,11 +118,10 @@ def indicator_on_lsoa21(la_code: str, source_id: str, folder: Path | None = None
 
 def _placement_stamp(folder: Path | None) -> tuple:
     """What council polygons are built from (file, size and modification time of each): the cache key."""
-    folder = folder or reference_folder()
-    paths = [folder / boundary_set(BOUNDARY_SET).source_resource] if folder else []
-    for source_id in (EXACT_FIT, WARD_LOOKUP):
+    paths = []
+    for source in (boundary_set(BOUNDARY_SET), indicator_source(EXACT_FIT), indicator_source(WARD_LOOKUP)):
         try:
-            paths.append(locate(indicator_source(source_id), folder).path)
+            paths.append(locate(source, folder).path)
         except SourceMissing:
             pass
     return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.exists())

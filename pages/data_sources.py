@@ -8,7 +8,7 @@ import streamlit as st
 from ehmap import limits
 from ehmap.access import User
 from ehmap.audit import record
-from ehmap.catalogue import IndicatorSource, indicator_sources
+from ehmap.catalogue import BoundarySet, IndicatorSource, ReferenceFile, boundary_sets, indicator_sources
 from ehmap.config import reference_mirror
 from ehmap.download import (
     NOT_AUDITED,
@@ -39,14 +39,14 @@ user = session_user()
 
 st.title("Data sources")
 st.markdown(
-    "Reference tables come from the data folder (`EHMAP_DATA_DIR`), which comes first, or from a file an admin "
-    "uploaded or downloaded from the publisher here. Uploaded and downloaded files are checked (size, a CSV header "
-    "with the required columns) and kept in ehmap's cache folder; these are public tables, not case data. *Version* "
-    "says which copy every page uses."
+    "Reference tables and boundaries come from the data folder (`EHMAP_DATA_DIR`), which comes first, or from a file "
+    "an admin uploaded or downloaded from the publisher here. Uploaded and downloaded files are checked (size, a CSV "
+    "header with the required columns, or a boundary layer with its code and name columns and CRS) and kept in "
+    "ehmap's cache folder; these are public files, not case data. *Version* says which copy every page uses."
 )
 
 
-def version(source: IndicatorSource) -> dict[str, str]:
+def version(source: ReferenceFile) -> dict[str, str]:
     """Status, version (size, date, hash prefix) and origin of the copy of a source the pages use; no server path."""
     try:
         copy = copy_in_use(source)
@@ -55,7 +55,7 @@ def version(source: IndicatorSource) -> dict[str, str]:
     return {"Status": copy.status, "Version": copy.version, "From": copy.came_from}
 
 
-sources = indicator_sources()
+sources: list[ReferenceFile] = [*indicator_sources(), *(b for b in boundary_sets() if not b.installed)]
 rows = []
 for source in sources:
     rows.append(
@@ -64,7 +64,8 @@ for source in sources:
             **version(source),
             "Id": source.id,
             "Vintage": source.vintage,
-            "Geography": {"lsoa11": "LSOA 2011", "lsoa21": "LSOA 2021"}[source.geography],
+            "Geography": "boundaries" if isinstance(source, BoundarySet) else
+                         {"lsoa11": "LSOA 2011", "lsoa21": "LSOA 2021"}[source.geography],
             "File": source.file,
             "Attribution": f"{source.publisher}. {source.attribution}",
         }
@@ -76,7 +77,7 @@ if not user.is_admin:
     st.stop()
 
 
-def audit(user: User, source: IndicatorSource, file: str, how: str, fetched: Fetched) -> None:
+def audit(user: User, source: ReferenceFile, file: str, how: str, fetched: Fetched) -> None:
     """The change's audit entry, written before the file replaces the cached copy (no entry, no change)."""
     record("reference_change", user, None, {"source": source.id, "file": file, "sha256": fetched.sha256, "how": how})
 
@@ -88,7 +89,7 @@ def forget_reference_tables() -> None:
     forget_releases()
 
 
-def in_use_note(source: IndicatorSource) -> str:
+def in_use_note(source: ReferenceFile) -> str:
     """Drop the cached reference tables, and say whether the saved copy is the one in use: a copy in the data
     folder comes first."""
     forget_reference_tables()
@@ -138,15 +139,21 @@ st.subheader("Add or replace a file")
 names = {source.id: source for source in sources}
 chosen = st.selectbox("Source", options=list(names), format_func=lambda i: names[i].title, key="sources_choice")
 source = names[chosen]
-optional = [source.header_of(c) for c, column in source.columns.items() if not column.required]
-st.caption(
-    f"Expected: a CSV named like `{source.file}` with the key column `{source.key_column}` and "
-    f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present."
-)
-if source.workbook:
+if isinstance(source, BoundarySet):
+    st.caption(f"Expected: the ONS GeoJSON named like `{source.file}` with the columns `{source.code_column}` and "
+               f"`{source.name_column}` and its CRS ({source.crs}); converted once to a fast format when first used.")
+else:
+    optional = [source.header_of(c) for c, column in source.columns.items() if not column.required]
+    st.caption(
+        f"Expected: a CSV named like `{source.file}` with the key column `{source.key_column}` and "
+        f"{len(source.required_headers()) - 1} required column(s); {len(optional)} more are read when present."
+    )
+if isinstance(source, IndicatorSource) and source.workbook:
     st.caption(f"The ONS publishes it as a workbook: upload the workbook itself (.xlsx, or the .zip holding it) and "
                f"ehmap reads its '{source.workbook}' sheet.")
-upload = st.file_uploader(f"Upload {source.file}", type=["csv", "xlsx", "zip"] if source.workbook else ["csv"],
+kinds = (["geojson", "json"] if isinstance(source, BoundarySet)
+         else ["csv", "xlsx", "zip"] if source.workbook else ["csv"])
+upload = st.file_uploader(f"Upload {source.file}", type=kinds,
                           key="sources_upload",
                           max_upload_size=limits.MAX_REFERENCE_BYTES // limits.MB)
 if upload is not None and st.session_state.get(SAVED_KEY, (None,))[0] != (chosen, upload.file_id):
@@ -169,7 +176,7 @@ if upload is not None:
     kind, message = st.session_state[SAVED_KEY][1]
     (st.success if kind == "success" else st.error)(message)
 
-if source.downloadable or mirror:
+if isinstance(source, IndicatorSource) and (source.downloadable or mirror):
     address = fetch_address(source)
     if st.button(f"Download from {'the mirror' if mirror else source.publisher}", key="sources_download"):
         bar = st.progress(0.0, text=f"Downloading {address}")
@@ -188,5 +195,5 @@ if source.downloadable or mirror:
         st.success(st.session_state.pop(DOWNLOADED_KEY))
 else:
     st.caption(
-        f"The publisher offers this table as a web page, not a single file: get it from {source.url} and upload it."
+        f"The publisher offers this file through a web page, not one address: get it from {source.url} and upload it."
     )

@@ -298,7 +298,8 @@ def test_an_admin_fetches_every_file_in_one_click_from_the_councils_mirror(store
     assert not at.exception, [e.message for e in at.exception]
     assert [s.value for s in at.success] == [f"{len(every)} of {len(every)} files fetched."]
     shown = table(at)
-    assert (shown["Status"] == "loaded from a download").all(), shown["Status"].to_dict()
+    fetched = shown.loc[[source.id for source in every]]  # boundaries are added by hand: the ONS has no one address
+    assert (fetched["Status"] == "loaded from a download").all(), shown["Status"].to_dict()
     population = shown.loc["population_mid2020"]
     assert population["From"].startswith(f"{mirror}sape23dt2") and "ONS workbook" in population["From"]
     assert {entry["detail"]["file"] for entry in changes(store)} == {source.file for source in every}
@@ -307,3 +308,42 @@ def test_an_admin_fetches_every_file_in_one_click_from_the_councils_mirror(store
             assert same_table(sources / source.file, data_dir / source.file)
         else:
             assert (sources / source.file).read_bytes() == (data_dir / source.file).read_bytes()
+
+
+def test_an_admin_adds_the_lsoa_2021_boundaries_and_the_pages_draw_them(store, sources, data_dir, tmp_path):
+    """Boundaries are added like tables: a file that is not a boundary layer, or lacks the declared columns, is
+    refused in one line; the ONS file (Croydon's LSOAs cut from it) is audited, listed and drawn at once."""
+    import geopandas as gpd
+
+    folder = tmp_path / "data"  # the data folder: the lookups and IoD2025, not the boundaries
+    for name in ("lookup_lsoa11_lsoa21_lad22_exact_fit.csv", "lookup_lsoa21_ward24_lad24.csv",
+                 "iod2025_lsoa21_file7_columns.csv"):
+        (folder / name).symlink_to(data_dir / name)
+    lookup = pd.read_csv(data_dir / "lookup_lsoa21_ward24_lad24.csv", dtype=str)
+    croydon = set(lookup.loc[lookup["LAD24CD"] == "E09000008", "LSOA21CD"])
+    national = gpd.read_file(data_dir / "lsoa21_boundaries_england.geojson")
+    ons = national[national["LSOA21CD"].isin(croydon)].to_json().encode()
+    renamed = national[national["LSOA21CD"].isin(croydon)].rename(columns={"LSOA21CD": "code"}).to_json().encode()
+
+    at = run()
+    row = table(at).loc["lsoa21"]
+    assert row["Geography"] == "boundaries" and row["Status"].startswith("not loaded: ")
+    at.selectbox(key="sources_choice").set_value("lsoa21").run()
+    for name, data, problem in (("notes.geojson", b"These are not boundaries. " * 20, "is not a boundary file GDAL "
+                                 "can read; ehmap needs the GeoJSON lsoa21_boundaries_england.geojson."),
+                                ("renamed.geojson", renamed, "lacks the column(s) ['LSOA21CD'] that "
+                                 "boundaries/lsoa21.yaml declares.")):
+        at.file_uploader(key="sources_upload").set_value((name, data, "application/geo+json")).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert [e.value for e in at.error] == [plain(f"{name} {problem}")]
+    assert changes(store) == [] and not (sources / "lsoa21_boundaries_england.geojson").exists()
+    at.file_uploader(key="sources_upload").set_value(("LSOA_2021_BSC.geojson", ons, "application/geo+json")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    [entry] = changes(store)
+    assert entry["detail"] == {"source": "lsoa21", "file": "LSOA_2021_BSC.geojson",
+                               "sha256": hashlib.sha256(ons).hexdigest(), "how": "upload"}
+    assert table(at).loc["lsoa21", "Status"] == "loaded from an upload"
+    deprivation = run("pages/deprivation.py")  # IoD2025 on its own areas, drawn from the uploaded boundaries
+    assert deprivation.radio(key="context_areas").value == "lsoa21"
+    assert not [w.value for w in deprivation.warning if "Shown on LSOA 2011 instead" in w.value]
+    assert sorted(deprivation.dataframe[0].value["LSOA code"]) == sorted(croydon)

@@ -87,7 +87,8 @@ def test_without_the_lsoa_2021_boundaries_the_page_says_so_and_draws_lsoa_2011(d
     shutil.copytree(data_dir, folder, ignore=shutil.ignore_patterns("lsoa21_boundaries_england.geojson", "*.md"))
     monkeypatch.setenv("EHMAP_DATA_DIR", str(folder))
     st.cache_data.clear()
-    with pytest.raises(Lsoa21Missing, match="lsoa21_boundaries_england.geojson in the folder EHMAP_DATA_DIR names"):
+    with pytest.raises(Lsoa21Missing, match="lsoa21_boundaries_england.geojson is neither in the data folder "
+                                            r"\(EHMAP_DATA_DIR\) nor added yet; an admin can add it on the Data sources"):
         council_lsoa21s(CROYDON)
     at = run_deprivation()
     warnings = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]

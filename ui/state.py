@@ -222,12 +222,14 @@ def reference_versions(*source_ids: str) -> str:
 
 
 def reference_signature(source_id: str) -> tuple[str, int, int] | None:
-    """Where a source's file is now and its size and modification time (None when absent): the cache key."""
-    from ehmap.catalogue import indicator_source
+    """Where a source's or boundary set's file is now and its size and modification time (None when absent): the
+    cache key."""
+    from ehmap.catalogue import BOUNDARIES_DIR, boundary_set, indicator_source
     from ehmap.indicators import locate
 
+    source = boundary_set(source_id) if (BOUNDARIES_DIR / f"{source_id}.yaml").exists() else indicator_source(source_id)
     try:
-        path = locate(indicator_source(source_id)).path
+        path = locate(source).path
     except SourceMissing:
         return None
     stat = path.stat()
@@ -272,13 +274,8 @@ def _council_context(la_code: str, signatures: tuple):
 def index_on_lsoa21(la_code: str, source_id: str):
     """An index on the council's LSOA 2021 polygons and how it got there (`ehmap.lsoa21.indicator_on_lsoa21`), or None,
     and why it cannot be drawn; cached per council and per file."""
-    from ehmap.catalogue import boundary_set
-    from ehmap.config import reference_folder
-
-    folder = reference_folder()
-    boundaries = folder / boundary_set("lsoa21").source_resource if folder else None
-    stamp = (str(boundaries), boundaries.stat().st_mtime_ns) if boundaries and boundaries.exists() else None
-    signatures = (stamp, *(reference_signature(s) for s in (source_id, "lookup_lsoa11_lsoa21", "lookup_lsoa21_ward24")))
+    signatures = tuple(reference_signature(s) for s in ("lsoa21", source_id, "lookup_lsoa11_lsoa21",
+                                                         "lookup_lsoa21_ward24"))
     return _index_on_lsoa21(la_code, source_id, signatures)
 
 
@@ -329,9 +326,18 @@ def dataset_for_council(la_code: str) -> tuple[IngestResult | None, str, str | N
 
 # --- hotspots (appended by the hotspots feature) -------------------------------------------------
 
-@st.cache_data(show_spinner="Preparing the areas...")
+AREA_FILES = ("lsoa21", "wards_may2024", "lookup_lsoa11_lsoa21", "lookup_lsoa11_lsoa21_best_fit",
+              "lookup_lsoa21_ward24")  # the files a council's LSOAs 2021 and wards are built from
+
+
 def hotspot_areas(geography: str, la_code: str):
-    """The council's areas for 'lsoa11' or 'ward' (ehmap.areas.AreaSet), cached per council."""
+    """The council's areas for 'lsoa11', 'lsoa21' or 'ward' (ehmap.areas.AreaSet), cached per council and per
+    version of the files they are built from (an admin's upload is used at once)."""
+    return _hotspot_areas(geography, la_code, tuple(reference_signature(s) for s in AREA_FILES))
+
+
+@st.cache_data(show_spinner="Preparing the areas...", max_entries=32)
+def _hotspot_areas(geography: str, la_code: str, signatures: tuple):
     from ehmap.areas import area_set
 
     return area_set(geography, la_code)
