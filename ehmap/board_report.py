@@ -45,6 +45,7 @@ from ehmap.geography import council_lsoas
 from ehmap.hotspots import label_choropleth
 from ehmap.indicators import SourceMissing, child_population
 from ehmap.ingest import IngestResult
+from ehmap.lsoa21 import children_on
 from ehmap.maps import OGL_ATTRIBUTION, LegendEntry, classify
 from ehmap.performance import GROUPINGS, MEASURES
 from ehmap.release.gate import Release
@@ -287,15 +288,17 @@ def _hotspots(data: ReportData, choices: ReportChoices, period: _Period, need: s
     else:
         if data.hotspot_areas is None:
             return Section(heading, (Paragraph("Not shown: hot spots need the areas to test."),))
-        view = team_hotspots(data.cases, data.hotspot_areas, need, period.start, period.end, data.population,
+        children = children_on(data.hotspot_areas.kind, data.population)  # carried onto LSOA 2021 when tested there
+        view = team_hotspots(data.cases, data.hotspot_areas, need, period.start, period.end, children,
                              "smoothed_rate", "gi_star")
+    credit = view.areas.attribution  # the boundaries drawn, with their own year
     choropleth = label_choropleth(view.table["label"])
     geometry = view.areas.areas[["code", "geometry"]].merge(view.table[["code", "label"]], on="code")
     png = choropleth_png(gpd.GeoDataFrame(geometry, geometry="geometry", crs=view.areas.areas.crs),
-                         label_choropleth(geometry["label"]).colours, choropleth.legend, "Getis-Ord Gi*", OGL_TEXT)
+                         label_choropleth(geometry["label"]).colours, choropleth.legend, "Getis-Ord Gi*", credit)
     blocks: list = [Figure(
         png, f"Hot and cold spots of {title.lower()}: Getis-Ord Gi* on smoothed rates per 1,000 children, by "
-        f"{view.areas.title}, {period.words}. {view.explanation} {' '.join(view.notes)} {OGL_TEXT}",
+        f"{view.areas.title}, {period.words}. {view.explanation} {' '.join(view.notes)} {credit}",
         f"Map of {data.council}'s areas ({view.areas.title}) coloured by hot spot result.")]
     hot = view.hot
     if hot.empty:

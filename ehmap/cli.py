@@ -387,6 +387,7 @@ def _report_command(args: argparse.Namespace) -> int:
     from ehmap.board_report import SECTIONS, ReportChoices, build_report, report_data
     from ehmap.business_case import read_deflators, read_unit_costs
     from ehmap.report import render_html, render_pdf
+    from ehmap.views.need_map import team_small_area
 
     kinds = {".pdf": render_pdf, ".html": render_html, ".htm": render_html}
     unknown = [str(out) for out in args.out if out.suffix.lower() not in kinds]
@@ -430,7 +431,8 @@ def _report_command(args: argparse.Namespace) -> int:
             services = _services_for_report(services_path, la_code) if services_path else None
         data = report_data(result, council, source, args.by, services,
                            services_path.name if services_path else "",
-                           args.hotspot_geography if "hotspots" in choices.sections else None, release)
+                           (args.hotspot_geography or team_small_area(result.cases))
+                           if "hotspots" in choices.sections else None, release)
         report = build_report(data, choices)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -675,8 +677,9 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--by", default="service", choices=["service", "referral_source", "locality"])
     paper.add_argument("--unadjusted", action="store_true", help="compare raw shares, without case-mix adjustment")
     paper.add_argument("--frequency", default="quarter", choices=["month", "quarter"])
-    paper.add_argument("--hotspot-geography", default="lsoa11", choices=["lsoa11", "ward"],
-                       help="areas the hot spots are tested on")
+    paper.add_argument("--hotspot-geography", choices=["lsoa21", "lsoa11", "ward"],
+                       help="areas the team's hot spots are tested on (default: LSOA 2021 when the episodes were "
+                            "placed on it, else LSOA 2011)")
     paper.add_argument("--marking", default="OFFICIAL", help="protective marking printed on every page")
     paper.add_argument("--costs", type=Path, help="unit costs CSV (default: the shipped GMCA v1.4 rows)")
     paper.add_argument("--deflators", type=Path, help="deflator series CSV: year,index")

@@ -8,7 +8,7 @@ from ehmap.exports import ExportError
 from ehmap.performance import GROUPINGS, MEASURES
 from ehmap.report import render_html, render_pdf
 from ehmap.text import plain
-from ehmap.views.need_map import need_options
+from ehmap.views.need_map import map_geographies, need_options, placed_on_lsoa21
 from ehmap.views.performance import RELEASED_GROUPINGS
 from ui.audience import dataset_release, page_context
 from ui.errors import error_text
@@ -44,9 +44,9 @@ with left:
     if context.team:
         frequency = st.radio("Trends per", ["quarter", "month"], format_func=str.capitalize, horizontal=True,
                              key="report_frequency", disabled="trends" not in sections)
-        geography = st.radio("Hot spots on", ["lsoa11", "ward"], horizontal=True, key="report_hotspot_geography",
-                             format_func={"lsoa11": "LSOAs", "ward": "Electoral wards"}.get,
-                             disabled="hotspots" not in sections)
+        areas = map_geographies(True, placed_on_lsoa21(context.cases, context.audience))  # LSOA 2021 first, if placed
+        geography = st.radio("Hot spots on", list(areas), horizontal=True, key="report_hotspot_geography",
+                             format_func=areas.get, disabled="hotspots" not in sections)
 with right:
     measure = st.selectbox("Compare services on", list(MEASURES), format_func=lambda m: MEASURES[m][0].capitalize(),
                            key="report_measure", disabled="performance" not in sections)

@@ -460,3 +460,21 @@ def test_the_business_case_section_says_what_the_page_says_in_one_price_year(dat
     assert "£2.28 per £1 is unverified and not used" in said[2]
     lines = next(t for _, t in report.tables() if t.columns[0] == "Cost line" and "Costs avoided" in t.columns[2])
     assert all(re.fullmatch(r"£[\d,]+ \(£[\d,]+ to £[\d,]+\)", row[2]) for row in lines.rows)
+
+
+def test_a_team_paper_tests_hot_spots_on_lsoa_2021_with_children_carried_and_the_boundaries_credited(data):
+    """The paper follows the pages: on LSOA 2021 the figure says how children were carried and credits the 2021
+    boundaries, and it tests every one of the council's LSOAs 2021."""
+    from dataclasses import replace
+
+    from ehmap.areas import area_set
+    from ehmap.lsoa21 import children_note
+    from ehmap.report import Figure
+
+    on_2021 = replace(data, hotspot_areas=area_set("lsoa21", CROYDON))
+    report = build_report(on_2021, ReportChoices(START, END, audience=Audience.TEAM, sections=("hotspots",)),
+                          PRODUCED)
+    [figure] = [b for b in report.sections[1].blocks if isinstance(b, Figure)]
+    assert "by LSOA (2021)" in figure.caption and children_note() in figure.caption
+    assert "database right 2021" in figure.caption
+    assert "(LSOA (2021))" in figure.alt
