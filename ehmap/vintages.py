@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.core.groupby import DataFrameGroupBy
 
 from ehmap.catalogue import IndicatorSource
 
@@ -97,18 +98,25 @@ def carry_to_lsoa11(
     for column in summed:  # a merged LSOA 2021's population would be counted once per part: share it out
         share = grouped.groupby("lsoa21cd")["lsoa11cd"].transform("size")
         result[column] = (grouped[column] / share).groupby(grouped["lsoa11cd"]).sum().reindex(result.index)
+    _deciles(result, numeric, source, values, grouped.groupby("lsoa11cd"))
+    first = joined.groupby("lsoa11cd")["chgind"].first()
+    parts = joined.groupby("lsoa11cd")["lsoa21cd"].nunique()
+    result["change"] = first.reindex(result.index)
+    result["parts"] = parts.reindex(result.index)
+    return CarriedIndicator(result.reset_index()[["lsoa11cd", *numeric, "change", "parts"]], split_weighting, x_method)
+
+
+def _deciles(result: pd.DataFrame, numeric: list[str], source: IndicatorSource, values: pd.DataFrame,
+             parts: DataFrameGroupBy) -> None:
+    """Set each carried decile column of `result`: the publisher's band holding the carried rank, or (no rank column)
+    the median of the parts' deciles (`parts`: the joined rows grouped by the target area)."""
     for column in numeric:
         if source.columns[column].polarity == "decile_1_most_deprived":
             rank_column = column.removesuffix("_decile") + "_rank"
             if rank_column in result.columns:
                 result[column] = decile_of_rank(result[rank_column], values[rank_column], values[column])
             else:
-                result[column] = grouped.groupby("lsoa11cd")[column].median().round().reindex(result.index)
-    first = joined.groupby("lsoa11cd")["chgind"].first()
-    parts = joined.groupby("lsoa11cd")["lsoa21cd"].nunique()
-    result["change"] = first.reindex(result.index)
-    result["parts"] = parts.reindex(result.index)
-    return CarriedIndicator(result.reset_index()[["lsoa11cd", *numeric, "change", "parts"]], split_weighting, x_method)
+                result[column] = parts[column].median().round().reindex(result.index)
 
 
 def decile_of_rank(rank: pd.Series, ranks: pd.Series, deciles: pd.Series) -> pd.Series:
@@ -164,13 +172,7 @@ def carry_to_lsoa21(table: pd.DataFrame, source: IndicatorSource, lookup: pd.Dat
             result[column] = (num / weights[ok].groupby(joined.loc[ok, "lsoa21cd"]).sum()).reindex(result.index)
         elif polarity == "count":
             result[column] = (joined[column].astype(float) * share).groupby(joined["lsoa21cd"]).sum()
-    for column in numeric:
-        if source.columns[column].polarity == "decile_1_most_deprived":
-            rank_column = column.removesuffix("_decile") + "_rank"
-            if rank_column in result.columns:
-                result[column] = decile_of_rank(result[rank_column], values[rank_column], values[column])
-            else:
-                result[column] = joined.groupby("lsoa21cd")[column].median().round().reindex(result.index)
+    _deciles(result, numeric, source, values, joined.groupby("lsoa21cd"))
     result["change"] = joined.groupby("lsoa21cd")["chgind"].first().reindex(result.index)
     result["parts"] = joined.groupby("lsoa21cd")["lsoa11cd"].nunique().reindex(result.index)
     return CarriedForward(result.reset_index()[["lsoa21cd", *numeric, "change", "parts"]], weighting)
