@@ -51,7 +51,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench_app import CROYDON, REPO, write_minimal_app  # also puts the repository and tests/ on sys.path
+from bench_app import CROYDON, REPO, opening_areas, write_minimal_app  # also puts the repository and tests/ on sys.path
 from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _free_port, _process_group
 
 FIRST_MAP_TARGET = 1.2  # x the minimal app
@@ -178,7 +178,6 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from ehmap.geography import council_lsoas
     from ehmap.maps import STATIC_URL
     from ehmap.taxonomy import NEED_KEYS
     from ehmap.views.need_map import need_options
@@ -191,7 +190,7 @@ def main() -> None:
         ehmap_env = os.environ | {"EHMAP_STATE_DIR": str(folder / "state")}  # fresh: the demo for Croydon
         apps = [
             App("ehmap (demo, Croydon)", stack.enter_context(served(REPO / "app.py", ehmap_env, folder / "ehmap.log")),
-                len(council_lsoas(CROYDON)), tuple(list(need_options().values())[:2])),
+                len(opening_areas(CROYDON).areas), tuple(list(need_options().values())[:2])),
             App("minimal Streamlit + folium app", stack.enter_context(
                 served(minimal_script, dict(os.environ), folder / "minimal.log")),
                 minimal_polygons, (f"need_{NEED_KEYS[0]}", f"need_{NEED_KEYS[1]}")),
