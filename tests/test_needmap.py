@@ -4,6 +4,7 @@ run headless (AppTest) for the team and for a viewer: its reading and its ranked
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ehmap.needmap import CaseFilter, episodes_by_lsoa, need_map_table, poisson_
 from ehmap.store import DEMO_CHOICE
 from ehmap.taxonomy import NEED_BITS
 from tests.conftest import CROYDON
+from ui.views import CHART_ROWS
 
 VIEWER = User("vic@example.org", "Vic Viewer", Role.VIEWER, (CROYDON,), mode="oidc")
 
@@ -269,8 +271,12 @@ def test_page_reads_and_ranks_wards_then_lsoas_for_the_team(directory, croydon_l
     at = need_map_page()
     text = reading(at)
     assert text.startswith("All needs, referrals ") and ", by ward: " in text and "council rate" in text
-    assert len(at.get("vega_lite_chart")) == 1  # the caterpillar chart
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1  # the caterpillar chart: intervals, rates and the council rate, highest rate first
+    layers = json.loads(charts[0].proto.spec)["layer"]
+    assert [layer["mark"]["type"] for layer in layers] == ["rule", "circle", "rule"]
     ranked = at.dataframe[0].value
+    assert layers[0]["encoding"]["y"]["sort"] == list(ranked["Ward name"].head(CHART_ROWS))
     assert list(ranked.columns[:3]) == ["Rank", "Ward name", "Ward code"] and len(ranked) == 28
     wards = croydon_lookup.groupby("WD24CD")["WD24NM"].first()
     assert ranked.set_index("Ward code")["Ward name"].to_dict() == wards.to_dict()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import altair as alt
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
@@ -203,25 +202,37 @@ def show_reading(text: str, container=st) -> None:
 
 POSITION_COLOURS = {ABOVE: "#bd0026", WITHIN: "#636363", BELOW: "#2166ac"}
 CHART_ROWS = 60  # the most areas a caterpillar chart draws (the table lists every area)
+ROW_PIXELS = 22  # each area's height on the chart: enough for every area's name to be labelled
 
 
-def caterpillar(view: RankedView, limit: int = CHART_ROWS) -> alt.LayerChart:
-    """Each ranked area's rate (dot) and 95% interval (bar), highest first, beside the council rate (a line)."""
+def caterpillar(view: RankedView, limit: int = CHART_ROWS) -> tuple[pd.DataFrame, dict]:
+    """Each ranked area's rate (dot) and 95% interval (bar), highest first, beside the council rate (a dashed line):
+    the rows to draw and their Vega-Lite spec, written as plain data (Altair's schema validation cost a third of a
+    need-map rerun)."""
     rows = view.chart_rows(limit)
-    order = list(rows["area"])
-    y = alt.Y("area:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
-    colour = alt.Color("position:N", title="Against the council rate",
-                       scale=alt.Scale(domain=list(POSITION_COLOURS), range=list(POSITION_COLOURS.values())))
-    tooltip = [alt.Tooltip("area:N", title="Area"), alt.Tooltip("code:N", title="Code"),
-               alt.Tooltip("episodes:N", title="Episodes"), alt.Tooltip("rate:Q", title="Rate per 1,000"),
-               alt.Tooltip("lower:Q", title="95% CI lower"), alt.Tooltip("upper:Q", title="95% CI upper")]
-    base = alt.Chart(rows)
-    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("lower:Q", title="Episodes per 1,000 children aged 0-17"),
-                                                x2="upper:Q", y=y, color=colour, tooltip=tooltip)
-    dots = base.mark_circle(size=60, opacity=1).encode(x="rate:Q", y=y, color=colour, tooltip=tooltip)
-    council = alt.Chart(pd.DataFrame({"rate": [round(view.ranking.council_rate, 1)]})).mark_rule(
-        color="#000000", strokeDash=[4, 3]).encode(x="rate:Q", tooltip=[alt.Tooltip("rate:Q", title="Council rate")])
-    return alt.layer(bars, dots, council).properties(height=max(120, 16 * len(rows) + 40))
+    y = {"field": "area", "type": "nominal", "sort": list(rows["area"]), "title": None, "axis": {"labelLimit": 260}}
+    colour = {"field": "position", "type": "nominal", "title": "Against the council rate",
+              "scale": {"domain": list(POSITION_COLOURS), "range": list(POSITION_COLOURS.values())},
+              "legend": {"labelLimit": 320}}
+    tooltip = [_field(name, kind, title) for name, kind, title in (
+        ("area", "nominal", "Area"), ("code", "nominal", "Code"), ("episodes", "nominal", "Episodes"),
+        ("rate", "quantitative", "Rate per 1,000"), ("lower", "quantitative", "95% CI lower"),
+        ("upper", "quantitative", "95% CI upper"))]
+    bars = {"mark": {"type": "rule", "strokeWidth": 2},
+            "encoding": {"x": _field("lower", "quantitative", "Episodes per 1,000 children aged 0-17"),
+                         "x2": {"field": "upper"}, "y": y, "color": colour, "tooltip": tooltip}}
+    dots = {"mark": {"type": "circle", "size": 60, "opacity": 1},
+            "encoding": {"x": {"field": "rate", "type": "quantitative"}, "y": y, "color": colour, "tooltip": tooltip}}
+    council = {"data": {"values": [{"rate": round(view.ranking.council_rate, 1)}]},
+               "mark": {"type": "rule", "color": "#000000", "strokeDash": [4, 3]},
+               "encoding": {"x": {"field": "rate", "type": "quantitative"},
+                            "tooltip": [_field("rate", "quantitative", "Council rate")]}}
+    return rows, {"height": max(120, ROW_PIXELS * len(rows) + 40), "layer": [bars, dots, council]}
+
+
+def _field(name: str, kind: str, title: str) -> dict[str, str]:
+    """A Vega-Lite channel: a field, its type and its title."""
+    return {"field": name, "type": kind, "title": title}
 
 
 def draw_ranking(view: RankedView) -> None:
@@ -229,7 +240,7 @@ def draw_ranking(view: RankedView) -> None:
     st.markdown(f"**{plain(view.title)}**")
     ranked = len(view.ranking.ranked)
     if ranked:
-        st.altair_chart(caterpillar(view), width="stretch")
+        st.vega_lite_chart(*caterpillar(view), width="stretch")
         shown = min(ranked, CHART_ROWS)
         drawn = f"the {shown} highest of {ranked}" if shown < ranked else f"all {ranked}"
         st.caption(plain(f"Dots are rates, bars their 95% intervals, the dashed line the council rate "
