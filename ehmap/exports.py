@@ -134,6 +134,15 @@ def _longest_line(body: bytes) -> tuple[int, int]:
     return longest, longest_start
 
 
+def _lines_within(body: bytes, limit: int) -> bool:
+    """True when no line can be longer than `limit` bytes: every block of limit/2 bytes holds a line end, so line
+    ends are never more than `limit` bytes apart. Cheap (each block is searched only up to its first line end);
+    False sends the caller to the exact scan."""
+    block = max(limit // 2, 1)
+    return all(body.find(b"\n", start, start + block) >= 0 or body.find(b"\r", start, start + block) >= 0
+               for start in range(0, len(body), block))
+
+
 def _too_many_rows(most: int, width: int) -> str:
     """The message for a file with more rows than the limits allow at this width."""
     if most >= limits.MAX_ROWS:
@@ -146,7 +155,8 @@ def _check_csv_shape(body: bytes, width: int) -> None:
     """Refuse too many columns, rows or cells, or a line too long to be a record, counted from the bytes."""
     if width > limits.MAX_COLUMNS:
         raise ExportError(f"The header has {width:,} columns; the limit is {limits.MAX_COLUMNS:,}.")
-    lines = max(body.count(b"\n"), body.count(b"\r")) + (0 if body.endswith((b"\n", b"\r")) else 1)
+    returns = body.count(b"\r") if b"\r" in body else 0  # most exports end lines with LF alone
+    lines = max(body.count(b"\n"), returns) + (0 if body.endswith((b"\n", b"\r")) else 1)
     rows = max(lines - 1, 0)
     if rows > limits.MAX_ROWS:
         raise ExportError(f"The file has {rows:,} lines after the header; the limit is {limits.MAX_ROWS:,} rows "
@@ -154,6 +164,8 @@ def _check_csv_shape(body: bytes, width: int) -> None:
     if rows * width > limits.MAX_CSV_CELLS:
         raise ExportError(f"The file has {rows:,} rows of {width:,} columns, over the limit of "
                           f"{limits.MAX_CSV_CELLS:,} cells; leave out the columns the analysis does not use.")
+    if _lines_within(body, limits.MAX_LINE_BYTES):
+        return
     longest, start = _longest_line(body)
     if longest > limits.MAX_LINE_BYTES:
         line = body.count(b"\n", 0, start) + 1

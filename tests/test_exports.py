@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 
+import numpy as np
 import openpyxl
 import pytest
 
@@ -14,6 +15,8 @@ from ehmap.exports import (
     FIELD_SYNONYMS,
     REQUIRED_FIELDS,
     ExportError,
+    _lines_within,
+    _longest_line,
     header_key,
     load_mapping,
     match_columns,
@@ -326,3 +329,23 @@ def test_a_file_that_is_neither_csv_nor_xlsx(name):
 @pytest.mark.parametrize("name", ["cases.csv", "CASES.CSV", "cases.txt", "cases"])
 def test_csv_chosen_by_name(name):
     assert read_export(b"Case ID\nA1\n", name)["Case ID"].tolist() == ["A1"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_quick_line_length_check_never_passes_a_line_over_the_limit(seed):
+    """`_lines_within` (blocks searched for a line end) is checked against the exact scan `_longest_line` on random
+    bodies with LF, CR and CRLF ends, lines near the limit and no final line end: whenever the quick check passes,
+    no line is over the limit, and it passes whenever every line is shorter than half the limit."""
+    rng = np.random.default_rng(seed)
+    limit = int(rng.integers(4, 200))
+    ends = [b"\n", b"\r", b"\r\n"]
+    lines = [b"x" * int(rng.choice([rng.integers(0, limit // 2 + 1), rng.integers(limit - 2, limit + 3)]))
+             for _ in range(int(rng.integers(1, 60)))]
+    body = b"".join(line + ends[int(rng.integers(0, 3))] for line in lines)
+    if rng.random() < 0.5:
+        body += b"y" * int(rng.integers(0, limit + 2))  # a last line without a line end
+    longest, _ = _longest_line(body)
+    if _lines_within(body, limit):
+        assert longest <= limit
+    if longest < limit // 2:
+        assert _lines_within(body, limit)

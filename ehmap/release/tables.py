@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ehmap.areas import AreaSet
+from ehmap.ranking import children_by_area
 from ehmap.release.gate import GEOGRAPHY_TITLES, Release
 from ehmap.release.linked import Key
 from ehmap.release.periods import Period
@@ -69,14 +70,6 @@ def area_counts(release: Release, need: str | None, period: str) -> tuple[AreaSe
     return areas, table
 
 
-def children_by_area(areas: AreaSet, population: pd.DataFrame | None) -> pd.Series | None:
-    """Children aged 0-17 per area (the sum of its LSOAs), or None without a population."""
-    if population is None:
-        return None
-    children = population.set_index("lsoa11cd")["children"].reindex(areas.lsoa_to_area.index).fillna(0)
-    return children.groupby(areas.lsoa_to_area.to_numpy(), dropna=True).sum().reindex(areas.areas["code"])
-
-
 def released_rates(episodes_value: pd.Series, children: pd.Series) -> pd.Series:
     """Rate per 1,000 children from the rounded counts, to 1 decimal; NaN where the count is hidden."""
     rate = episodes_value.to_numpy(dtype=float) / children.to_numpy(dtype=float) * PER_CHILDREN
@@ -87,8 +80,8 @@ def released_need_areas(release: Release, need: str | None, period: str,
                         population: pd.DataFrame | None) -> tuple[AreaSet, pd.DataFrame]:
     """Area counts with children and the rate per 1,000 from the rounded counts (blank where hidden)."""
     areas, table = area_counts(release, need, period)
-    children = children_by_area(areas, population)
-    if children is not None:
+    if population is not None:
+        children = children_by_area(areas, population)
         table["children"] = children.to_numpy()
         table["rate"] = released_rates(table["episodes_value"], children.reset_index(drop=True)).to_numpy()
     return areas, table

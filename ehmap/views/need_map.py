@@ -33,14 +33,14 @@ from ehmap.ranking import (
     POOLED_YEARS,
     WITHIN,
     Ranking,
+    children_by_area,
     episodes_by_area,
     period_years,
     rank_areas,
     rank_team_areas,
 )
-from ehmap.ranking import children_by_area as children_summed  # each area's LSOAs' children, as ranked
 from ehmap.release.gate import GEOGRAPHY_TITLES, Release
-from ehmap.release.tables import children_by_area, method_statement, need_title, released_need_areas
+from ehmap.release.tables import method_statement, need_title, released_need_areas
 from ehmap.release.universe import ALL_NEEDS, COUNCIL
 from ehmap.smoothing import GLOBAL_EB_METHOD
 from ehmap.views import LSOA_KINDS, AreaView, area_words, listed
@@ -125,7 +125,7 @@ def _team_table(cases: pd.DataFrame, areas: AreaSet, case_filter: CaseFilter,
                             table.has_rates, table.note)
     chosen = case_filter.apply(cases)
     counts = episodes_by_area(chosen, areas)
-    children = None if population is None else children_summed(areas, population)
+    children = None if population is None else children_by_area(areas, population)
     frame = pd.DataFrame({"code": counts.index.astype(str), "name": areas.areas["name"].astype(str).to_numpy()})
     if "ward" in areas.areas:  # LSOAs 2021 name their ward (May 2024) exactly
         frame["ward"] = areas.areas["ward"].astype(object).to_numpy()
