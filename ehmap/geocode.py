@@ -29,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from ehmap.cache import atomic_write
 from ehmap.config import cache_dir
 from ehmap.geography import content_hash, lsoa_boundaries, lsoa_source_path
-from ehmap.postcodes import is_valid_postcode, postcode_keys
+from ehmap.postcodes import arrow_text, postcode_keys, valid_postcode_mask
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _read_directory(progress: Progress = _no_progress) -> pd.DataFrame:
         postcodes.load_postcodes([letter])
         raw = postcodes.dataframe
         parts.append(pd.DataFrame({
-            "key": postcode_keys(raw["pcd_abbr"].to_numpy(dtype=object).astype(str)),
+            "key": postcode_keys(raw["pcd_abbr"].astype("string")),
             "easting": raw["oseast1m"].to_numpy(dtype="float64"),
             "northing": raw["osnrth1m"].to_numpy(dtype="float64"),
             "lad_code": raw["laua"].astype("string"),
@@ -254,6 +255,7 @@ class PostcodeMatches:
     lsoa11cd: pd.Series  # LSOA 2011 code within the postcode's own council, <NA> outside E&W
     easting: np.ndarray
     northing: np.ndarray
+    valid: np.ndarray  # bool: the text has the UK postcode format (found or not)
 
 
 class PostcodeDirectory:
@@ -263,8 +265,8 @@ class PostcodeDirectory:
         self._keys = table["key"].to_numpy()
         self._easting = table["easting"].to_numpy()
         self._northing = table["northing"].to_numpy()
-        self._lad = table["lad_code"]
-        self._lsoa = table["lsoa11cd"]
+        self._lad = _CodedText.of(table["lad_code"])
+        self._lsoa = _CodedText.of(table["lsoa11cd"])
         self.size = len(table)
 
     @classmethod
@@ -273,17 +275,47 @@ class PostcodeDirectory:
         table, _ = _load_or_build()
         return cls(table)
 
-    def lookup(self, normalised: np.ndarray) -> PostcodeMatches:
-        """Look up normalised postcodes (e.g. 'CR01AB'); invalid ones are simply not found."""
-        normalised = np.asarray(normalised, dtype=object)
-        valid = is_valid_postcode(pd.Series(normalised, dtype="string")).to_numpy()
-        keys = np.zeros(len(normalised), dtype=np.int64)
+    def lookup(self, normalised: np.ndarray | pd.Series | pa.Array) -> PostcodeMatches:
+        """Look up normalised postcodes (e.g. 'CR01AB'); invalid ones are simply not found.
+
+        Stays in Arrow and numpy (no Python string per postcode): a misdirected national export has hundreds of
+        thousands of distinct postcodes."""
+        text = arrow_text(normalised)
+        valid = valid_postcode_mask(text)
+        keys = np.zeros(len(text), dtype=np.int64)
         if valid.any():
-            keys[valid] = postcode_keys(normalised[valid].astype(str))
-        position = np.searchsorted(self._keys, keys).clip(max=self.size - 1)
+            keys[valid] = postcode_keys(text.filter(pa.array(valid)))
+        position = self._positions(keys)
         found = valid & (self._keys[position] == keys)
         easting = np.where(found, self._easting[position], np.nan)
         northing = np.where(found, self._northing[position], np.nan)
-        lad = self._lad.take(position).where(found).astype("string").reset_index(drop=True)
-        lsoa = self._lsoa.take(position).where(found).astype("string").reset_index(drop=True)
-        return PostcodeMatches(found, found & ~np.isnan(easting), lad, lsoa, easting, northing)
+        return PostcodeMatches(found, found & ~np.isnan(easting), self._lad.at(position, found),
+                               self._lsoa.at(position, found), easting, northing, valid)
+
+    def _positions(self, keys: np.ndarray) -> np.ndarray:
+        """Where each key is or would be in the directory's sorted keys (searched in sorted order, which keeps
+        the search in cache)."""
+        order = np.argsort(keys)
+        position = np.empty(len(keys), dtype=np.intp)
+        position[order] = np.searchsorted(self._keys, keys[order])
+        return position.clip(max=self.size - 1)
+
+
+@dataclass(frozen=True)
+class _CodedText:
+    """A categorical directory column as its codes and its distinct texts in Arrow, so rows are picked without
+    making a Python string each."""
+
+    codes: np.ndarray  # int32 per directory row, -1 where missing
+    names: pa.Array
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _CodedText:
+        column = column.astype("category")
+        return cls(column.cat.codes.to_numpy().astype(np.int32),
+                   pa.array(column.cat.categories.to_numpy(dtype=object), type=pa.string()))
+
+    def at(self, position: np.ndarray, found: np.ndarray) -> pd.Series:
+        """The texts at these directory rows, <NA> where not found or missing."""
+        codes = np.where(found, self.codes[position], -1)
+        return pd.Series(self.names.take(pa.array(codes, mask=codes < 0)), dtype=pd.StringDtype("pyarrow"))

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from ehmap.dates import parse_distinct_dates
 from ehmap.exports import FIELD_SYNONYMS, match_columns, reconciliation
 from ehmap.geocode import PostcodeDirectory
-from ehmap.postcodes import is_valid_postcode, normalise_postcodes
+from ehmap.postcodes import normalised_postcode_text
 from ehmap.pseudonymise import pseudonyms_of_distinct
 from ehmap.taxonomy import OUTCOMES, needs_text, parse_needs, parse_outcome
 
@@ -204,9 +204,8 @@ def ingest(
     duplicate = ~missing_id & (first_row_of_key != np.arange(n))
     invalid_date = np.isnat(referral) | (referral >= tomorrow) | end_bad_u[text["end_date"].codes] | (end >= tomorrow)
 
-    normalised = normalise_postcodes(pd.Series(postcode.values, dtype="string"))
-    valid_u = is_valid_postcode(normalised).to_numpy()
-    matches = directory.lookup(normalised.fillna("").to_numpy(dtype=object))
+    normalised = normalised_postcode_text(postcode.distinct)
+    matches = directory.lookup(normalised)
     lad_u = matches.lad_code.to_numpy(dtype=object, na_value=None)
 
     reason = _assign_reasons(
@@ -215,8 +214,8 @@ def ingest(
             "duplicate": duplicate,
             "invalid_date": invalid_date,
             "end_before_start": end < referral,
-            "missing_postcode": normalised.isna().to_numpy()[postcode.codes],
-            "invalid_postcode": ~valid_u[postcode.codes],
+            "missing_postcode": normalised.is_null().to_numpy(zero_copy_only=False)[postcode.codes],
+            "invalid_postcode": ~matches.valid[postcode.codes],
             "unknown_postcode": ~matches.has_grid[postcode.codes],
             "outside_area": (lad_u != la_code)[postcode.codes],
         },
@@ -263,8 +262,7 @@ def council_of_export(table: pd.DataFrame, mapping: Mapping[str, str] | None,
     if column is None:
         return ExportCouncil(None, 0, 0)
     postcodes = TextColumn.of(table[column], len(table))
-    normalised = normalise_postcodes(pd.Series(postcodes.values, dtype="string")).fillna("").to_numpy(dtype=object)
-    lads = directory.lookup(normalised).lad_code.to_numpy(dtype=object, na_value=None)
+    lads = directory.lookup(normalised_postcode_text(postcodes.distinct)).lad_code.to_numpy(dtype=object, na_value=None)
     rows = np.bincount(postcodes.codes, minlength=len(postcodes.distinct))
     per_council: Counter[str] = Counter()
     for lad, count in zip(lads, rows, strict=True):
