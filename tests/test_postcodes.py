@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from ehmap.postcodes import format_postcode, is_valid_postcode, normalise_postcodes, postcode_keys
@@ -112,3 +113,15 @@ def test_postcode_keys_order_on_hand_picked_values():
     keys = postcode_keys(values)
     assert (np.diff(keys) > 0).all()
     assert postcode_keys(np.array(["CR01AB"], dtype=object))[0] == postcode_keys(pd.Series(["CR01AB"]))[0]
+
+
+def test_postcode_keys_are_base_37_numbers_of_the_text_padded_to_seven():
+    """Each key, computed by hand: 7 places, the text's characters then spaces, each the place of its character in
+    ' 0-9A-Z'; the same from numpy, pandas and Arrow input; a text over 7 characters is refused, not cut."""
+    alphabet = " 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    values = ["CR01AB", "M11AA", "SW1A1AA", "GIR0AA"]
+    by_hand = [sum(alphabet.index(c) * 37 ** (6 - i) for i, c in enumerate(v.ljust(7))) for v in values]
+    for given in (np.array(values, dtype=object), pd.Series(values, dtype="string"), pa.array(values)):
+        assert postcode_keys(given).tolist() == by_hand
+    with pytest.raises(ValueError, match="at most 7 characters"):
+        postcode_keys(np.array(["CR01ABCD"], dtype=object))
