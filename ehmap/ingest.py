@@ -148,8 +148,12 @@ def _text_columns(table: pd.DataFrame, columns: Mapping[str, str]) -> dict[str, 
     def encode(name: str) -> TextColumn:
         return TextColumn.of(table[columns[name]] if name in columns else None, len(table))
 
+    names = sorted(FIELD_SYNONYMS, key=lambda name: name not in _MANY_DISTINCT)  # the longest first
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(FIELD_SYNONYMS, pool.map(encode, FIELD_SYNONYMS), strict=True))
+        return dict(zip(names, pool.map(encode, names), strict=True))
+
+
+_MANY_DISTINCT = ("case_id", "family_id")  # a value per episode or family: the slowest columns to encode
 
 
 def _assign_reasons(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -344,10 +348,14 @@ def _accepted_cases(
                                                        _yyyymmdd(referral_u)[rows_of["referral_date"]],
                                                        np.asarray(dob_error_u, dtype=object)[rows_of["date_of_birth"]])
 
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the hashing loop releases the GIL
+        case_ids = pool.submit(_pseudonyms, text["case_id"], rows_of["case_id"], key)
+        family_ids = pool.submit(_pseudonyms, text["family_id"], rows_of["family_id"], key)
+        case_ids.result(), family_ids.result()
     cases = pd.DataFrame(
         {
-            "case_id": _pseudonyms(text["case_id"], rows_of["case_id"], key),
-            "family_id": _pseudonyms(text["family_id"], rows_of["family_id"], key),
+            "case_id": case_ids.result(),
+            "family_id": family_ids.result(),
             "lsoa11cd": _category(lsoa11_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
             "lsoa21cd": _category(lsoa21_of_postcode.to_numpy(dtype=object, na_value=""), rows_of["postcode"]),
             "lad_code": la_code,
@@ -388,7 +396,10 @@ def _pseudonyms(column: TextColumn, codes: np.ndarray, key: bytes) -> pd.Series:
 
 def _category(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
     """Rows' texts (`values[codes]`) as a categorical of the non-blank texts that occur."""
-    used, codes_in_used = np.unique(codes, return_inverse=True)
+    is_used = np.zeros(len(values), dtype=bool)
+    is_used[codes] = True  # marking and counting, not sorting a million codes
+    used = np.flatnonzero(is_used)
+    codes_in_used = (np.cumsum(is_used) - 1)[codes]
     name_codes, names = pd.factorize(np.asarray(values[used], dtype=object))  # equal texts become one category
     named = np.asarray(names != "")
     position = np.where(named, np.cumsum(named) - 1, -1)
