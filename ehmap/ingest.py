@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from ehmap.dates import parse_distinct_dates
 from ehmap.exports import FIELD_SYNONYMS, match_columns, reconciliation
 from ehmap.geocode import PostcodeDirectory
-from ehmap.postcodes import normalised_postcode_text
+from ehmap.postcodes import arrow_text, normalised_postcode_text
 from ehmap.pseudonymise import pseudonyms_of_distinct
 from ehmap.taxonomy import OUTCOMES, needs_text, parse_needs, parse_outcome
 
@@ -114,10 +114,7 @@ class TextColumn:
         """Encode a column (None: the export has no such column, so every row is blank)."""
         if column is None:
             return cls(np.zeros(n, dtype=np.int32), pa.array([""], type=pa.string()))
-        text = pa.array(column.astype("string").array, type=pa.string())  # zero-copy for Arrow-backed text
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
+        encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.fill_null(arrow_text(column), "")))
         return cls(encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary)
 
     @cached_property

@@ -82,7 +82,8 @@ def children_by_area(areas: AreaSet, population: pd.DataFrame) -> pd.Series:
     if areas.lsoa_column not in population:
         raise ValueError(f"Children per {areas.lsoa_column} are needed for {areas.title} areas; for LSOA 2021 carry "
                          "them with ehmap.lsoa21.children_on_lsoa21.")
-    children = population.set_index(areas.lsoa_column)["children"].reindex(lsoas).fillna(0)
+    own = population[population[areas.lsoa_column].isin(lsoas)]  # the council's rows, not the nation's, indexed
+    children = own.set_index(areas.lsoa_column)["children"].reindex(lsoas).fillna(0)
     codes = pd.Index(areas.areas["code"].astype(str), name="code")
     return children.groupby(areas.lsoa_to_area.reindex(lsoas).to_numpy(), dropna=True).sum().reindex(codes,
                                                                                                      fill_value=0)
