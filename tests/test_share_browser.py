@@ -53,13 +53,20 @@ def open_view(page, url: str) -> None:
     settled(page)
 
 
-def copied_link(page) -> str:
-    """The text of the sidebar's "Copy link to this view"."""
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Copy link to this view").wait_for(timeout=120_000)
-    sidebar.get_by_test_id("stCode").hover()
-    sidebar.get_by_role("button", name="Copy to clipboard").wait_for(timeout=60_000)  # Streamlit's own copy button
-    return sidebar.get_by_test_id("stCode").inner_text().strip()
+def copied_link(page, copy: bool = False) -> str:
+    """The text of the sidebar's "Copy link to this view" (a popover: opened, read, closed again); with `copy`, its
+    copy button is clicked too."""
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Copy link to this view").click(timeout=120_000)
+    code = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
+    code.hover()
+    copy_button = page.get_by_role("button", name="Copy to clipboard")  # Streamlit's own copy button
+    copy_button.wait_for(timeout=60_000)
+    link = code.inner_text().strip()
+    if copy:
+        copy_button.click()
+    page.keyboard.press("Escape")
+    page.get_by_test_id("stPopoverBody").wait_for(state="detached", timeout=60_000)
+    return link
 
 
 def query(link: str) -> dict[str, str]:
@@ -85,9 +92,8 @@ def analysts_link(page, app_url: str) -> str:
         "Episodes", exact=True).click()
     page.wait_for_function("() => window.location.search.includes('measure=episodes')", timeout=120_000)
     settled(page)
-    link = copied_link(page)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.get_by_test_id("stSidebar").get_by_role("button", name="Copy to clipboard").click()
+    link = copied_link(page, copy=True)
     assert page.evaluate("() => navigator.clipboard.readText()") == link  # what the copy button copies
     assert query(link) == {"council": "E09000008", "dataset": "demo", **LINK_VIEW, "measure": "episodes"}, link
     assert query(page.url) == query(link)  # the address bar is the link too

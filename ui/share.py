@@ -164,10 +164,11 @@ def share_link(page: StreamlitPage, params: dict[str, str]) -> str:
 
 
 def copy_link_control(page: StreamlitPage, dataset: DatasetInUse) -> None:
-    """Sync the URL with the view, then show "Copy link to this view" in the sidebar (st.code's copy button)."""
+    """Sync the URL with the view, then offer "Copy link to this view" in the sidebar: a popover holding the link
+    with st.code's copy button. Closed until asked, because a code block loads Streamlit's syntax highlighter, which
+    cost about 150 ms of the browser's main thread before the first map was drawn."""
     link = share_link(page, sync_link(page, dataset))
-    with st.sidebar:
-        st.markdown("**Copy link to this view**")
+    with st.sidebar.popover("Copy link to this view"):
         st.code(link, language=None, wrap_lines=True)
         st.caption("The link holds your choices only, never figures. Opening it needs the same sign-in; a viewer "
                    "sees the released figures.")
