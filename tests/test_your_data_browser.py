@@ -17,6 +17,7 @@ from browser_support import (
     screenshot_on_failure,
     sign_in,
     signed_in_server,
+    wait_until_idle,
 )
 from store_support import CROYDON
 
@@ -63,6 +64,7 @@ def test_a_saved_dataset_is_shared_and_survives_a_refresh_and_a_restart(director
                 analyst.get_by_role("link", name="Your data").click()
                 analyst.get_by_label("Name (optional)").fill(NAME)
                 analyst.get_by_label("Name (optional)").press("Enter")
+                wait_until_idle(analyst)  # the name's rerun over: a file chosen during it was lost under load
                 analyst.locator('input[type="file"]').first.set_input_files(str(export))
                 analyst.get_by_text(f"Saved {NAME} for Croydon").wait_for(timeout=120_000)
                 [info] = default_store().datasets(CROYDON)  # the servers' store, read by the test
