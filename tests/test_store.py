@@ -317,7 +317,7 @@ CHILD = textwrap.dedent('''
         Path(signal_file + ".ready").write_text("ready")
         while not signal.exists():
             time.sleep(0.005)
-    saves = 8 if mode == "loop" else 1
+    saves = 1000 if mode == "loop" else 1  # 'loop' saves until killed (8 could all finish before the kill, and did)
     try:
         for i in range(saves):
             info = store.save_dataset(result, f"{name} {i}" if mode == "loop" else name, "big.csv",
