@@ -7,8 +7,8 @@ change; for a generated Birmingham export (20,000 episodes) a need change.
 AppTest does not run the full garbage collection a real server runs after every script run
 (`runner.postScriptGC`), so each rerun is followed by a timed `gc.collect(2)` and the server-side figure is
 the sum; and AppTest compiles every script again on each run, which a server does once, so the bench keeps one
-script cache for all runs. The floor is a minimal Streamlit + folium app drawing the same polygons with the same tooltip,
-reading its GeoJSON once, run the same way. Prints medians, each target and whether it is met, and the
+script cache for all runs. The floor is a minimal Streamlit + folium app drawing the same polygons with the same
+tooltip, reading its GeoJSON once, run the same way. Prints medians, each target and whether it is met, and the
 process's memory once the postcode directory and all LSOA boundaries are loaded.
 Targets: need-map rerun <= 150 ms for Croydon and <= 300 ms for Birmingham (server side); memory <= 800 MB.
 

@@ -8,8 +8,8 @@ downloaded) opens each app once untimed, so the reference cache and the server's
 
 - first map warm: a new page in the app's browser context → goto → every Leaflet polygon of the map is drawn;
   median of `--first` (5) runs, the apps interleaved;
-- click → redrawn: on one page per app (HTTP cache on), pick the other of two needs in the "Need" selectbox and time, on the
-  page's own clock, from the pointer going down on the option to the map drawn again with the new colours;
+- click → redrawn: on one page per app (HTTP cache on), pick the other of two needs in the "Need" selectbox and
+  time, on the page's own clock, from the pointer going down on the option to the map drawn again with the new colours;
   median of `--clicks` (7) after 2 warm-up clicks, the apps interleaved.
 
 Between measurements each page is left to settle: no script running, one map shown, then 1 s.
